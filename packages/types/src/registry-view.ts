@@ -23,7 +23,7 @@ export interface NodeRecord {
   p2pAddresses: string[]
   /** Base URL of the node's public HTTP endpoint, if it runs one. */
   httpUrl?: string
-  /** The node's BLS public key for consensus multi-signatures (compressed G2, 96 bytes). */
+  /** The node's BLS public key for consensus multi-signatures (@chainsafe/bls, compressed G1, 48 bytes). */
   blsPublicKey: Uint8Array
 }
 
