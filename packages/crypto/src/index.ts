@@ -1,0 +1,5 @@
+export * from './errors.js'
+export * from './constants.js'
+export { publicKeyToDer, publicKeyFromDer, THRESHOLD_PUBLIC_KEY_DER_PREFIX, THRESHOLD_PUBLIC_KEY_DER_BYTES } from './threshold-der.js'
+export * from './threshold.js'
+export type { ThresholdBackend } from './threshold-backend.js'

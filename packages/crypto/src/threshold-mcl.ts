@@ -1,0 +1,122 @@
+/**
+ * Threshold-signature curve operations on mcl-wasm (herumi's mcl compiled to
+ * WebAssembly): about 5-8x faster than @noble/curves here, and bit-for-bit
+ * compatible with the IC (same compressed point format, same hash-to-curve).
+ *
+ * mcl keeps its settings in process-global state (serialization format,
+ * hash-to-curve mode and DST). Other code in the same process may use mcl
+ * with other settings, so every operation re-applies ours first; that costs a
+ * few WebAssembly calls against a multi-exponentiation or a pairing.
+ */
+import mcl from 'mcl-wasm'
+import { InvalidSignatureError } from './errors.js'
+import { scalarToBytes } from './scalar.js'
+import { THRESHOLD_PUBLIC_KEY_BYTES, THRESHOLD_SIGNATURE_BYTES, THRESHOLD_SIGNATURE_DST } from './constants.js'
+import type { ThresholdBackend } from './threshold-backend.js'
+
+/** The parts of mcl's Emscripten module we call that its typings do not declare. */
+interface McLWasmModule {
+  _malloc(size: number): number
+  HEAP8: Int8Array
+  _mclBnG1_setDst(ptr: number, len: number): number
+}
+
+/** BLS12-381 G2 generator, compressed (IETF / ZCash encoding). */
+const G2_GENERATOR_HEX =
+  '93e02b6052719f607dacd3a088274f65596bd0d09920b61ab5da61bbdc7f5049334cf11213945d57e5ac7d055d042b7e' +
+  '024aa2b2f08f0a91260805272dc51051c6e47ad4fa403b02b4510b647ae3d1770bac0326a805bbefd48056c8c121bdb8'
+
+if (mcl.curveType !== mcl.BLS12_381) await mcl.init(mcl.BLS12_381)
+const wasm = (mcl as unknown as { mod: McLWasmModule }).mod
+if (typeof wasm?._mclBnG1_setDst !== 'function') throw new Error('mcl-wasm does not expose mclBnG1_setDst')
+
+// The DST lives in WebAssembly memory for the life of the process.
+const dstBytes = new TextEncoder().encode(THRESHOLD_SIGNATURE_DST)
+const dstPtr = wasm._malloc(dstBytes.length)
+wasm.HEAP8.set(dstBytes, dstPtr)
+
+function configure (): void {
+  mcl.setETHserialization(true) // compressed points in the IETF/ZCash format, as the IC
+  mcl.setMapToMode(mcl.IRTF) // RFC 9380 hash-to-curve (SSWU)
+  wasm._mclBnG1_setDst(dstPtr, dstBytes.length)
+  mcl.verifyOrderG1(true) // subgroup checks when decoding untrusted points
+  mcl.verifyOrderG2(true)
+}
+
+configure()
+const g2Generator = new mcl.G2()
+g2Generator.deserialize(Buffer.from(G2_GENERATOR_HEX, 'hex'))
+const g2GeneratorPrecomputed = new mcl.PrecomputedG2(g2Generator)
+
+function frFromBigint (x: bigint): mcl.Fr {
+  const fr = new mcl.Fr()
+  fr.setBigEndianMod(scalarToBytes(x))
+  return fr
+}
+
+function decodeG1 (bytes: Uint8Array): mcl.G1 | undefined {
+  if (bytes.length !== THRESHOLD_SIGNATURE_BYTES) return undefined
+  try {
+    const p = new mcl.G1()
+    p.deserialize(bytes)
+    return p
+  } catch {
+    return undefined
+  }
+}
+
+function decodeG2 (bytes: Uint8Array): mcl.G2 | undefined {
+  if (bytes.length !== THRESHOLD_PUBLIC_KEY_BYTES) return undefined
+  try {
+    const p = new mcl.G2()
+    p.deserialize(bytes)
+    return p
+  } catch {
+    return undefined
+  }
+}
+
+export const mclBackend: ThresholdBackend = {
+  name: 'mcl',
+
+  publicKeyFromSecret (secret) {
+    configure()
+    return mcl.mul(g2Generator, frFromBigint(secret)).serialize()
+  },
+
+  sign (secret, message) {
+    configure()
+    return mcl.mul(mcl.hashAndMapToG1(message), frFromBigint(secret)).serialize()
+  },
+
+  verify (publicKey, message, signature) {
+    configure()
+    const sig = decodeG1(signature)
+    const pk = decodeG2(publicKey)
+    if (sig === undefined || pk === undefined) return false
+    // e(-H(m), pk) * e(sig, g2) == 1, with the generator's Miller-loop lines precomputed.
+    const h = mcl.neg(mcl.hashAndMapToG1(message))
+    return mcl.finalExp(mcl.precomputedMillerLoop2mixed(h, pk, sig, g2GeneratorPrecomputed)).isOne()
+  },
+
+  interpolateAtZero (xs, signatures) {
+    configure()
+    const points = signatures.map((bytes, i) => {
+      const p = decodeG1(bytes)
+      if (p === undefined) throw new InvalidSignatureError(`signature share ${i} is not a G1 point`)
+      return p
+    })
+    return mcl.recoverG1(xs.map(frFromBigint), points).serialize()
+  },
+
+  isValidPublicKey (publicKey) {
+    configure()
+    const p = decodeG2(publicKey)
+    return p !== undefined && !p.isZero()
+  },
+
+  isValidSignature (signature) {
+    configure()
+    return decodeG1(signature) !== undefined
+  }
+}

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict'
+import { blsVerify } from '@dfinity/agent'
+import fc from 'fast-check'
+import {
+  combineShares,
+  dealThresholdKeys,
+  InvalidKeyError,
+  InvalidShareSetError,
+  InvalidSignatureError,
+  publicKeyFromDer,
+  publicKeyToDer,
+  signShare,
+  THRESHOLD_LIBRARY,
+  THRESHOLD_PUBLIC_KEY_DER_PREFIX,
+  thresholdScheme,
+  verifyShare,
+  verifyThreshold
+} from '../src/index.js'
+import { InvalidEncodingError } from '@icnet/types'
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+/** Picks k distinct indices out of 0..n-1, in the order fast-check shuffles them. */
+function subsetArb (n: number, k: number): fc.Arbitrary<number[]> {
+  return fc.shuffledSubarray([...Array(n).keys()], { minLength: k, maxLength: k })
+}
+
+describe('threshold signatures (IC scheme)', () => {
+  const keys = dealThresholdKeys({ n: 7, t: 5 })
+  const message = text('ic-state-root test message')
+  const shareSigs = keys.shares.map(s => ({ index: s.index, signature: signShare(s, message) }))
+  const reference = combineShares(shareSigs.slice(0, 5))
+
+  it('deals n shares with 0-based indices, G2 keys and the IC DER prefix', () => {
+    assert.equal(keys.shares.length, 7)
+    assert.equal(keys.threshold, 5)
+    keys.shares.forEach((s, i) => {
+      assert.equal(s.index, i)
+      assert.equal(s.secretKey.length, 32)
+      assert.equal(s.publicKey.length, 96)
+      assert.deepEqual(keys.sharePublicKeys[i], s.publicKey)
+    })
+    assert.equal(keys.publicKey.length, 96)
+    assert.deepEqual(keys.publicKeyDer.subarray(0, THRESHOLD_PUBLIC_KEY_DER_PREFIX.length), THRESHOLD_PUBLIC_KEY_DER_PREFIX)
+    assert.deepEqual(keys.publicKeyDer.subarray(THRESHOLD_PUBLIC_KEY_DER_PREFIX.length), keys.publicKey)
+  })
+
+  it('each signature share verifies under its own share key and no other', () => {
+    for (const { index, signature } of shareSigs) {
+      assert.equal(signature.length, 48)
+      assert.equal(verifyShare(keys.sharePublicKeys[index]!, message, signature), true)
+      assert.equal(verifyShare(keys.sharePublicKeys[(index + 1) % 7]!, message, signature), false)
+      assert.equal(verifyShare(keys.sharePublicKeys[index]!, text('other'), signature), false)
+    }
+  })
+
+  it('any t of n shares combine to the same signature, which verifies', () => {
+    assert.equal(verifyThreshold(keys.publicKey, message, reference), true)
+    fc.assert(fc.property(subsetArb(7, 5), subset => {
+      const combined = combineShares(subset.map(i => shareSigs[i]!))
+      assert.deepEqual(combined, reference)
+    }), { numRuns: 25 })
+  })
+
+  it('more than t shares interpolate to the same signature; threshold option uses exactly t', () => {
+    assert.deepEqual(combineShares(shareSigs), reference)
+    assert.deepEqual(combineShares([...shareSigs].reverse(), { threshold: 5 }), reference)
+  })
+
+  it('fewer than t shares do not verify, and are refused when the threshold is given', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }).chain(k => subsetArb(7, k)), subset => {
+      const combined = combineShares(subset.map(i => shareSigs[i]!))
+      assert.equal(verifyThreshold(keys.publicKey, message, combined), false)
+    }), { numRuns: 15 })
+    assert.throws(() => combineShares(shareSigs.slice(0, 4), { threshold: 5 }), InvalidShareSetError)
+  })
+
+  it('a wrong message, key or tampered signature fails', () => {
+    const other = dealThresholdKeys({ n: 4, t: 3 })
+    assert.equal(verifyThreshold(keys.publicKey, text('another message'), reference), false)
+    assert.equal(verifyThreshold(other.publicKey, message, reference), false)
+    const tampered = reference.slice()
+    tampered[20] = tampered[20]! ^ 1
+    assert.equal(verifyThreshold(keys.publicKey, message, tampered), false)
+    assert.equal(verifyThreshold(keys.publicKey, message, reference.subarray(0, 47)), false)
+    assert.equal(verifyThreshold(keys.publicKey.subarray(1), message, reference), false)
+  })
+
+  it('a combination including a bad share does not verify', () => {
+    const bad = shareSigs.slice(0, 5).map(s => ({ ...s }))
+    bad[2] = { index: 2, signature: signShare(keys.shares[2]!, text('something else')) }
+    assert.equal(verifyThreshold(keys.publicKey, message, combineShares(bad)), false)
+  })
+
+  it('rejects duplicate, out-of-range and malformed shares with typed errors', () => {
+    assert.throws(() => combineShares([]), InvalidShareSetError)
+    assert.throws(() => combineShares([shareSigs[0]!, shareSigs[0]!]), InvalidShareSetError)
+    assert.throws(() => combineShares([{ index: -1, signature: reference }]), InvalidShareSetError)
+    assert.throws(() => combineShares([{ index: 1.5, signature: reference }]), InvalidShareSetError)
+    assert.throws(() => combineShares([{ index: 0, signature: new Uint8Array(47) }]), InvalidSignatureError)
+    assert.throws(() => combineShares([{ index: 0, signature: new Uint8Array(48).fill(0xff) }]), InvalidSignatureError)
+    assert.throws(() => signShare({ secretKey: new Uint8Array(31) }, message), InvalidKeyError)
+    assert.throws(() => signShare({ secretKey: new Uint8Array(32) }, message), InvalidKeyError)
+  })
+
+  it('a 1-of-1 key is plain BLS', () => {
+    const k = dealThresholdKeys({ n: 1, t: 1 })
+    const sig = combineShares([{ index: 0, signature: signShare(k.shares[0]!, message) }])
+    assert.equal(verifyThreshold(k.publicKey, message, sig), true)
+  })
+
+  it('rejects n and t out of range', () => {
+    assert.throws(() => dealThresholdKeys({ n: 0, t: 0 }), RangeError)
+    assert.throws(() => dealThresholdKeys({ n: 3, t: 4 }), RangeError)
+    assert.throws(() => dealThresholdKeys({ n: 5000, t: 2 }), RangeError)
+  })
+
+  it('a seed deals the same keys every time', () => {
+    const seed = text('testnet genesis seed')
+    const a = dealThresholdKeys({ n: 4, t: 3, seed })
+    const b = dealThresholdKeys({ n: 4, t: 3, seed })
+    assert.deepEqual(a.publicKeyDer, b.publicKeyDer)
+    assert.deepEqual(a.shares, b.shares)
+    assert.notDeepEqual(dealThresholdKeys({ n: 4, t: 3, seed: text('other seed') }).publicKey, a.publicKey)
+  })
+
+  it('verifyThreshold accepts the DER form of the key', () => {
+    assert.equal(verifyThreshold(keys.publicKeyDer, message, reference), true)
+  })
+})
+
+describe('threshold public key DER', () => {
+  const keys = dealThresholdKeys({ n: 4, t: 3 })
+
+  it('round-trips', () => {
+    assert.deepEqual(publicKeyFromDer(publicKeyToDer(keys.publicKey)), keys.publicKey)
+    assert.equal(keys.publicKeyDer.length, 133)
+  })
+
+  it('refuses bad lengths, prefixes and points with InvalidKeyError (an InvalidEncodingError)', () => {
+    const der = keys.publicKeyDer
+    const cases: Uint8Array[] = [
+      new Uint8Array(0),
+      der.subarray(0, 132),
+      new Uint8Array([...der, 0]),
+      (() => { const d = der.slice(); d[5] = d[5]! ^ 1; return d })(),
+      (() => { const d = der.slice(); d[40] = d[40]! ^ 0x55; return d })(),
+      new Uint8Array([...THRESHOLD_PUBLIC_KEY_DER_PREFIX, 0xc0, ...new Uint8Array(95)]) // identity
+    ]
+    for (const c of cases) {
+      assert.throws(() => publicKeyFromDer(c), (e: unknown) => e instanceof InvalidKeyError && e instanceof InvalidEncodingError)
+    }
+    assert.throws(() => publicKeyToDer(new Uint8Array(96)), InvalidKeyError)
+    assert.throws(() => publicKeyToDer(keys.publicKey.subarray(1)), InvalidKeyError)
+  })
+
+  it('never crashes on arbitrary bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), bytes => {
+      try { publicKeyFromDer(bytes) } catch (e) { assert.ok(e instanceof InvalidKeyError) }
+    }), { numRuns: 200 })
+  })
+})
+
+describe('IC compatibility', () => {
+  it(`the chosen library is ${THRESHOLD_LIBRARY}`, () => {
+    assert.ok(THRESHOLD_LIBRARY === 'mcl' || THRESHOLD_LIBRARY === 'noble')
+  })
+
+  it('@dfinity/agent blsVerify accepts our combined signatures and refuses tampered ones', async () => {
+    const keys = dealThresholdKeys({ n: 4, t: 3 })
+    const message = text('state root')
+    const sig = combineShares([1, 3, 0].map(i => ({ index: i, signature: signShare(keys.shares[i]!, message) })))
+    assert.equal(await blsVerify(keys.publicKey, sig, message), true)
+    assert.equal(await blsVerify(keys.publicKey, sig, text('state roof')), false)
+    const other = dealThresholdKeys({ n: 1, t: 1 })
+    assert.equal(await blsVerify(other.publicKey, sig, message), false)
+  })
+
+  it('mcl and noble produce identical keys, shares and signatures', () => {
+    const mcl = thresholdScheme('mcl')
+    const noble = thresholdScheme('noble')
+    const seed = text('cross-check')
+    const a = mcl.dealThresholdKeys({ n: 4, t: 3, seed })
+    const b = noble.dealThresholdKeys({ n: 4, t: 3, seed })
+    assert.deepEqual(a.publicKey, b.publicKey)
+    assert.deepEqual(a.sharePublicKeys, b.sharePublicKeys)
+    const message = text('cross')
+    const sharesA = a.shares.map(s => ({ index: s.index, signature: mcl.signShare(s, message) }))
+    const sharesB = b.shares.map(s => ({ index: s.index, signature: noble.signShare(s, message) }))
+    assert.deepEqual(sharesA, sharesB)
+    const sigA = mcl.combineShares(sharesA.slice(1))
+    const sigB = noble.combineShares(sharesB.slice(1))
+    assert.deepEqual(sigA, sigB)
+    assert.equal(noble.verifyThreshold(a.publicKey, message, sigA), true)
+    assert.equal(mcl.verifyThreshold(b.publicKey, message, sigB), true)
+    assert.equal(noble.verifyThreshold(a.publicKey, text('x'), sigA), false)
+  })
+})
