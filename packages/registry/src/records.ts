@@ -1,0 +1,90 @@
+import type { SubnetType } from '@icnet/types'
+
+/**
+ * The registry's content at one version, in its serialisable form: ids as
+ * principal text, node ids as PeerId strings, bytes as lowercase hex. This is
+ * exactly what the file store writes; `Registry` gives the typed view of it.
+ */
+export interface RegistryRecords {
+  /** Starts at 1 and grows by one with every change. */
+  version: number
+  /** The root (NNS-like) subnet: its key signs delegations for every other subnet. */
+  rootSubnetId: string
+  subnets: SubnetRecordJson[]
+  nodes: NodeRecordJson[]
+  routingTable: RoutingTableEntryJson[]
+  canisterMigrations: CanisterMigrationJson[]
+}
+
+/** Per-subnet protocol parameters. Every field has a default (see `DEFAULT_SUBNET_PARAMS`). */
+export interface SubnetParams {
+  /** Largest block payload a block maker may build (IC: max_block_payload_size). */
+  maxBlockPayloadBytes: number
+  /** Heights between two catch-up packages / checkpoints (IC: DKG interval + 1). */
+  checkpointInterval: number
+  /** The unit delay Δ in ms: the block maker of rank r proposes after r × Δ. */
+  unitDelayMs: number
+  /** How long a round waits for a non-empty payload before proposing an empty block anyway. */
+  initialNotaryDelayMs: number
+  /** Largest ingress message a node accepts for this subnet. */
+  maxIngressBytesPerMessage: number
+  /** Most ingress messages in one block. */
+  maxIngressMessagesPerBlock: number
+}
+
+export const DEFAULT_SUBNET_PARAMS: Readonly<SubnetParams> = Object.freeze({
+  maxBlockPayloadBytes: 4 * 1024 * 1024,
+  checkpointInterval: 500,
+  unitDelayMs: 300,
+  initialNotaryDelayMs: 0,
+  maxIngressBytesPerMessage: 2 * 1024 * 1024,
+  maxIngressMessagesPerBlock: 1000
+})
+
+export interface SubnetRecordJson {
+  id: string
+  type: SubnetType
+  /** Member node ids in registry order: a node's index is its bit in signer bitmaps. */
+  nodes: string[]
+  /** Compressed BLS12-381 G2 threshold public key (96 bytes), hex. */
+  publicKey: string
+  /** The same key in DER form, hex. The subnet id is its self-authenticating principal. */
+  publicKeyDer: string
+  /** Shares needed to combine a threshold signature (2f+1 of n = 3f+1). */
+  threshold: number
+  /**
+   * Public parts of the threshold key shares, parallel to `nodes`: share
+   * `index` (the x-coordinate used in Lagrange interpolation) and its G2 key, hex.
+   */
+  thresholdShares: Array<{ index: number, publicKey: string }>
+  params: SubnetParams
+}
+
+export interface NodeRecordJson {
+  id: string
+  subnetId: string
+  p2pAddresses: string[]
+  httpUrl?: string
+  /** Compressed G1 BLS public key (48 bytes) for consensus multi-signatures, hex. */
+  blsPublicKey: string
+  /**
+   * Proof of possession of the BLS secret key (a signature over the public key), hex.
+   * Multi-signatures aggregate keys, which is only safe against rogue keys when
+   * every key proved possession before it entered the registry.
+   */
+  blsPossessionProof: string
+}
+
+export interface RoutingTableEntryJson {
+  /** Inclusive canister id range, principal text. */
+  start: string
+  end: string
+  subnetId: string
+}
+
+/** A range of canisters moving between subnets; `trace` lists the subnets it passes through, source first. */
+export interface CanisterMigrationJson {
+  start: string
+  end: string
+  trace: string[]
+}
