@@ -1,0 +1,451 @@
+import { BoundedQueue, LruMap, type RegistryView, type SubnetId } from '@icnet/types'
+import { logger } from '@libp2p/logger'
+import { artifactIdHex } from './artifact-id.js'
+import { checkArtifactKind, type ArtifactKind, type Verdict } from './artifact-kind.js'
+import {
+  DEFAULT_FETCH_QUEUE_LENGTH, DEFAULT_INLINE_THRESHOLD_BYTES, DEFAULT_MAX_CONCURRENT_BATCHES, DEFAULT_MAX_CONCURRENT_FETCHES,
+  DEFAULT_STASH_LENGTH, DEFAULT_TOPIC_QUEUE_LENGTH, DEFAULT_VALIDATION_BATCH
+} from './constants.js'
+import { decodeGossipMessage, type Advert, type GossipBody } from './envelope.js'
+import { UnknownKindError } from './errors.js'
+import { InMemoryArtifactPool, type ArtifactPool, type PoolEntry } from './pool.js'
+import { defaultPriority, type Priority, type PriorityFn } from './priority.js'
+import type { ArtifactGossipMetrics } from './metrics.js'
+import type { SignatureSet, SignatureVerifier } from './verifier.js'
+
+const log = logger('icnet:artifact-gossip:processor')
+
+/** What to do when a topic queue is full: drop the oldest queued message (default) or the new one. */
+export type DropPolicy = 'drop-oldest' | 'drop-newest'
+
+/** A message as it arrived, before anything is decoded beyond the envelope. */
+interface Received {
+  msgId: string
+  from: string
+  body: GossipBody
+}
+
+/** An artifact decoded and ready for signature checks. */
+interface Prepared {
+  msgId: string
+  from: string
+  kind: KindState<unknown>
+  id: string
+  bytes: Uint8Array
+  artifact: unknown
+  height: number
+}
+
+interface KindState<A> {
+  def: ArtifactKind<A>
+  pool: ArtifactPool<A>
+  priority: PriorityFn
+  queue: BoundedQueue<Received>
+  stash: LruMap<string, Received>
+}
+
+/** An artifact that passed validation (or that we published). */
+export interface AcceptedArtifact<A = unknown> {
+  kind: string
+  id: string
+  artifact: A
+  height: number
+  /** The peer it came from; undefined for our own. */
+  from?: string
+}
+
+export interface ProcessorInit {
+  subnetId: SubnetId
+  registry: () => RegistryView
+  verifier: SignatureVerifier
+  metrics: ArtifactGossipMetrics
+  /** Tells gossipsub the outcome for a message (forward, drop, or drop and penalise). */
+  report(msgId: string, from: string, verdict: Verdict): void
+  /** Fetches an advertised artifact's verified bytes. */
+  fetch(advert: Advert, from: string): Promise<Uint8Array>
+  onAccepted(accepted: AcceptedArtifact): void
+  onRejected?(from: string, kind: string): void
+  inlineThresholdBytes?: number
+  topicQueueLength?: number
+  dropPolicy?: DropPolicy
+  validationBatch?: number
+  maxConcurrentBatches?: number
+  stashLength?: number
+  maxConcurrentFetches?: number
+  fetchQueueLength?: number
+}
+
+export interface KindRegistration<A> {
+  kind: ArtifactKind<A>
+  /** Defaults to a bounded InMemoryArtifactPool. */
+  pool?: ArtifactPool<A>
+}
+
+/**
+ * The network-free core of artifact gossip: per-kind bounded queues, the priority
+ * decision, fetch scheduling for adverts, and batched asynchronous validation.
+ * Work is pulled, never pushed: the pump runs on a later turn of the event loop, takes
+ * at most one batch per slot while the verifier accepts work, and leaves the rest in
+ * bounded queues, so a flood costs bounded memory and never blocks the network thread.
+ */
+export class ArtifactProcessor {
+  private readonly init: ProcessorInit
+  private readonly kinds = new Map<string, KindState<any>>()
+  private readonly fetchQueue: BoundedQueue<{ kind: KindState<unknown>, item: Received, advert: Advert }>
+  private readonly ready: Prepared[] = []
+  private readonly inline: number
+  private readonly batchSize: number
+  private readonly maxBatches: number
+  private readonly maxFetches: number
+  private batchesInFlight = 0
+  private fetchesInFlight = 0
+  private scheduled = false
+  private retryTimer?: ReturnType<typeof setTimeout>
+  private stopped = false
+  private roundRobin = 0
+  /** Calls to `validate` and signature checks, per kind (tests count them). */
+  readonly validationCalls = new Map<string, number>()
+
+  constructor (init: ProcessorInit) {
+    this.init = init
+    this.inline = init.inlineThresholdBytes ?? DEFAULT_INLINE_THRESHOLD_BYTES
+    this.batchSize = init.validationBatch ?? DEFAULT_VALIDATION_BATCH
+    this.maxBatches = init.maxConcurrentBatches ?? DEFAULT_MAX_CONCURRENT_BATCHES
+    this.maxFetches = init.maxConcurrentFetches ?? DEFAULT_MAX_CONCURRENT_FETCHES
+    this.fetchQueue = new BoundedQueue(init.fetchQueueLength ?? DEFAULT_FETCH_QUEUE_LENGTH)
+  }
+
+  get inlineThresholdBytes (): number { return this.inline }
+
+  register<A> (reg: KindRegistration<A>, metricsFactory?: ConstructorParameters<typeof InMemoryArtifactPool>[1]): ArtifactPool<A> {
+    const def = reg.kind
+    checkArtifactKind(def as ArtifactKind<unknown>)
+    if (this.kinds.has(def.kind)) throw new RangeError(`artifact kind ${def.kind} is already registered`)
+    const pool = reg.pool ?? new InMemoryArtifactPool<A>(def.kind, metricsFactory)
+    this.kinds.set(def.kind, {
+      def,
+      pool,
+      priority: def.priority ?? defaultPriority,
+      queue: new BoundedQueue(this.init.topicQueueLength ?? DEFAULT_TOPIC_QUEUE_LENGTH),
+      stash: new LruMap(this.init.stashLength ?? DEFAULT_STASH_LENGTH)
+    })
+    return pool
+  }
+
+  kindNames (): string[] { return [...this.kinds.keys()] }
+
+  pool<A = unknown> (kind: string): ArtifactPool<A> { return this.state(kind).pool as ArtifactPool<A> }
+
+  kindDef<A = unknown> (kind: string): ArtifactKind<A> { return this.state(kind).def as ArtifactKind<A> }
+
+  /** Messages queued for validation for a kind (bounded by topicQueueLength). */
+  queueLength (kind: string): number { return this.state(kind).queue.length }
+  queueLimit (kind: string): number { return this.state(kind).queue.limit }
+  stashLength (kind: string): number { return this.state(kind).stash.size }
+  get fetchQueueLength (): number { return this.fetchQueue.length }
+
+  /**
+   * Takes one gossip message for `kind`. Only the envelope is decoded here (cheap and
+   * bounded); everything else happens later in the pump.
+   */
+  receive (kind: string, msgId: string, from: string, data: Uint8Array): void {
+    const state = this.kinds.get(kind)
+    if (state == null || this.stopped) { this.init.report(msgId, from, 'ignore'); return }
+    let body: GossipBody
+    try {
+      body = decodeGossipMessage(data, this.inline)
+    } catch (err: any) {
+      log('malformed gossip message from %s: %s', from, err?.code)
+      this.reject(state, msgId, from)
+      return
+    }
+    this.init.metrics.received.inc(1, { kind, mode: body.type })
+    const id = body.type === 'advert' ? body.advert.id : msgId
+    if (state.pool.has(id)) {
+      this.init.metrics.duplicates.inc(1, { kind })
+      this.init.report(msgId, from, 'ignore')
+      return
+    }
+    this.enqueue(state, { msgId, from, body })
+    this.schedule()
+  }
+
+  /** Publishes locally: decodes our own bytes and stores them as validated. */
+  addLocal<A> (kind: string, bytes: Uint8Array): PoolEntry<A> {
+    const state = this.state(kind) as KindState<A>
+    if (bytes.byteLength > state.def.maxBytes) throw new RangeError(`artifact of ${bytes.byteLength} bytes exceeds ${kind}'s maxBytes`)
+    const artifact = state.def.decode(bytes)
+    const height = state.def.height(artifact)
+    const id = artifactIdHex(bytes)
+    const result = state.pool.add({ id, artifact, bytes, height }, 'validated')
+    if (result === 'full' || result === 'below-purge') throw new RangeError(`pool refused artifact: ${result}`)
+    return state.pool.get(id)!
+  }
+
+  /** Purges the pool below `height` and re-judges stashed work against the new floor. */
+  purgeBelow (kind: string, height: number): number {
+    const state = this.state(kind)
+    const removed = state.pool.purgeBelow(height)
+    this.reprioritize(kind)
+    return removed
+  }
+
+  /** Re-applies the priority function to stashed artifacts (call when heights move on). */
+  reprioritize (kind?: string): void {
+    const states = kind == null ? [...this.kinds.values()] : [this.state(kind)]
+    for (const state of states) {
+      for (const [msgId, item] of [...state.stash.entries()]) {
+        const height = item.body.type === 'advert' ? item.body.advert.height : undefined
+        // Inline artifacts are decoded again in the pump; adverts are judged on their height.
+        const p = height == null ? 'fetch' : this.priorityOf(state, item, height)
+        if (p === 'stash') continue
+        state.stash.delete(msgId)
+        if (p === 'drop') this.drop(state, item, 'priority')
+        else this.enqueue(state, item)
+      }
+      this.init.metrics.stashDepth.set(state.stash.size, { kind: state.def.kind })
+    }
+    this.schedule()
+  }
+
+  stop (): void {
+    this.stopped = true
+    if (this.retryTimer != null) clearTimeout(this.retryTimer)
+    for (const state of this.kinds.values()) {
+      state.queue.clear()
+      state.stash.clear()
+      this.init.metrics.queueDepth.set(0, { kind: state.def.kind })
+    }
+    this.fetchQueue.clear()
+    this.ready.length = 0
+  }
+
+  private state (kind: string): KindState<unknown> {
+    const s = this.kinds.get(kind)
+    if (s == null) throw new UnknownKindError(`artifact kind ${kind} is not registered`)
+    return s
+  }
+
+  private enqueue (state: KindState<unknown>, item: Received): void {
+    if (state.queue.full) {
+      const policy = this.init.dropPolicy ?? 'drop-oldest'
+      const victim = policy === 'drop-oldest' ? state.queue.shift()! : item
+      this.drop(state, victim, 'queue_full')
+      if (victim === item) return
+    }
+    state.queue.push(item)
+    this.init.metrics.queueDepth.set(state.queue.length, { kind: state.def.kind })
+  }
+
+  private drop (state: KindState<unknown>, item: Received, reason: string): void {
+    this.init.metrics.dropped.inc(1, { kind: state.def.kind, reason })
+    this.init.report(item.msgId, item.from, 'ignore')
+  }
+
+  private reject (state: KindState<unknown>, msgId: string, from: string): void {
+    this.init.metrics.validated.inc(1, { kind: state.def.kind, outcome: 'reject' })
+    this.init.report(msgId, from, 'reject')
+    this.init.onRejected?.(from, state.def.kind)
+  }
+
+  private priorityOf (state: KindState<unknown>, item: Received, height: number): Priority {
+    const size = item.body.type === 'advert' ? item.body.advert.size : item.body.bytes.byteLength
+    return state.priority({ kind: state.def.kind, height, size, inline: item.body.type === 'inline' }, { purgeHeight: state.pool.purgeHeight })
+  }
+
+  private schedule (): void {
+    if (this.scheduled || this.stopped) return
+    this.scheduled = true
+    // setImmediate, not a microtask: gossip handling must yield to the network (lodestar#5604).
+    setImmediate(() => { this.scheduled = false; this.pump() })
+  }
+
+  private verifierBusy (): boolean {
+    return this.init.verifier.canAcceptWork?.() === false
+  }
+
+  private nextReceived (): { state: KindState<unknown>, item: Received } | undefined {
+    const states = [...this.kinds.values()]
+    for (let i = 0; i < states.length; i++) {
+      const state = states[(this.roundRobin + i) % states.length]!
+      const item = state.queue.shift()
+      if (item != null) {
+        this.roundRobin = (this.roundRobin + i + 1) % states.length
+        this.init.metrics.queueDepth.set(state.queue.length, { kind: state.def.kind })
+        return { state, item }
+      }
+    }
+    return undefined
+  }
+
+  private pump (): void {
+    if (this.stopped) return
+    this.startFetches()
+    while (this.batchesInFlight < this.maxBatches) {
+      if (this.verifierBusy()) { this.retryLater(); return }
+      const batch: Prepared[] = []
+      while (batch.length < this.batchSize) {
+        const ready = this.ready.shift()
+        if (ready != null) { batch.push(ready); continue }
+        const next = this.nextReceived()
+        if (next == null) break
+        const prepared = this.prepare(next.state, next.item)
+        if (prepared != null) batch.push(prepared)
+      }
+      if (batch.length === 0) break
+      this.batchesInFlight++
+      this.validateBatch(batch)
+        .catch(err => { log.error('validation batch failed: %s', err?.message) })
+        .finally(() => { this.batchesInFlight--; this.schedule() })
+    }
+    this.startFetches()
+  }
+
+  private retryLater (): void {
+    if (this.retryTimer != null) return
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.schedule() }, 10)
+  }
+
+  /** Decodes inline bytes or routes an advert to the fetcher; undefined when the item is done with. */
+  private prepare (state: KindState<unknown>, item: Received): Prepared | undefined {
+    const kind = state.def.kind
+    if (item.body.type === 'advert') {
+      const advert = item.body.advert
+      if (advert.kind !== kind || advert.size > state.def.maxBytes || advert.size <= this.inline) {
+        // Wrong topic, larger than the kind allows, or small enough that it should have come inline.
+        this.reject(state, item.msgId, item.from)
+        return undefined
+      }
+      if (state.pool.has(advert.id)) { this.init.metrics.duplicates.inc(1, { kind }); this.init.report(item.msgId, item.from, 'ignore'); return undefined }
+      const p = this.priorityOf(state, item, advert.height)
+      if (p !== 'fetch') { this.park(state, item, p); return undefined }
+      if (this.fetchQueue.full) { this.drop(state, this.fetchQueue.shift()!.item, 'queue_full') }
+      this.fetchQueue.push({ kind: state, item, advert })
+      this.init.metrics.fetchQueueDepth.set(this.fetchQueue.length)
+      return undefined
+    }
+    const bytes = item.body.bytes
+    if (bytes.byteLength > state.def.maxBytes) { this.reject(state, item.msgId, item.from); return undefined }
+    let artifact: unknown
+    let height: number
+    try {
+      artifact = state.def.decode(bytes)
+      height = state.def.height(artifact)
+      if (!Number.isSafeInteger(height) || height < 0) throw new RangeError('height out of range')
+    } catch (err: any) {
+      log('undecodable %s from %s: %s', kind, item.from, err?.message)
+      this.reject(state, item.msgId, item.from)
+      return undefined
+    }
+    const p = this.priorityOf(state, item, height)
+    if (p !== 'fetch') { this.park(state, item, p); return undefined }
+    return { msgId: item.msgId, from: item.from, kind: state, id: artifactIdHex(bytes), bytes, artifact, height }
+  }
+
+  private park (state: KindState<unknown>, item: Received, p: Priority): void {
+    if (p === 'drop') { this.drop(state, item, 'priority'); return }
+    if (state.stash.size >= state.stash.limit) {
+      const oldest = state.stash.keys().next().value as string
+      this.drop(state, state.stash.get(oldest)!, 'stash_full')
+      state.stash.delete(oldest)
+    }
+    state.stash.set(item.msgId, item)
+    this.init.metrics.stashDepth.set(state.stash.size, { kind: state.def.kind })
+  }
+
+  private startFetches (): void {
+    while (this.fetchesInFlight < this.maxFetches && this.fetchQueue.length > 0) {
+      const job = this.fetchQueue.shift()!
+      this.init.metrics.fetchQueueDepth.set(this.fetchQueue.length)
+      const { kind: state, item, advert } = job
+      // The floor may have moved while the advert waited.
+      if (this.priorityOf(state, item, advert.height) === 'drop') { this.drop(state, item, 'purged'); continue }
+      this.fetchesInFlight++
+      this.init.fetch(advert, item.from)
+        .then(bytes => {
+          if (this.stopped) return
+          if (bytes.byteLength !== advert.size) { this.reject(state, item.msgId, item.from); return }
+          let artifact: unknown
+          let height: number
+          try {
+            artifact = state.def.decode(bytes)
+            height = state.def.height(artifact)
+          } catch {
+            this.reject(state, item.msgId, item.from)
+            return
+          }
+          if (height !== advert.height) { this.reject(state, item.msgId, item.from); return }
+          this.ready.push({ msgId: item.msgId, from: item.from, kind: state, id: advert.id, bytes, artifact, height })
+        }, () => {
+          // Nobody served it: not proof of malice (peers may have purged it), so no penalty.
+          this.init.metrics.dropped.inc(1, { kind: state.def.kind, reason: 'fetch_failed' })
+          this.init.report(item.msgId, item.from, 'ignore')
+        })
+        .finally(() => { this.fetchesInFlight--; this.schedule() })
+    }
+  }
+
+  private async validateBatch (batch: Prepared[]): Promise<void> {
+    const registry = this.init.registry()
+    const admitted: Array<{ p: Prepared, sets: SignatureSet[], offset: number }> = []
+    const allSets: SignatureSet[] = []
+    for (const p of batch) {
+      const kind = p.kind.def.kind
+      const added = p.kind.pool.add({ id: p.id, artifact: p.artifact, bytes: p.bytes, height: p.height, from: p.from }, 'unvalidated')
+      if (added === 'duplicate') { this.init.metrics.duplicates.inc(1, { kind }); this.init.report(p.msgId, p.from, 'ignore'); continue }
+      if (added === 'below-purge') { this.init.metrics.dropped.inc(1, { kind, reason: 'purged' }); this.init.report(p.msgId, p.from, 'ignore'); continue }
+      if (added === 'full') { this.init.metrics.dropped.inc(1, { kind, reason: 'pool_full' }); this.init.report(p.msgId, p.from, 'ignore'); continue }
+      let sets: SignatureSet[]
+      try {
+        sets = p.kind.def.signatureSets(p.artifact)
+      } catch {
+        p.kind.pool.remove(p.id)
+        this.reject(p.kind, p.msgId, p.from)
+        continue
+      }
+      this.validationCalls.set(kind, (this.validationCalls.get(kind) ?? 0) + 1)
+      this.init.metrics.signatureSets.inc(sets.length, { kind })
+      admitted.push({ p, sets, offset: allSets.length })
+      for (const s of sets) allSets.push(s)
+    }
+    if (admitted.length === 0) return
+    let results: boolean[]
+    try {
+      results = allSets.length === 0 ? [] : await this.init.verifier.verifyMany(allSets)
+    } catch (err: any) {
+      // The verifier failed (e.g. closed): we cannot judge, so nobody is penalised.
+      log.error('verifier failed: %s', err?.message)
+      for (const { p } of admitted) this.finish(p, 'ignore')
+      return
+    }
+    await Promise.all(admitted.map(async ({ p, sets, offset }) => {
+      let verdict: Verdict = 'accept'
+      for (let i = 0; i < sets.length; i++) if (results[offset + i] !== true) { verdict = 'reject'; break }
+      if (verdict === 'accept' && p.kind.def.validate != null) {
+        try {
+          verdict = await p.kind.def.validate(p.artifact, { subnetId: this.init.subnetId, registry, pool: p.kind.pool, from: p.from })
+        } catch (err: any) {
+          log('validate threw for %s: %s', p.id, err?.message)
+          verdict = 'reject'
+        }
+      }
+      this.finish(p, verdict)
+    }))
+  }
+
+  private finish (p: Prepared, verdict: Verdict): void {
+    if (this.stopped) return
+    const kind = p.kind.def.kind
+    if (verdict === 'accept') {
+      p.kind.pool.markValidated(p.id)
+      this.init.metrics.validated.inc(1, { kind, outcome: 'accept' })
+      this.init.report(p.msgId, p.from, 'accept')
+      this.init.onAccepted({ kind, id: p.id, artifact: p.artifact, height: p.height, from: p.from })
+      return
+    }
+    p.kind.pool.remove(p.id)
+    if (verdict === 'reject') { this.reject(p.kind, p.msgId, p.from); return }
+    this.init.metrics.validated.inc(1, { kind, outcome: 'ignore' })
+    this.init.report(p.msgId, p.from, 'ignore')
+  }
+}
