@@ -1,0 +1,295 @@
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { equalBytes, NotFoundError, toHex } from '@icnet/types'
+import { InstallVerificationError, InvalidManifestError } from './errors.js'
+import { chunkHash, fileHash } from './hashing.js'
+import { bundleManifest, computeManifest, decodeManifest, encodeManifest, localPath } from './manifest.js'
+import type { ChunkEntry, Manifest, ManifestBundle, ManifestOptions } from './manifest.js'
+import { BlockKind } from './messages.js'
+import type { CheckpointInfo } from './messages.js'
+
+const log = logger('icnet:state-sync:store')
+
+/**
+ * Where checkpoints live. The service serves blocks from it and the downloader writes
+ * into it; any libp2p project can implement it over its own storage.
+ */
+export interface CheckpointStore {
+  /** Checkpoints this node can serve, newest first. */
+  list(): CheckpointInfo[]
+  /** The manifest bundle of an installed checkpoint. */
+  getManifest(stateHash: Uint8Array): ManifestBundle | undefined
+  /** A block by kind and hash: a chunk of any installed checkpoint, a sub-manifest, or a meta-manifest (by state hash). */
+  readBlock(kind: BlockKind, hash: Uint8Array): Promise<Uint8Array | undefined>
+  /** Whether an installed checkpoint holds a chunk with this hash (so a sync can copy it instead of fetching). */
+  hasChunk(hash: Uint8Array): boolean
+  /** Opens (or resumes) the scratch area for a checkpoint being downloaded. */
+  openPending(info: CheckpointInfo, bundle: ManifestBundle): Promise<PendingCheckpoint>
+}
+
+/** A checkpoint being downloaded: verified chunks go into place, progress survives a restart. */
+export interface PendingCheckpoint {
+  /** Indices (into the chunk table) of chunks already verified and written, e.g. before a restart. */
+  readonly completed: ReadonlySet<number>
+  /** Writes a chunk whose hash the caller has verified, and records it as done. */
+  writeChunk(index: number, bytes: Uint8Array): Promise<void>
+  /** Reads back a completed chunk (to copy it to a duplicate). */
+  readChunk(index: number): Promise<Uint8Array>
+  /**
+   * Checks every file against the manifest and atomically moves the checkpoint into place.
+   * `reread` (default true) rehashes every file from disk; otherwise file hashes are
+   * recomputed from the verified chunk hashes.
+   */
+  install(opts?: { reread?: boolean }): Promise<void>
+  /** Closes files, keeping progress for a later resume. */
+  close(): Promise<void>
+  /** Deletes the scratch area. */
+  discard(): Promise<void>
+}
+
+interface ChunkLocation { dir: string, path: string, offset: number, size: number }
+
+interface InstalledCheckpoint { info: CheckpointInfo, dir: string, bundle: ManifestBundle }
+
+function heightName (h: bigint): string { return h.toString().padStart(20, '0') }
+
+async function readExactly (fh: FileHandle, len: number, offset: number): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafe(len)
+  let got = 0
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, got, len - got, offset + got)
+    if (bytesRead === 0) throw new NotFoundError('file shorter than its manifest')
+    got += bytesRead
+  }
+  return buf
+}
+
+async function readRange (path: string, offset: number, len: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r')
+  try { return await readExactly(fh, len, offset) } finally { await fh.close() }
+}
+
+/**
+ * A file-system checkpoint store:
+ * `root/checkpoints/<height>/…` (state files), `root/manifests/<height>.manifest`
+ * (encoded manifest), `root/scratch/<height>-<state hash>/` plus `.journal` (downloads in progress).
+ * Installed checkpoints are immutable; the chunk index covers all of them.
+ */
+export class FsCheckpointStore implements CheckpointStore {
+  readonly root: string
+  private readonly opts: ManifestOptions
+  private readonly checkpoints = new Map<string, InstalledCheckpoint>()
+  private readonly chunks = new Map<string, ChunkLocation>()
+  private readonly subManifests = new Map<string, Uint8Array>()
+
+  private constructor (root: string, opts: ManifestOptions) {
+    this.root = root
+    this.opts = opts
+  }
+
+  /** Opens a store, loading (or computing, for a checkpoint written without one) every manifest. */
+  static async open (root: string, opts: ManifestOptions = {}): Promise<FsCheckpointStore> {
+    const store = new FsCheckpointStore(root, opts)
+    await mkdir(join(root, 'checkpoints'), { recursive: true })
+    await mkdir(join(root, 'manifests'), { recursive: true })
+    await mkdir(join(root, 'scratch'), { recursive: true })
+    for (const name of (await readdir(join(root, 'checkpoints'))).sort()) {
+      if (!/^\d{20}$/.test(name)) continue
+      await store.load(BigInt(name))
+    }
+    return store
+  }
+
+  /** The directory to write a new local checkpoint into before calling `addCheckpoint`. */
+  checkpointDir (height: bigint): string {
+    return join(this.root, 'checkpoints', heightName(height))
+  }
+
+  /** Registers a checkpoint written into `checkpointDir(height)`: computes and stores its manifest. */
+  async addCheckpoint (height: bigint): Promise<CheckpointInfo> {
+    const manifestPath = join(this.root, 'manifests', `${heightName(height)}.manifest`)
+    await rm(manifestPath, { force: true })
+    return await this.load(height)
+  }
+
+  private async load (height: bigint): Promise<CheckpointInfo> {
+    const dir = this.checkpointDir(height)
+    const manifestPath = join(this.root, 'manifests', `${heightName(height)}.manifest`)
+    let manifest: Manifest
+    try {
+      manifest = decodeManifest(await readFile(manifestPath))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof InvalidManifestError)) throw err
+      manifest = await computeManifest(dir, this.opts)
+      await writeFile(`${manifestPath}.tmp`, encodeManifest(manifest))
+      await rename(`${manifestPath}.tmp`, manifestPath)
+    }
+    const bundle = bundleManifest(manifest, this.opts)
+    const info = { height, stateHash: bundle.stateHash }
+    this.index({ info, dir, bundle })
+    return info
+  }
+
+  private index (cp: InstalledCheckpoint): void {
+    this.checkpoints.set(toHex(cp.info.stateHash), cp)
+    const { fileTable, chunkTable } = cp.bundle.manifest
+    for (const c of chunkTable) {
+      const key = toHex(c.hash)
+      if (!this.chunks.has(key)) this.chunks.set(key, { dir: cp.dir, path: fileTable[c.fileIndex]!.relativePath, offset: c.offset, size: c.sizeBytes })
+    }
+    cp.bundle.subManifests.forEach((s, i) => { this.subManifests.set(toHex(cp.bundle.meta.subManifestHashes[i]!), s) })
+    log('indexed checkpoint %d (%s): %d files, %d chunks', cp.info.height, toHex(cp.info.stateHash).slice(0, 16), fileTable.length, chunkTable.length)
+  }
+
+  list (): CheckpointInfo[] {
+    return [...this.checkpoints.values()].map(c => c.info).sort((a, b) => (a.height < b.height ? 1 : a.height > b.height ? -1 : 0))
+  }
+
+  getManifest (stateHash: Uint8Array): ManifestBundle | undefined {
+    return this.checkpoints.get(toHex(stateHash))?.bundle
+  }
+
+  hasChunk (hash: Uint8Array): boolean {
+    return this.chunks.has(toHex(hash))
+  }
+
+  async readBlock (kind: BlockKind, hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const key = toHex(hash)
+    switch (kind) {
+      case BlockKind.META_MANIFEST: return this.checkpoints.get(key)?.bundle.metaBytes
+      case BlockKind.SUB_MANIFEST: return this.subManifests.get(key)
+      case BlockKind.CHUNK: {
+        const loc = this.chunks.get(key)
+        if (loc === undefined) return undefined
+        return await readRange(localPath(loc.dir, loc.path), loc.offset, loc.size)
+      }
+      default: return undefined
+    }
+  }
+
+  async openPending (info: CheckpointInfo, bundle: ManifestBundle): Promise<PendingCheckpoint> {
+    const dir = join(this.root, 'scratch', `${heightName(info.height)}-${toHex(info.stateHash)}`)
+    const pending = new FsPendingCheckpoint(this, info, bundle, dir)
+    await pending.open()
+    return pending
+  }
+
+  /** Moves a finished scratch directory into place and indexes it. */
+  async installFrom (scratchDir: string, info: CheckpointInfo, bundle: ManifestBundle): Promise<void> {
+    const dir = this.checkpointDir(info.height)
+    const existing = await stat(dir).catch(() => undefined)
+    if (existing !== undefined) throw new InstallVerificationError(`a checkpoint at height ${info.height} is already installed`)
+    const manifestPath = join(this.root, 'manifests', `${heightName(info.height)}.manifest`)
+    await writeFile(`${manifestPath}.tmp`, encodeManifest(bundle.manifest))
+    await rename(`${manifestPath}.tmp`, manifestPath)
+    // The rename is the commit point: a crash before it leaves only scratch data behind.
+    await rename(scratchDir, dir)
+    this.index({ info, dir, bundle })
+  }
+}
+
+const JOURNAL_ENTRY_BYTES = 4
+
+/** Scratch directory plus an append-only journal of verified chunk indices (u32 BE). */
+class FsPendingCheckpoint implements PendingCheckpoint {
+  readonly completed = new Set<number>()
+  private journal?: FileHandle
+  private readonly journalPath: string
+
+  constructor (private readonly store: FsCheckpointStore, private readonly info: CheckpointInfo, private readonly bundle: ManifestBundle, private readonly dir: string) {
+    this.journalPath = `${dir}.journal`
+  }
+
+  async open (): Promise<void> {
+    const { fileTable, chunkTable } = this.bundle.manifest
+    for (const f of fileTable) {
+      const p = localPath(this.dir, f.relativePath)
+      await mkdir(dirname(p), { recursive: true })
+      const st = await stat(p).catch(() => undefined)
+      if (st === undefined) await writeFile(p, new Uint8Array(0))
+      if (st?.size !== f.sizeBytes) await truncate(p, f.sizeBytes)
+    }
+    // Resume: a journaled chunk counts only if what is on disk still hashes right
+    // (the journal and data writes are not ordered by fsync).
+    const journal = await readFile(this.journalPath).catch(() => new Uint8Array(0))
+    const view = new DataView(journal.buffer, journal.byteOffset, journal.byteLength)
+    const claimed = new Set<number>()
+    for (let o = 0; o + JOURNAL_ENTRY_BYTES <= journal.byteLength; o += JOURNAL_ENTRY_BYTES) {
+      const i = view.getUint32(o, false)
+      if (i < chunkTable.length) claimed.add(i)
+    }
+    for (const i of claimed) {
+      const bytes = await this.readChunk(i).catch(() => undefined)
+      if (bytes !== undefined && equalBytes(chunkHash(bytes), chunkTable[i]!.hash)) this.completed.add(i)
+    }
+    if (claimed.size > 0) log('resuming %s: %d/%d journaled chunks verified', this.dir, this.completed.size, claimed.size)
+    this.journal = await open(this.journalPath, 'a')
+  }
+
+  async writeChunk (index: number, bytes: Uint8Array): Promise<void> {
+    const c = this.chunk(index)
+    const fh = await open(localPath(this.dir, this.bundle.manifest.fileTable[c.fileIndex]!.relativePath), 'r+')
+    try {
+      let done = 0
+      while (done < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, c.offset + done)
+        done += bytesWritten
+      }
+    } finally {
+      await fh.close()
+    }
+    const entry = new Uint8Array(JOURNAL_ENTRY_BYTES)
+    new DataView(entry.buffer).setUint32(0, index, false)
+    await this.journal!.write(entry)
+    this.completed.add(index)
+  }
+
+  async readChunk (index: number): Promise<Uint8Array> {
+    const c = this.chunk(index)
+    return await readRange(localPath(this.dir, this.bundle.manifest.fileTable[c.fileIndex]!.relativePath), c.offset, c.sizeBytes)
+  }
+
+  private chunk (index: number): ChunkEntry {
+    const c = this.bundle.manifest.chunkTable[index]
+    if (c === undefined) throw new NotFoundError(`no chunk ${index}`)
+    return c
+  }
+
+  async install (opts: { reread?: boolean } = {}): Promise<void> {
+    const { fileTable, chunkTable } = this.bundle.manifest
+    if (this.completed.size !== chunkTable.length) throw new InstallVerificationError(`${chunkTable.length - this.completed.size} chunks missing`)
+    const perFile: ChunkEntry[][] = fileTable.map(() => [])
+    for (const c of chunkTable) perFile[c.fileIndex]!.push(c)
+    for (let i = 0; i < fileTable.length; i++) {
+      const f = fileTable[i]!
+      const st = await stat(localPath(this.dir, f.relativePath))
+      if (st.size !== f.sizeBytes) throw new InstallVerificationError(`${f.relativePath} has the wrong size`)
+      let chunks = perFile[i]!
+      if (opts.reread !== false) {
+        const fh = await open(localPath(this.dir, f.relativePath), 'r')
+        try {
+          const fresh: ChunkEntry[] = []
+          for (const c of chunks) fresh.push({ ...c, hash: chunkHash(await readExactly(fh, c.sizeBytes, c.offset)) })
+          chunks = fresh
+        } finally { await fh.close() }
+      }
+      if (!equalBytes(fileHash(chunks), f.hash)) throw new InstallVerificationError(`${f.relativePath} does not hash to the manifest`)
+    }
+    await this.close()
+    await this.store.installFrom(this.dir, this.info, this.bundle)
+    await rm(this.journalPath, { force: true })
+  }
+
+  async close (): Promise<void> {
+    await this.journal?.close()
+    this.journal = undefined
+  }
+
+  async discard (): Promise<void> {
+    await this.close()
+    await rm(this.dir, { recursive: true, force: true })
+    await rm(this.journalPath, { force: true })
+  }
+}
