@@ -1,0 +1,190 @@
+/**
+ * `npm run bench -- crypto [--seconds=1] [--leaves=100000]`
+ *
+ * Node-key BLS (blst): sign, verify, aggregate-verify of 13 keys, batch of 64,
+ * and the worker verifier pool; baseline: one-by-one verify in the same run.
+ * Threshold BLS (IC scheme) on mcl-wasm and @noble/curves: sign a share,
+ * combine 3 of 4 and 9 of 13, verify; the chosen library is the headline.
+ * SHA-256 (node:crypto) MB/s, and incremental hash-tree updates on a large
+ * tree against computing its root from scratch.
+ *
+ * Prints one JSON object per line; the last line is the summary.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import {
+  aggregateMultiSignature,
+  BlsVerifierPool,
+  generateNodeKeyPair,
+  nodeSign,
+  nodeVerify,
+  parseNodePublicKey,
+  THRESHOLD_LIBRARY,
+  thresholdScheme,
+  verifyBatch,
+  verifyMultiSignature
+} from '@icnet/crypto'
+import { IncrementalHashTree } from '@icnet/hashtree'
+import { u64be } from '@icnet/types'
+
+const args = new Map(process.argv.slice(2).map(a => {
+  const [k, v] = a.replace(/^--/, '').split('=')
+  return [k!, v ?? 'true']
+}))
+const seconds = Number(args.get('seconds') ?? 1)
+const leaves = Number(args.get('leaves') ?? 100_000)
+
+function emit (line: Record<string, unknown>): void {
+  console.log(JSON.stringify({ bench: 'crypto', ...line }))
+}
+
+const round = (x: number, digits = 1): number => Number(x.toFixed(digits))
+
+/** Calls fn until `seconds` have passed (at least `minIters` times, after one warm-up call); returns calls per second. */
+function rate (fn: () => unknown, minIters = 3): number {
+  fn()
+  const budget = seconds * 1000
+  let iters = 0
+  const start = performance.now()
+  let now = start
+  while (iters < minIters || now - start < budget) {
+    fn()
+    iters++
+    now = performance.now()
+  }
+  return (iters * 1000) / (now - start)
+}
+
+async function rateAsync (fn: () => Promise<unknown>, minIters = 2): Promise<number> {
+  await fn()
+  const budget = seconds * 1000
+  let iters = 0
+  const start = performance.now()
+  let now = start
+  while (iters < minIters || now - start < budget) {
+    await fn()
+    iters++
+    now = performance.now()
+  }
+  return (iters * 1000) / (now - start)
+}
+
+const message = randomBytes(32)
+
+// ---- node keys (blst) ------------------------------------------------------
+const committee = Array.from({ length: 13 }, () => generateNodeKeyPair())
+const nodeKey = committee[0]!
+const nodeSig = nodeSign(nodeKey.secretKey, message)
+const parsedKey = parseNodePublicKey(nodeKey.publicKey)
+
+const nodeSignPerS = rate(() => nodeSign(nodeKey.secretKey, message))
+emit({ name: 'node_sign', per_s: round(nodeSignPerS) })
+
+const nodeVerifyPerS = rate(() => nodeVerify(nodeKey.publicKey, message, nodeSig))
+emit({ name: 'node_verify', per_s: round(nodeVerifyPerS), note: 'public key as bytes' })
+const nodeVerifyParsedPerS = rate(() => nodeVerify(parsedKey, message, nodeSig))
+emit({ name: 'node_verify_parsed_key', per_s: round(nodeVerifyParsedPerS), note: 'public key decoded once' })
+
+const multi = aggregateMultiSignature(committee.map((k, i) => ({ signerIndex: i, signature: nodeSign(k.secretKey, message) })), 13)
+const committeeParsed = committee.map(k => parseNodePublicKey(k.publicKey))
+const shareSigs13 = committee.map((k, i) => ({ signerIndex: i, signature: nodeSign(k.secretKey, message) }))
+const aggregatePerS = rate(() => aggregateMultiSignature(shareSigs13, 13))
+emit({ name: 'node_aggregate_13', per_s: round(aggregatePerS) })
+const aggVerifyPerS = rate(() => verifyMultiSignature(committeeParsed, message, multi, { threshold: 9 }))
+emit({ name: 'node_aggregate_verify_13', per_s: round(aggVerifyPerS), note: 'multi-signature of 13 with bitmap, keys decoded once' })
+
+const batchSets = Array.from({ length: 64 }, (_, i) => {
+  const k = committee[i % 13]!
+  const m = randomBytes(32)
+  return { publicKey: k.publicKey, message: m, signature: nodeSign(k.secretKey, m) }
+})
+const batchPerS = rate(() => verifyBatch(batchSets))
+emit({ name: 'node_batch_verify_64', batches_per_s: round(batchPerS), sigs_per_s: round(batchPerS * 64), vs_single_verify: round((batchPerS * 64) / nodeVerifyPerS, 2) })
+
+// The pool: all sets at once, as a gossip burst would hand them over.
+const pool = new BlsVerifierPool({ maxBatch: 64, maxWaitMs: 10 })
+const poolSets = Array.from({ length: 16 }, () => batchSets).flat()
+const poolRounds = await rateAsync(async () => pool.verifyMany(poolSets))
+await pool.close()
+const poolSigsPerS = poolRounds * poolSets.length
+emit({ name: 'node_verifier_pool', workers: pool.workerCount, sigs_per_s: round(poolSigsPerS), vs_main_thread_batch: round(poolSigsPerS / (batchPerS * 64), 2), vs_single_verify: round(poolSigsPerS / nodeVerifyPerS, 2) })
+
+// ---- threshold signatures (IC scheme) ---------------------------------------
+interface ThresholdFigures { sign_share_per_s: number, combine_3_of_4_per_s: number, combine_9_of_13_per_s: number, verify_per_s: number }
+const threshold: Record<string, ThresholdFigures> = {}
+for (const library of ['mcl', 'noble'] as const) {
+  const scheme = thresholdScheme(library)
+  const k4 = scheme.dealThresholdKeys({ n: 4, t: 3 })
+  const k13 = scheme.dealThresholdKeys({ n: 13, t: 9 })
+  const share = k13.shares[0]!
+  const signPerS = rate(() => scheme.signShare(share, message))
+  const shares4 = k4.shares.map(s => ({ index: s.index, signature: scheme.signShare(s, message) })).slice(1)
+  const shares13 = k13.shares.map(s => ({ index: s.index, signature: scheme.signShare(s, message) })).slice(4)
+  const combine4PerS = rate(() => scheme.combineShares(shares4))
+  const combine13PerS = rate(() => scheme.combineShares(shares13))
+  const sig = scheme.combineShares(shares13)
+  if (!scheme.verifyThreshold(k13.publicKey, message, sig)) throw new Error(`${library}: combined signature does not verify`)
+  const verifyPerS = rate(() => scheme.verifyThreshold(k13.publicKey, message, sig))
+  threshold[library] = {
+    sign_share_per_s: round(signPerS),
+    combine_3_of_4_per_s: round(combine4PerS),
+    combine_9_of_13_per_s: round(combine13PerS),
+    verify_per_s: round(verifyPerS)
+  }
+  emit({ name: 'threshold', library, ...threshold[library] })
+}
+const chosen = threshold[THRESHOLD_LIBRARY]!
+const other = threshold[THRESHOLD_LIBRARY === 'mcl' ? 'noble' : 'mcl']!
+
+// ---- SHA-256 -----------------------------------------------------------------
+const chunk = randomBytes(1 << 20)
+const shaPerS = rate(() => createHash('sha256').update(chunk).digest(), 20)
+emit({ name: 'sha256_node_crypto', mb_per_s: round(shaPerS * chunk.length / 1e6), chunk_bytes: chunk.length })
+
+// ---- hash tree: incremental updates --------------------------------------------
+// A state-like tree: /canister/<id>/certified_data for `leaves` canisters.
+function canisterPath (i: number): Uint8Array[] {
+  return [new TextEncoder().encode('canister'), u64be(i), new TextEncoder().encode('certified_data')]
+}
+const tree = new IncrementalHashTree()
+for (let i = 0; i < leaves; i++) tree.set(canisterPath(i), u64be(i))
+const fromScratchStart = performance.now()
+tree.rootHash()
+const fromScratchMs = performance.now() - fromScratchStart
+let counter = 0
+const updatePerS = rate(() => {
+  const i = (counter * 7919) % leaves
+  tree.set(canisterPath(i), u64be(++counter + leaves))
+  return tree.rootHash()
+}, 100)
+let appended = leaves
+const appendPerS = rate(() => {
+  tree.set(canisterPath(appended++), u64be(appended))
+  return tree.rootHash()
+}, 100)
+const fromScratchRootsPerS = 1000 / fromScratchMs
+emit({
+  name: 'hashtree_incremental',
+  leaves,
+  update_leaf_and_root_per_s: round(updatePerS),
+  append_leaf_and_root_per_s: round(appendPerS),
+  from_scratch_root_ms: round(fromScratchMs),
+  update_vs_from_scratch: round(updatePerS / fromScratchRootsPerS, 0)
+})
+
+// ---- summary -------------------------------------------------------------------
+emit({
+  name: 'summary',
+  threshold_library: THRESHOLD_LIBRARY,
+  threshold_verify_per_s: chosen.verify_per_s,
+  threshold_sign_share_per_s: chosen.sign_share_per_s,
+  threshold_combine_9_of_13_per_s: chosen.combine_9_of_13_per_s,
+  threshold_verify_vs_other_library: round(chosen.verify_per_s / other.verify_per_s, 2),
+  node_verify_per_s: round(nodeVerifyPerS),
+  node_batch_sigs_per_s: round(batchPerS * 64),
+  node_batch_vs_single: round((batchPerS * 64) / nodeVerifyPerS, 2),
+  node_pool_sigs_per_s: round(poolSigsPerS),
+  sha256_mb_per_s: round(shaPerS * chunk.length / 1e6),
+  hashtree_update_per_s: round(updatePerS),
+  hashtree_leaves: leaves,
+  seconds_per_measurement: seconds
+})
