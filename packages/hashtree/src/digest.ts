@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto'
+import { domainSeparator } from '@icnet/types'
+import type { HashTree } from './types.js'
+
+/** Digests are SHA-256, 32 bytes. */
+export const DIGEST_BYTES = 32
+
+const EMPTY_SEP = domainSeparator('ic-hashtree-empty')
+const FORK_SEP = domainSeparator('ic-hashtree-fork')
+const LABELED_SEP = domainSeparator('ic-hashtree-labeled')
+const LEAF_SEP = domainSeparator('ic-hashtree-leaf')
+
+let hashOperations = 0
+
+/**
+ * How many SHA-256 computations this module has done since it was loaded.
+ * Lets tests and benchmarks count the work of an update without timing it.
+ */
+export function hashOperationCount (): number { return hashOperations }
+
+function sha256 (...parts: Uint8Array[]): Uint8Array {
+  hashOperations++
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  // A Buffer is a Uint8Array; copy into a plain one so digests compare and encode like any other bytes.
+  return new Uint8Array(h.digest())
+}
+
+const EMPTY_DIGEST = sha256(EMPTY_SEP)
+
+/** `H(dsep("ic-hashtree-empty"))`. The returned array is shared: do not mutate it. */
+export function emptyDigest (): Uint8Array { return EMPTY_DIGEST }
+
+/** `H(dsep("ic-hashtree-fork") ‖ left ‖ right)` */
+export function forkDigest (left: Uint8Array, right: Uint8Array): Uint8Array {
+  return sha256(FORK_SEP, left, right)
+}
+
+/** `H(dsep("ic-hashtree-labeled") ‖ label ‖ subtree)` */
+export function labeledDigest (label: Uint8Array, subtree: Uint8Array): Uint8Array {
+  return sha256(LABELED_SEP, label, subtree)
+}
+
+/** `H(dsep("ic-hashtree-leaf") ‖ value)` */
+export function leafDigest (value: Uint8Array): Uint8Array {
+  return sha256(LEAF_SEP, value)
+}
+
+/**
+ * The root digest of a (possibly pruned) tree, the IC's `reconstruct`.
+ * Iterative, so a deep tree cannot overflow the stack.
+ */
+export function reconstruct (tree: HashTree): Uint8Array {
+  // Post-order walk with an explicit stack: a node is pushed twice, once to
+  // visit its children and once (marked) to combine their digests.
+  const digests: Uint8Array[] = []
+  const stack: Array<{ node: HashTree, done: boolean }> = [{ node: tree, done: false }]
+  while (stack.length > 0) {
+    const top = stack.pop()!
+    const node = top.node
+    switch (node.kind) {
+      case 'empty': digests.push(EMPTY_DIGEST); break
+      case 'leaf': digests.push(leafDigest(node.value)); break
+      case 'pruned': digests.push(node.digest); break
+      case 'labeled':
+        if (top.done) {
+          digests.push(labeledDigest(node.label, digests.pop()!))
+        } else {
+          stack.push({ node, done: true }, { node: node.subtree, done: false })
+        }
+        break
+      case 'fork':
+        if (top.done) {
+          const right = digests.pop()!
+          const left = digests.pop()!
+          digests.push(forkDigest(left, right))
+        } else {
+          stack.push({ node, done: true }, { node: node.right, done: false }, { node: node.left, done: false })
+        }
+        break
+    }
+  }
+  return digests[0]!
+}
