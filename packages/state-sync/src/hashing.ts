@@ -9,6 +9,11 @@ export const DSEP_META_MANIFEST = domainSeparator('ic-state-meta-manifest')
 
 export const HASH_BYTES = 32
 
+/** Plain Uint8Array view of a digest, so hashes compare equal however they were made. */
+function bytes (b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
 function u32 (n: number): Uint8Array {
   const b = new Uint8Array(4)
   new DataView(b.buffer).setUint32(0, n, false)
@@ -22,8 +27,8 @@ function u64 (n: number): Uint8Array {
 }
 
 /** `H(dsep("ic-state-chunk") ‖ bytes)`. */
-export function chunkHash (bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(DSEP_CHUNK).update(bytes).digest()
+export function chunkHash (data: Uint8Array): Uint8Array {
+  return bytes(createHash('sha256').update(DSEP_CHUNK).update(data).digest())
 }
 
 export interface ChunkRef { sizeBytes: number, offset: number, hash: Uint8Array }
@@ -32,17 +37,17 @@ export interface ChunkRef { sizeBytes: number, offset: number, hash: Uint8Array 
 export function fileHash (chunks: readonly ChunkRef[]): Uint8Array {
   const h = createHash('sha256').update(DSEP_FILE).update(u32(chunks.length))
   for (const c of chunks) h.update(u32(c.sizeBytes)).update(u64(c.offset)).update(c.hash)
-  return h.digest()
+  return bytes(h.digest())
 }
 
 /** `H(dsep("ic-state-sub-manifest") ‖ bytes)`. */
-export function subManifestHash (bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(DSEP_SUB_MANIFEST).update(bytes).digest()
+export function subManifestHash (data: Uint8Array): Uint8Array {
+  return bytes(createHash('sha256').update(DSEP_SUB_MANIFEST).update(data).digest())
 }
 
 /** The state hash: `H(dsep("ic-state-meta-manifest") ‖ version u32 ‖ n u32 ‖ sub_hash*)`. */
 export function metaManifestHash (version: number, subHashes: readonly Uint8Array[]): Uint8Array {
   const h = createHash('sha256').update(DSEP_META_MANIFEST).update(u32(version)).update(u32(subHashes.length))
   for (const s of subHashes) h.update(s)
-  return h.digest()
+  return bytes(h.digest())
 }

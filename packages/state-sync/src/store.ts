@@ -63,7 +63,7 @@ async function readExactly (fh: FileHandle, len: number, offset: number): Promis
     if (bytesRead === 0) throw new NotFoundError('file shorter than its manifest')
     got += bytesRead
   }
-  return buf
+  return new Uint8Array(buf.buffer, buf.byteOffset, len)
 }
 
 async function readRange (path: string, offset: number, len: number): Promise<Uint8Array> {
