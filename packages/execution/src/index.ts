@@ -1,0 +1,16 @@
+/**
+ * @packageDocumentation
+ *
+ * The sandbox interface (what message routing knows of execution) and its
+ * implementations: WebAssembly canisters on the IC system API with
+ * deterministic metering, in worker threads or in-process, and a JS sandbox
+ * for fast tests.
+ */
+export * from './sandbox.js'
+export * from './errors.js'
+export * from './constants.js'
+export { WasmSandbox, WasmSandboxCore } from './wasm-sandbox.js'
+export type { WasmSandboxOptions } from './wasm-sandbox.js'
+export { instrumentModule } from './wasm/instrument.js'
+export type { InstrumentOptions, InstrumentedModule } from './wasm/instrument.js'
+export { SYSTEM_API } from './system-api.js'
