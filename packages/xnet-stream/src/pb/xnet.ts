@@ -763,7 +763,7 @@ export namespace SliceError {
 
 export interface SliceResponse {
   error: SliceError
-  slice?: CertifiedStreamSlice
+  slice: Uint8Array<ArrayBuffer>
 }
 
 export namespace SliceResponse {
@@ -781,17 +781,18 @@ export namespace SliceResponse {
           SliceError.codec().encode(obj.error, w)
         }
 
-        if (obj.slice != null) {
+        if ((obj.slice != null && obj.slice.byteLength > 0)) {
           w.uint32(18)
-          CertifiedStreamSlice.codec().encode(obj.slice, w)
+          w.bytes(obj.slice)
         }
 
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
-      }, (reader, length, opts = {}) => {
+      }, (reader, length, _opts = {}) => {
         const obj: any = {
-          error: SliceError.NONE
+          error: SliceError.NONE,
+          slice: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -805,9 +806,7 @@ export namespace SliceResponse {
               break
             }
             case 2: {
-              obj.slice = CertifiedStreamSlice.codec().decode(reader, reader.uint32(), {
-                limits: opts.limits?.slice
-              })
+              obj.slice = reader.bytes()
               break
             }
             default: {
@@ -818,7 +817,7 @@ export namespace SliceResponse {
         }
 
         return obj
-      }, function * (reader, length, prefix, opts = {}) {
+      }, function * (reader, length, prefix, _opts = {}) {
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -833,10 +832,10 @@ export namespace SliceResponse {
               break
             }
             case 2: {
-              yield * CertifiedStreamSlice.codec().stream(reader, reader.uint32(), `${prefix}.slice`, {
-                limits: opts.limits?.slice
-              })
-
+              yield {
+                field: `${prefix}.slice`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -856,40 +855,8 @@ export namespace SliceResponse {
     value: SliceError
   }
 
-  export interface SliceResponseSlicePayloadSubnetFieldEvent {
-    field: '$.slice.payload.subnet'
-    value: Uint8Array<ArrayBuffer>
-  }
-
-  export interface SliceResponseSlicePayloadHeaderFieldEvent {
-    field: '$.slice.payload.header'
-    value: Uint8Array<ArrayBuffer>
-  }
-
-  export interface SliceResponseSlicePayloadMessagesIndexFieldEvent {
-    field: '$.slice.payload.messages[].index'
-    value: bigint
-    index: number
-  }
-
-  export interface SliceResponseSlicePayloadMessagesMessageFieldEvent {
-    field: '$.slice.payload.messages[].message'
-    value: Uint8Array<ArrayBuffer>
-    index: number
-  }
-
-  export interface SliceResponseSliceMerkleProofFieldEvent {
-    field: '$.slice.merkleProof'
-    value: Uint8Array<ArrayBuffer>
-  }
-
-  export interface SliceResponseSliceCertificationHeightFieldEvent {
-    field: '$.slice.certification.height'
-    value: bigint
-  }
-
-  export interface SliceResponseSliceCertificationSignatureFieldEvent {
-    field: '$.slice.certification.signature'
+  export interface SliceResponseSliceFieldEvent {
+    field: '$.slice'
     value: Uint8Array<ArrayBuffer>
   }
 
@@ -901,7 +868,7 @@ export namespace SliceResponse {
     return decodeMessage(buf, SliceResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SliceResponse>): Generator<SliceResponseErrorFieldEvent | SliceResponseSlicePayloadSubnetFieldEvent | SliceResponseSlicePayloadHeaderFieldEvent | SliceResponseSlicePayloadMessagesIndexFieldEvent | SliceResponseSlicePayloadMessagesMessageFieldEvent | SliceResponseSliceMerkleProofFieldEvent | SliceResponseSliceCertificationHeightFieldEvent | SliceResponseSliceCertificationSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SliceResponse>): Generator<SliceResponseErrorFieldEvent | SliceResponseSliceFieldEvent> {
     return streamMessage(buf, SliceResponse.codec(), opts)
   }
 }
