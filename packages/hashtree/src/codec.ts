@@ -21,7 +21,6 @@ export const DEFAULT_MAX_TREE_BYTES = 64 * 1024 * 1024
 /** Default bound on nesting (forks and labels). The IC's own limit on recursion is 128. */
 export const DEFAULT_MAX_TREE_DEPTH = 128
 
-const SELF_DESCRIBE_TAG = 55799
 
 export interface DecodeHashTreeOptions {
   /** Refuse input longer than this, before looking at it. */
@@ -60,10 +59,24 @@ interface Frame { length: number, tag: number | undefined, parts: Array<HashTree
  */
 export function decodeHashTree (bytes: Uint8Array, options: DecodeHashTreeOptions = {}): HashTree {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_TREE_BYTES
-  const maxDepth = options.maxDepth ?? DEFAULT_MAX_TREE_DEPTH
   if (bytes.length > maxBytes) throw new InvalidEncodingError(`hash tree of ${bytes.length} bytes exceeds ${maxBytes}`)
   if (bytes.length === 0) throw new InvalidEncodingError('empty input is not a hash tree')
-  const tokens = new Tokenizer(plain(bytes), { allowIndefinite: false, allowUndefined: false, allowBigInt: false, strict: true })
+  let offset = 0
+  if (bytes.length >= 3 && bytes[0] === 0xd9 && bytes[1] === 0xd9 && bytes[2] === 0xf7) offset = 3 // tag 55799
+  const { tree, end } = decodeHashTreeAt(bytes, offset, options)
+  if (end !== bytes.length) throw new InvalidEncodingError('trailing bytes after the hash tree')
+  return tree
+}
+
+/**
+ * Decodes one hash tree that starts at `offset` inside a larger CBOR item (a
+ * certificate, a slice) and returns where it ends. Bounds depth like
+ * `decodeHashTree`; the caller bounds the size of the whole input.
+ */
+export function decodeHashTreeAt (bytes: Uint8Array, offset: number, options: DecodeHashTreeOptions = {}): { tree: HashTree, end: number } {
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_TREE_DEPTH
+  const input = plain(bytes).subarray(offset)
+  const tokens = new Tokenizer(input, { allowIndefinite: false, allowUndefined: false, allowBigInt: false, strict: true })
   const next = (): Token => {
     if (tokens.done()) throw new InvalidEncodingError('hash tree is truncated')
     try {
@@ -73,15 +86,10 @@ export function decodeHashTree (bytes: Uint8Array, options: DecodeHashTreeOption
     }
   }
 
-  let first = next()
-  if (first.type === Type.tag && first.value === SELF_DESCRIBE_TAG) first = next()
-
   const stack: Frame[] = []
-  let token: Token | undefined = first
   let result: HashTree | undefined
   while (result === undefined) {
-    const t: Token = token ?? next()
-    token = undefined
+    const t = next()
     const frame = stack[stack.length - 1]
     let value: HashTree | Uint8Array | undefined
     if (frame !== undefined && frame.tag === undefined) {
@@ -112,8 +120,7 @@ export function decodeHashTree (bytes: Uint8Array, options: DecodeHashTreeOption
       value = parent.parts.length === parent.length - 1 ? finish(stack.pop()!) : undefined
     }
   }
-  if (!tokens.done()) throw new InvalidEncodingError('trailing bytes after the hash tree')
-  return result
+  return { tree: result, end: offset + tokens.pos() }
 }
 
 const ARITY = [1, 3, 3, 2, 2]

@@ -13,5 +13,5 @@ export { DIGEST_BYTES, emptyDigest, forkDigest, hashOperationCount, labeledDiges
 export { buildHashTree, forkTreeOf } from './build.js'
 export { findLabel, flattenForks, listPaths, lookupPath, lookupSubtree } from './lookup.js'
 export { mergeWitness, prune, recomputeDigest, witness, withoutValues, type WitnessOptions } from './witness.js'
-export { DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_DEPTH, decodeHashTree, encodeHashTree, toCborValue, type DecodeHashTreeOptions } from './codec.js'
+export { DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_DEPTH, decodeHashTree, decodeHashTreeAt, encodeHashTree, toCborValue, type DecodeHashTreeOptions } from './codec.js'
 export { HashTreeSnapshot, IncrementalHashTree } from './incremental.js'
