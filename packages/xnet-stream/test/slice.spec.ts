@@ -4,7 +4,7 @@ import { decodeStreamMessage, equalBytes } from '@icnet/types'
 import { encodeStreamHeader } from '../src/header-codec.js'
 import {
   CertificationError,
-  InvalidSliceError,
+  type InvalidSliceError,
   SliceDecodeError,
   SliceIndicesError,
   UnknownSubnetError,

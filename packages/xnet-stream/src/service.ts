@@ -1,0 +1,429 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { logger } from '@libp2p/logger'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Connection, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import {
+  IcnetError,
+  Principal,
+  TimeoutError,
+
+  noopMetrics,
+  principalEquals,
+  type Metrics,
+  type NodeId,
+  type RegistryView,
+  type SubnetId
+} from '@icnet/types'
+import {
+  DEFAULT_POLL_INTERVAL_MS,
+  MAX_ADVERT_BYTES,
+  MAX_ADVERT_STREAMS,
+  MAX_CONCURRENT_SERVES,
+  MAX_INBOUND_STREAMS,
+  MAX_OUTBOUND_STREAMS,
+  MAX_REQUEST_BYTES,
+  MAX_RESPONSE_BYTES,
+  POOL_SLICE_BYTE_SIZE_MAX,
+  REQUEST_TIMEOUT_MS,
+  XNET_ADVERT_PROTOCOL,
+  XNET_STREAM_PROTOCOL
+} from './constants.js'
+import type { CertifiedStreamStore } from './certified-store.js'
+import {
+  BadBeginError,
+  InvalidSliceError,
+  NoPeerAvailableError,
+  NoStreamError,
+  SliceTooLargeError,
+  StaleSliceError,
+  XNetRemoteError,
+  type XNetErrorCode
+} from './errors.js'
+import { createXNetMetrics, type XNetMetrics } from './metrics.js'
+import { SliceError, SliceRequest, SliceResponse, StreamAdvert } from './pb/xnet.js'
+import { PeerSelector, type PeerOutcome } from './peer-selector.js'
+import type { CertifiedSlicePool, ExpectedIndices } from './slice-pool.js'
+import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
+
+/** The libp2p components the service uses (names as in libp2p's components). */
+export interface XNetStreamComponents {
+  peerId: PeerId
+  registrar: {
+    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
+    unhandle(protocol: string, options?: AbortOptions): Promise<void>
+  }
+  connectionManager: {
+    getConnections(peerId?: PeerId): Connection[]
+    openStream(peer: PeerId | Multiaddr | Multiaddr[], protocol: string | string[], options?: AbortOptions): Promise<Stream>
+  }
+}
+
+export interface XNetStreamInit {
+  /** This node's subnet. */
+  subnetId: SubnetId
+  /** The registry as of now (a function, so the host can move to newer versions). */
+  registry: RegistryView | (() => RegistryView)
+  /** Serve slices from this store (a node of a subnet with streams to others). */
+  store?: CertifiedStreamStore
+  /** Fill this pool in the background from every other subnet (a receiving node). */
+  pool?: CertifiedSlicePool
+  /** Where the host is in the stream from `source`; required with `pool`. */
+  expectedIndices?: (source: SubnetId) => ExpectedIndices
+  /** Called after the pool got new messages or signals from `source`. */
+  onSlice?: (source: SubnetId, added: number) => void
+  pollIntervalMs?: number
+  requestTimeoutMs?: number
+  /** Largest slice asked for (default POOL_SLICE_BYTE_SIZE_MAX). */
+  byteLimit?: number
+  /** Most messages asked for per slice (default: no limit). */
+  msgLimit?: number
+  maxConcurrentServes?: number
+  metrics?: Metrics
+  /** Peer selection tuning (tests shorten the backoff). */
+  backoffBaseMs?: number
+  maliciousPenaltyMs?: number
+}
+
+/**
+ * `/icnet/xnet/stream/1.0.0`: serves certified slices of this subnet's streams to
+ * nodes of their destination subnet, and pulls slices of other subnets' streams
+ * towards us into a certified slice pool.
+ */
+export class XNetStreamService implements Startable {
+  private readonly components: XNetStreamComponents
+  private readonly init: XNetStreamInit
+  private readonly metrics: XNetMetrics
+  private readonly log = logger('icnet:xnet-stream:service')
+  private readonly selectors = new Map<string, PeerSelector>()
+  private serving = 0
+  private running = false
+  private pollTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly refilling = new Map<string, Promise<void>>()
+  private readonly refillAgain = new Set<string>()
+  private readonly stopController = new AbortController()
+
+  constructor (components: XNetStreamComponents, init: XNetStreamInit) {
+    if (init.pool != null && init.expectedIndices == null) throw new RangeError('a pool needs expectedIndices')
+    this.components = components
+    this.init = init
+    this.metrics = createXNetMetrics(init.metrics ?? noopMetrics)
+  }
+
+  readonly [Symbol.toStringTag] = '@icnet/xnet-stream'
+
+  private get registry (): RegistryView {
+    return typeof this.init.registry === 'function' ? this.init.registry() : this.init.registry
+  }
+
+  async start (): Promise<void> {
+    if (this.init.store != null) {
+      await this.components.registrar.handle(XNET_STREAM_PROTOCOL, (s, c) => this.serve(s, c), {
+        maxInboundStreams: MAX_INBOUND_STREAMS,
+        maxOutboundStreams: MAX_OUTBOUND_STREAMS
+      })
+    }
+    if (this.init.pool != null) {
+      await this.components.registrar.handle(XNET_ADVERT_PROTOCOL, (s, c) => this.onAdvert(s, c), {
+        maxInboundStreams: MAX_ADVERT_STREAMS,
+        maxOutboundStreams: MAX_ADVERT_STREAMS
+      })
+      this.running = true
+      this.schedulePoll(0)
+    }
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.stopController.abort()
+    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer)
+    if (this.init.store != null) await this.components.registrar.unhandle(XNET_STREAM_PROTOCOL)
+    if (this.init.pool != null) await this.components.registrar.unhandle(XNET_ADVERT_PROTOCOL)
+    await Promise.allSettled([...this.refilling.values()])
+  }
+
+  // ---------------------------------------------------------------- server
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
+    const answer = async (error: SliceError, outcome: string, slice?: Uint8Array): Promise<void> => {
+      this.metrics.servedRequests.inc(1, { outcome })
+      await lp.write(SliceResponse.encode({ error, slice: (slice ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer> }), { signal: AbortSignal.timeout(this.timeoutMs) })
+      await stream.close()
+    }
+    let req: SliceRequest
+    try {
+      req = SliceRequest.decode(await lp.read({ signal: AbortSignal.timeout(this.timeoutMs) }))
+    } catch (err) {
+      this.log('bad request from %p: %e', connection.remotePeer, err)
+      stream.abort(err instanceof Error ? err : new Error('bad request'))
+      return
+    }
+    let destination: SubnetId
+    try {
+      destination = Principal.fromUint8Array(req.stream)
+    } catch {
+      await answer(SliceError.BAD_REQUEST, 'bad_request'); return
+    }
+    // Only nodes of the destination subnet read its stream (IC: 403 otherwise).
+    const requester = this.registry.subnetOfNode(connection.remotePeer.toString())
+    if (requester == null || !principalEquals(requester, destination)) {
+      await answer(SliceError.FORBIDDEN, 'forbidden'); return
+    }
+    if (this.serving >= (this.init.maxConcurrentServes ?? MAX_CONCURRENT_SERVES)) {
+      await answer(SliceError.BUSY, 'busy'); return
+    }
+    this.serving++
+    try {
+      const limit = (v: number): number | undefined => v === 0 ? undefined : v
+      const byteLimit = Math.min(req.byteLimit === 0 ? MAX_RESPONSE_BYTES : req.byteLimit, MAX_RESPONSE_BYTES)
+      const res = await this.init.store!.encodeSlice(destination, {
+        msgBegin: Number(req.msgBegin),
+        witnessBegin: Number(req.witnessBegin),
+        msgLimit: limit(req.msgLimit),
+        byteLimit
+      })
+      if (!res.ok) {
+        await answer(res.code === 'NO_STREAM' ? SliceError.NO_STREAM : SliceError.BAD_BEGIN, res.code.toLowerCase())
+      } else {
+        await answer(SliceError.NONE, 'served', res.bytes)
+      }
+    } catch (err) {
+      this.log.error('serving a slice failed: %e', err)
+      stream.abort(err instanceof Error ? err : new Error('internal'))
+    } finally {
+      this.serving--
+    }
+  }
+
+  /** Tells the nodes of `destination` that our stream to them now ends at `end` (certified at `height`). */
+  async advertise (destination: SubnetId, end: number, height: number): Promise<void> {
+    const record = this.registry.getSubnet(destination)
+    if (record == null) return
+    const msg = StreamAdvert.encode({ subnet: this.init.subnetId.toUint8Array() as Uint8Array<ArrayBuffer>, end: BigInt(end), height: BigInt(height) })
+    await Promise.allSettled(record.nodes.map(async node => {
+      const stream = await this.openStream(node, XNET_ADVERT_PROTOCOL, AbortSignal.timeout(this.timeoutMs))
+      const lp = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+      await lp.write(msg)
+      await stream.close()
+    }))
+  }
+
+  private async onAdvert (stream: Stream, connection: Connection): Promise<void> {
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+      const advert = StreamAdvert.decode(await lp.read({ signal: AbortSignal.timeout(this.timeoutMs) }))
+      await stream.close()
+      const source = Principal.fromUint8Array(advert.subnet)
+      // Only a node of the advertised subnet may trigger a pull from it (bounded work per advert).
+      const sender = this.registry.subnetOfNode(connection.remotePeer.toString())
+      if (sender == null || !principalEquals(sender, source)) return
+      this.metrics.advertsReceived.inc()
+      this.refill(source)
+    } catch (err) {
+      this.log('bad advert from %p: %e', connection.remotePeer, err)
+      stream.abort(err instanceof Error ? err : new Error('bad advert'))
+    }
+  }
+
+  // ---------------------------------------------------------------- client
+
+  private get timeoutMs (): number { return this.init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS }
+
+  private selectorFor (source: SubnetId): PeerSelector {
+    const key = source.toText()
+    let sel = this.selectors.get(key)
+    if (sel == null) {
+      sel = new PeerSelector({ backoffBaseMs: this.init.backoffBaseMs, maliciousPenaltyMs: this.init.maliciousPenaltyMs })
+      this.selectors.set(key, sel)
+    }
+    sel.setPeers(this.registry.getSubnet(source)?.nodes ?? [])
+    return sel
+  }
+
+  /** Peer selection state for a source subnet (for monitoring and tests). */
+  peerStats (source: SubnetId, node: NodeId): ReturnType<PeerSelector['stats']> {
+    return this.selectorFor(source).stats(node)
+  }
+
+  private async openStream (node: NodeId, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const peer = peerIdFromString(node)
+    const conn = this.components.connectionManager.getConnections(peer).find(c => c.status === 'open')
+    if (conn != null) return conn.newStream(protocol, { signal })
+    const addrs = (this.registry.getNode(node)?.p2pAddresses ?? []).map(a => {
+      const ma = multiaddr(a)
+      return ma.getComponents().some(c => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${node}`)
+    })
+    return this.components.connectionManager.openStream(addrs.length > 0 ? addrs : peer, protocol, { signal })
+  }
+
+  /** One request to one node: the slice, structurally checked against the request. Not yet verified. */
+  private async request (node: NodeId, query: SliceRequest, signal: AbortSignal): Promise<CertifiedStreamSlice> {
+    const stream = await this.openStream(node, XNET_STREAM_PROTOCOL, signal)
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES + 16 })
+      await lp.write(SliceRequest.encode(query), { signal })
+      const frame = await lp.read({ signal })
+      await stream.close({ signal }).catch(() => {})
+      const res = SliceResponse.decode(frame)
+      if (res.error !== SliceError.NONE) throw remoteError(res.error)
+      const slice = decodeCertifiedSlice(res.slice, { maxBytes: MAX_RESPONSE_BYTES })
+      // The answer must be the slice we asked for: a replayed or shifted one is refused.
+      const msgBegin = Number(query.msgBegin)
+      if (slice.messages.length > 0 && sliceMessagesBegin(slice) !== msgBegin) {
+        throw new StaleSliceError(`asked for messages from ${msgBegin}, got ${sliceMessagesBegin(slice)}`)
+      }
+      if (slice.header.end < msgBegin) throw new StaleSliceError(`asked for messages from ${msgBegin}, stream ends at ${slice.header.end}`)
+      if (query.msgLimit !== 0 && slice.messages.length > query.msgLimit) throw new SliceTooLargeError(`${slice.messages.length} messages, asked for ${query.msgLimit}`)
+      if (query.byteLimit !== 0 && slice.messages.length > 1 && sliceByteSize(slice) > query.byteLimit) {
+        throw new SliceTooLargeError(`${sliceByteSize(slice)} bytes, asked for ${query.byteLimit}`)
+      }
+      return slice
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  /**
+   * Pulls a slice of `source`'s stream to us, trying nodes by RTT with failover,
+   * and hands it to `accept` (which verifies it, e.g. `pool.put`). A node whose
+   * slice fails any check is penalised and the next one asked. Resolves with
+   * `accept`'s result; rejects when every node failed or none is available.
+   */
+  async pull<T> (source: SubnetId, query: { msgBegin: number, witnessBegin?: number, msgLimit?: number, byteLimit?: number }, accept: (slice: CertifiedStreamSlice) => T): Promise<T> {
+    const sel = this.selectorFor(source)
+    const attempts = Math.max(2, sel.size * 2)
+    let lastError: unknown = new NoPeerAvailableError(`no node of ${source.toText()} is known`)
+    for (let attempt = 0; attempt < attempts && !this.stopController.signal.aborted; attempt++) {
+      let node = sel.pick()
+      if (node === undefined) {
+        const wait = sel.msUntilReady()
+        if (!Number.isFinite(wait) || wait > this.timeoutMs) break
+        await sleep(wait, this.stopController.signal)
+        node = sel.pick()
+        if (node === undefined) continue
+      }
+      sel.started(node)
+      this.metrics.outstandingQueries.inc()
+      const t0 = performance.now()
+      let outcome: PeerOutcome | undefined
+      let status = 'success'
+      try {
+        const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.stopController.signal])
+        const slice = await this.request(node, {
+          stream: this.init.subnetId.toUint8Array() as Uint8Array<ArrayBuffer>,
+          msgBegin: BigInt(query.msgBegin),
+          witnessBegin: BigInt(query.witnessBegin ?? query.msgBegin),
+          msgLimit: query.msgLimit ?? 0,
+          byteLimit: query.byteLimit ?? 0
+        }, signal)
+        const result = accept(slice)
+        sel.succeeded(node, performance.now() - t0)
+        this.metrics.sliceMessages.observe(slice.messages.length)
+        this.metrics.slicePayloadSize.observe(sliceByteSize(slice))
+        return result
+      } catch (err) {
+        lastError = err
+        ;[outcome, status] = classify(err)
+        if (err instanceof InvalidSliceError) {
+          this.metrics.invalidSlices.inc(1, { reason: err.reason })
+          this.log('refused a slice from %s: %s', node, err.message)
+        }
+      } finally {
+        this.metrics.querySliceDuration.observe((performance.now() - t0) / 1000, { status })
+        this.metrics.pullAttemptCount.inc(1, { status })
+        this.metrics.outstandingQueries.dec()
+        if (outcome !== undefined) sel.failed(node, outcome)
+      }
+    }
+    throw lastError
+  }
+
+  /** Pulls from `source` into the pool now (coalesced: one pull per source at a time). */
+  refill (source: SubnetId): Promise<void> {
+    const key = source.toText()
+    const running = this.refilling.get(key)
+    if (running != null) { this.refillAgain.add(key); return running }
+    const p = this.refillLoop(source).finally(() => { this.refilling.delete(key) })
+    this.refilling.set(key, p)
+    return p
+  }
+
+  private async refillLoop (source: SubnetId): Promise<void> {
+    const key = source.toText()
+    const pool = this.init.pool!
+    do {
+      this.refillAgain.delete(key)
+      const expected = this.init.expectedIndices!(source)
+      pool.garbageCollect(source, expected)
+      const q = pool.nextQuery(source, expected)
+      if (q.bytesLeft <= 0) return
+      let added = 0
+      try {
+        added = await this.pull(source, { msgBegin: q.msgBegin, witnessBegin: q.witnessBegin, msgLimit: this.init.msgLimit, byteLimit: Math.min(q.bytesLeft, this.init.byteLimit ?? POOL_SLICE_BYTE_SIZE_MAX) },
+          slice => pool.put(source, slice, expected))
+      } catch (err) {
+        this.log('refill from %s failed: %e', key, err)
+        return
+      }
+      if (added > 0) {
+        this.init.onSlice?.(source, added)
+        this.refillAgain.add(key) // more may be waiting: keep pulling while it pays
+      }
+    } while (this.running && this.refillAgain.has(key))
+  }
+
+  private schedulePoll (delayMs: number): void {
+    if (!this.running) return
+    this.pollTimer = setTimeout(() => {
+      const sources = this.registry.subnetIds().filter(s => !principalEquals(s, this.init.subnetId))
+      void Promise.allSettled(sources.map(s => this.refill(s))).then(() => { this.schedulePoll(this.init.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS) })
+    }, delayMs)
+  }
+
+  /** Verifies a pulled slice without a pool (for hosts that induct directly). */
+  verify (source: SubnetId, slice: CertifiedStreamSlice): CertifiedStreamSlice {
+    verifyCertifiedSlice(slice, { ourSubnet: this.init.subnetId, sourceSubnet: source, registry: this.registry })
+    return slice
+  }
+}
+
+function remoteError (code: SliceError): XNetRemoteError {
+  switch (code) {
+    case SliceError.NO_STREAM: return new NoStreamError('the node has no stream to us')
+    case SliceError.BAD_BEGIN: return new BadBeginError('msg_begin outside the stream')
+    default: {
+      const name = (SliceError[code] ?? 'INTERNAL') as XNetErrorCode
+      return new XNetRemoteError(name, `the node answered ${name}`)
+    }
+  }
+}
+
+function classify (err: unknown): [PeerOutcome, string] {
+  if (err instanceof InvalidSliceError) return ['malicious', 'invalid']
+  if (err instanceof XNetRemoteError) {
+    if (err.remoteCode === 'BUSY') return ['busy', 'busy']
+    return ['error', err.remoteCode.toLowerCase()]
+  }
+  if (err instanceof TimeoutError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))) return ['timeout', 'timeout']
+  if (err instanceof IcnetError && err.code === 'ERR_INVALID_ENCODING') return ['malicious', 'invalid']
+  return ['error', 'error']
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done)
+  })
+}
+
+/** js-libp2p service factory: `services: { xnet: xnetStream({ subnetId, registry, store, pool, ... }) }`. */
+export function xnetStream (init: XNetStreamInit): (components: XNetStreamComponents) => XNetStreamService {
+  return (components) => new XNetStreamService(components, init)
+}
+
