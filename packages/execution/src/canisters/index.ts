@@ -19,7 +19,7 @@ const cache = new Map<string, Promise<Uint8Array>>()
 export async function compileWat (source: string, filename = 'module.wat'): Promise<Uint8Array> {
   wabt ??= wabtInit()
   const w = await wabt
-  const mod = w.parseWat(filename, source, { bulk_memory: true, mutable_globals: true, sign_extension: true, sat_float_to_int: true, multi_value: true })
+  const mod = w.parseWat(filename, source, { bulk_memory: true, mutable_globals: true, sign_extension: true, sat_float_to_int: true, multi_value: true, simd: true })
   try {
     mod.resolveNames()
     mod.validate()
