@@ -1,0 +1,36 @@
+import { KiB, MAX_BLOCK_PAYLOAD_BYTES, MiB } from '@icnet/types'
+
+/** Largest encoded block proposal: the IC's largest payload plus room for the header and signature. */
+export const MAX_PROPOSAL_BYTES = MAX_BLOCK_PAYLOAD_BYTES + 64 * KiB
+/** Shares, beacons and aggregates are a few hundred bytes; 4 KiB leaves room for a 256-node bitmap. */
+export const MAX_SMALL_ARTIFACT_BYTES = 4 * KiB
+/** A CUP carries one block. */
+export const MAX_CUP_BYTES = MAX_PROPOSAL_BYTES + 8 * KiB
+/** Payload sections per block (ingress, xnet, ...): a handful of builders. */
+export const MAX_PAYLOAD_SECTIONS = 16
+/** Blocks in one catch-up response; more are fetched by asking again. */
+export const MAX_CATCH_UP_BLOCKS = 64
+/** A catch-up response never exceeds this; the responder stops adding blocks before it. */
+export const MAX_CATCH_UP_RESPONSE_BYTES = 16 * MiB
+/**
+ * Artifacts are accepted only up to this many heights above the node's
+ * finalized height: the pool stays bounded whatever peers send, and a node
+ * that sees heights beyond it knows it is behind and asks for a catch-up.
+ */
+export const MAX_HEIGHTS_AHEAD = 64
+/** Unvalidated artifacts waiting for a dependency (a beacon, a parent block), over all heights. */
+export const MAX_PENDING_ARTIFACTS = 4096
+/** Proposals kept per height: honest rank order means one or two; a few more tolerate equivocation. */
+export const MAX_PROPOSALS_PER_HEIGHT = 16
+/** Finalized batches the host has not consumed yet before consensus stops starting new rounds (backpressure). */
+export const DEFAULT_MAX_UNCONSUMED_BATCHES = 32
+/** Finalized heights kept in memory below the finalized tip (older ones stay only in the store until the next CUP). */
+export const IN_MEMORY_FINALIZED_HEIGHTS = 8
+/** Certification shares are accepted for heights at most this far from the latest certified height. */
+export const MAX_CERTIFICATION_HEIGHTS = 128
+/** A block's time may run ahead of the validator's clock by at most this much. */
+export const MAX_BLOCK_TIME_SKEW_MS = 5_000
+/** With no progress for this many unit delays a node re-sends its own artifacts for the current round. */
+export const RESEND_AFTER_DELAYS = 10
+/** Lower bound of the resend / catch-up period, so a tiny Δ does not turn into a flood. */
+export const MIN_RESEND_MS = 250
