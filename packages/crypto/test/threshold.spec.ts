@@ -124,6 +124,20 @@ describe('threshold signatures (IC scheme)', () => {
     assert.notDeepEqual(dealThresholdKeys({ n: 4, t: 3, seed: text('other seed') }).publicKey, a.publicKey)
   })
 
+  it('verification stays right when more keys are used than the prepared-key cache holds', () => {
+    const many = Array.from({ length: 135 }, (_, i) => dealThresholdKeys({ n: 1, t: 1, seed: text(`key ${i}`) }))
+    const sigs = many.map(k => signShare(k.shares[0]!, message))
+    many.forEach((k, i) => {
+      assert.equal(verifyThreshold(k.publicKey, message, sigs[i]!), true)
+      assert.equal(verifyThreshold(k.publicKey, message, sigs[(i + 1) % many.length]!), false)
+    })
+    // The first keys were evicted by now and are prepared again.
+    for (let i = 0; i < 8; i++) {
+      assert.equal(verifyThreshold(many[i]!.publicKey, message, sigs[i]!), true)
+      assert.equal(verifyThreshold(many[i]!.publicKey, message, sigs[i + 1]!), false)
+    }
+  })
+
   it('verifyThreshold accepts the DER form of the key', () => {
     assert.equal(verifyThreshold(keys.publicKeyDer, message, reference), true)
   })
