@@ -143,7 +143,7 @@ export class StateSyncService implements Startable {
     }
   }
 
-  /** Connected peers that serve the checkpoint with this state hash (and are not banned). */
+  /** Connected peers (dialled or dialling us) that serve the checkpoint with this state hash and are not banned. */
   async peersServing (stateHash: Uint8Array, options: AbortOptions = {}): Promise<PeerId[]> {
     const peers = new Map<string, PeerId>()
     for (const c of this.components.connectionManager.getConnections()) peers.set(c.remotePeer.toString(), c.remotePeer)

@@ -39,13 +39,14 @@ export async function readTree (dir: string): Promise<Record<string, Buffer>> {
 /** A checkpoint of mixed file sizes: empty, sub-chunk, multi-chunk, a duplicate file, nested dirs. */
 export function sampleFiles (totalBytes: number): Record<string, Uint8Array> {
   const big = randomBytes(Math.floor(totalBytes * 0.6))
+  const meta = randomBytes(3 * TEST_CHUNK)
   return {
     'canister_states/00000000000000010101/memory.bin': big,
     'canister_states/00000000000000010101/queues.pbuf': randomBytes(1000),
     'canister_states/00000000000000020101/memory.bin': randomBytes(Math.floor(totalBytes * 0.3)),
-    'canister_states/00000000000000020101/copy-of-queues.pbuf': randomBytes(TEST_CHUNK * 2 + 17),
+    'canister_states/00000000000000020101/copy-of-metadata.pbuf': meta,
     'empty.bin': new Uint8Array(0),
-    'system_metadata.pbuf': randomBytes(3 * TEST_CHUNK)
+    'system_metadata.pbuf': meta
   }
 }
 
