@@ -131,6 +131,7 @@ export class HeapShadow {
   private shadow: Buffer = Buffer.alloc(0)
 
   get byteLength (): number { return this.shadow.length }
+  /** The committed heap (a live view: copy before keeping it). */
   get bytes (): Uint8Array { return this.shadow }
 
   /** The pages of `live` that differ from the committed copy (growth counts as different when non-zero). */

@@ -150,6 +150,8 @@ export interface ExecutionResult {
   debugPrints: string[]
   heap: MemoryDelta
   stable: MemoryDelta
+  /** The module's own mutable globals after the execution (canister state, a few values; empty for JS canisters). */
+  globals: Array<number | bigint>
 }
 
 /** Everything that makes up an installed canister: enough to restore it on another sandbox or after a crash. */

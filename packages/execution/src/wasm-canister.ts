@@ -208,18 +208,22 @@ export class WasmCanister implements ApiHost {
     return delta
   }
 
-  sizeDelta (): { heap: MemoryDelta, stable: MemoryDelta } {
+  /** An unchanged state: sizes, no pages, the committed globals. */
+  sizeDelta (): { heap: MemoryDelta, stable: MemoryDelta, globals: Array<number | bigint> } {
     return {
       heap: { sizeWasmPages: this.heap.byteLength / WASM_PAGE_SIZE, reset: false, pages: [] },
-      stable: { sizeWasmPages: this.stable.size, reset: false, pages: [] }
+      stable: { sizeWasmPages: this.stable.size, reset: false, pages: [] },
+      globals: [...this.committedGlobals]
     }
   }
+
+  get committedGlobalValues (): Array<number | bigint> { return [...this.committedGlobals] }
 
   snapshot (): CanisterSnapshot {
     return {
       canisterId: this.canisterId,
       module: this.compiled.original.slice(),
-      heap: this.heap.bytes.slice(),
+      heap: new Uint8Array(this.heap.bytes),
       globals: [...this.committedGlobals],
       stableSizeWasmPages: this.stable.size,
       stablePages: this.stable.committedPages(),
@@ -337,7 +341,9 @@ export class WasmCanister implements ApiHost {
 
   private committed (exec: ExecutionState, used: bigint, outcome: CallOutcome): ExecutionResult {
     const { heap, stable } = this.commit(exec)
-    const r: ExecutionResult = { outcome, calls: exec.calls, instructionsUsed: used, debugPrints: exec.debugPrints, heap, stable }
+    const r: ExecutionResult = {
+      outcome, calls: exec.calls, instructionsUsed: used, debugPrints: exec.debugPrints, heap, stable, globals: [...this.committedGlobals]
+    }
     if (exec.certifiedData !== undefined) r.certifiedData = exec.certifiedData
     if (exec.globalTimer !== undefined) r.globalTimer = exec.globalTimer
     return r

@@ -66,7 +66,7 @@ export class WasmSandboxCore {
     const failed = (trap: Trap, used: bigint): ExecutionResult => ({
       outcome: { kind: 'reject', code: RejectCode.CanisterError, message: trap.message },
       trap, calls: [], instructionsUsed: used, debugPrints,
-      ...(existing?.sizeDelta() ?? { heap: EMPTY, stable: EMPTY })
+      ...(existing?.sizeDelta() ?? { heap: EMPTY, stable: EMPTY, globals: [] })
     })
 
     let used = 0n
@@ -106,7 +106,7 @@ export class WasmSandboxCore {
     this.canisters.set(key(req.canisterId), fresh)
     const result: ExecutionResult = {
       outcome: { kind: 'reply', data: new Uint8Array(0) },
-      calls: [], instructionsUsed: used, debugPrints, heap, stable: stableDelta,
+      calls: [], instructionsUsed: used, debugPrints, heap, stable: stableDelta, globals: fresh.committedGlobalValues,
       // Install and upgrade leave the timer off; certified data is kept only by an upgrade.
       globalTimer: fresh.committedTimer
     }
