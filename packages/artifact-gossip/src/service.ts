@@ -94,6 +94,9 @@ export interface PublishedArtifact {
   recipients: number
 }
 
+/** A suspect whose score is back at zero or above this long after its last offence is forgotten. */
+const SUSPECT_CLEAR_MS = 30_000
+
 const ACCEPTANCE: Record<Verdict, TopicValidatorResult> = {
   accept: TopicValidatorResult.Accept,
   ignore: TopicValidatorResult.Ignore,
@@ -122,7 +125,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
   private router?: GossipsubRouter
   private running = false
   /** Peers that sent something invalid recently; their score is checked each heartbeat. */
-  private readonly suspects = new LruMap<string, true>(1024)
+  private readonly suspects = new LruMap<string, number>(1024)
   private readonly topicToKind = new Map<string, string>()
   /** Fetch requests served, per outcome (tests and diagnostics). */
   readonly served = { ok: 0, not_found: 0, unknown_kind: 0, bad_request: 0 }
@@ -152,7 +155,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
       report: (msgId, from, verdict) => { this.router?.reportMessageValidationResult(msgId, from, ACCEPTANCE[verdict]) },
       fetch: async (advert, from) => this.fetcher.fetch(advert, from),
       onAccepted: accepted => { this.safeDispatch(accepted) },
-      onRejected: from => { this.suspects.set(from, true); this.checkScore(from) },
+      onRejected: from => { this.suspects.set(from, Date.now()); this.checkScore(from) },
       inlineThresholdBytes: init.inlineThresholdBytes ?? DEFAULT_INLINE_THRESHOLD_BYTES,
       topicQueueLength: init.topicQueueLength,
       dropPolicy: init.dropPolicy,
@@ -282,6 +285,11 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
     for (const peer of [...this.suspects.keys()]) this.checkScore(peer)
   }
 
+  /**
+   * Scores are cached by gossipsub for up to a heartbeat, so a rejection shows up in the
+   * score a little later: suspects are re-checked every heartbeat until they are cleared
+   * (score back above zero a while after their last offence) or disconnected.
+   */
   private checkScore (peer: string): void {
     const router = this.router
     if (router == null) return
@@ -289,7 +297,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
     if (score < (this.init.disconnectThreshold ?? GRAYLIST_THRESHOLD)) {
       this.suspects.delete(peer)
       this.punish(peer, `score ${score.toFixed(1)} below the disconnect threshold`)
-    } else if (score >= 0) {
+    } else if (score >= 0 && Date.now() - (this.suspects.get(peer) ?? 0) > SUSPECT_CLEAR_MS) {
       this.suspects.delete(peer)
     }
   }
