@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { connectAll, stopAll, waitFor } from '@icnet/test-utils'
+import { InMemoryMetrics } from '@icnet/types'
+import { createMesh, createMeshNode, makeNote, sharedVerifier, waitForMesh, type MeshNode, type TestRegistry } from './fixtures.js'
+import type { BlsVerifierPool } from '@icnet/crypto'
+import type { SignatureSet, SignatureVerifier } from '../src/index.js'
+
+/**
+ * 13 nodes in one process on two shared cores: the memory transport keeps the test about
+ * gossip rather than socket scheduling (the 4-node suite covers loopback TCP).
+ */
+describe('artifact gossip on a 13-node mesh (memory transport)', function () {
+  this.timeout(180_000)
+  let verifier: BlsVerifierPool
+  let nodes: MeshNode[] = []
+  let registry: TestRegistry
+  const extra: MeshNode[] = []
+
+  before(async () => {
+    verifier = sharedVerifier()
+    ;({ nodes, registry } = await createMesh(13, { verifier, transport: 'memory' }))
+    await connectAll(nodes.map(m => m.node))
+    await waitForMesh(nodes, waitFor)
+  })
+
+  after(async () => {
+    await stopAll([...nodes, ...extra].map(m => m.node))
+    await verifier.close()
+  })
+
+  it('delivers every artifact to every node exactly once, and fetches a large one once per node', async () => {
+    const seen = nodes.map(m => {
+      const counts = new Map<string, number>()
+      m.service.addEventListener('artifact', evt => { counts.set(evt.detail.id, (counts.get(evt.detail.id) ?? 0) + 1) })
+      return counts
+    })
+    const published: Array<{ id: string, by: number }> = []
+    for (let i = 0; i < 13; i++) {
+      const res = await nodes[i]!.service.publish('note', makeNote(nodes[i]!.keys, 10 + i, randomBytes(1024)))
+      published.push({ id: res.id, by: i })
+    }
+    const large = await nodes[5]!.service.publish('note', makeNote(nodes[5]!.keys, 50, randomBytes(200 * 1024)))
+    assert.equal(large.mode, 'advert')
+    published.push({ id: large.id, by: 5 })
+    await waitFor(() => nodes.every(m => published.every(p => m.service.pool('note').get(p.id)?.section === 'validated')),
+      { timeoutMs: 120_000, what: 'every artifact on every node' })
+    for (const [i, counts] of seen.entries()) {
+      for (const p of published) assert.equal(counts.get(p.id) ?? 0, p.by === i ? 0 : 1, `node ${i}, artifact by ${p.by}`)
+    }
+    assert.equal(nodes.reduce((s, m) => s + m.service.served.ok, 0), 12, 'the large artifact was served once per other node')
+    for (const [i, m] of nodes.entries()) if (i !== 5) assert.equal(m.service.fetcher.attempts, 1, `node ${i} fetched once`)
+  })
+
+  it('keeps queues within their bound under a publish flood while the verifier is saturated', async () => {
+    const gate = new GatedVerifier(verifier)
+    const metrics = new InMemoryMetrics()
+    const limit = 8
+    const receiver = await createMeshNode({ verifier: gate, registry, transport: 'memory', service: { topicQueueLength: limit, metrics } })
+    extra.push(receiver)
+    const publisher = nodes[0]!
+    await publisher.node.dial(receiver.node.getMultiaddrs()[0]!)
+    const topic = receiver.service.topic('note')
+    await waitFor(() => receiver.node.services.pubsub.getMeshPeers(topic).length > 0 && publisher.node.services.pubsub.getSubscribers(topic).some((p: any) => p.toString() === receiver.id),
+      { timeoutMs: 30_000, what: 'receiver in the mesh' })
+    let maxDepth = 0
+    receiver.node.services.pubsub.addEventListener('gossipsub:message', () => { maxDepth = Math.max(maxDepth, receiver.service.queueLength('note')) })
+    const flood = 200
+    const notes = Array.from({ length: flood }, (_, i) => makeNote(publisher.keys, 10_000 + i, randomBytes(256)))
+    const ids: string[] = []
+    for (const n of notes) ids.push((await publisher.service.publish('note', n)).id)
+    await waitFor(() => metrics.get('icnet_artifact_received_total') >= flood, { timeoutMs: 60_000, what: 'the flood to arrive' })
+    assert.ok(maxDepth <= limit, `queue depth ${maxDepth} within ${limit}`)
+    assert.ok(receiver.service.queueLength('note') <= limit)
+    const dropped = metrics.get('icnet_artifact_dropped_total', { kind: 'note', reason: 'queue_full' })
+    assert.equal(dropped, flood - limit, 'everything beyond the bound was dropped and counted')
+    gate.open = true
+    // Drop-oldest keeps the newest: exactly the last `limit` artifacts get validated.
+    await waitFor(() => ids.slice(-limit).every(id => receiver.service.pool('note').get(id)?.section === 'validated'),
+      { timeoutMs: 60_000, what: 'the queued artifacts to validate' })
+    assert.equal(ids.filter(id => receiver.service.pool('note').has(id)).length, limit)
+  })
+})
+
+/** The real verifier behind a gate: while closed it reports itself saturated (backpressure). */
+class GatedVerifier implements SignatureVerifier {
+  open = false
+  constructor (private readonly inner: SignatureVerifier) {}
+  canAcceptWork (): boolean { return this.open && (this.inner.canAcceptWork?.() ?? true) }
+  async verifyMany (sets: SignatureSet[]): Promise<boolean[]> { return this.inner.verifyMany(sets) }
+}
