@@ -1,13 +1,12 @@
-import { RejectCode } from '@icnet/types'
 import type { CanisterId } from '@icnet/types'
 import type { SandboxLimits } from './constants.js'
 import { InvalidModuleError } from './errors.js'
 import { HeapShadow, StableMemory } from './paged-memory.js'
 import { ExecutionState, HostTrap, SYSTEM_API, apiFunctionMatches, buildImports } from './system-api.js'
 import type { ApiHost } from './system-api.js'
-import type {
-  CallOutcome, CanisterSnapshot, Closure, ExecutionRequest, ExecutionResult, MemoryDelta, Trap
-} from './sandbox.js'
+import type { CanisterSnapshot, Closure, ExecutionRequest, ExecutionResult, MemoryDelta, Trap } from './sandbox.js'
+import { executeMessage } from './message-flow.js'
+import type { CanisterRunner } from './message-flow.js'
 import { WASM_PAGE_SIZE } from './sandbox.js'
 import {
   BUDGET_EXPORT, GLOBAL_EXPORT_PREFIX, MEMORY_EXPORT, START_EXPORT, TABLE_EXPORT, instrumentModule
@@ -49,14 +48,12 @@ function isKnown (name: string): boolean {
   return Object.hasOwn(SYSTEM_API, name)
 }
 
-function trapMessage (t: Trap): string { return t.message }
-
 /**
  * One installed wasm canister: its instance, its committed state (heap shadow,
  * globals, stable memory, certified data, timer) and the logic that runs a
  * message and then commits or rolls back.
  */
-export class WasmCanister implements ApiHost {
+export class WasmCanister implements ApiHost, CanisterRunner {
   readonly canisterId: CanisterId
   readonly selfId: Uint8Array
   readonly limits: SandboxLimits
@@ -245,108 +242,18 @@ export class WasmCanister implements ApiHost {
     return c
   }
 
+  /** The function behind `canister_update <name>` / `canister_query <name>`, if exported. */
+  method (kind: 'update' | 'query', name: string): (() => unknown) | undefined {
+    const exportName = `canister_${kind} ${name}`
+    return this.hasExport(exportName) ? this.exportedFunction(exportName) : undefined
+  }
+
+  systemTask (kind: 'heartbeat' | 'timer'): (() => unknown) | undefined {
+    return this.exportedFunction(kind === 'heartbeat' ? 'canister_heartbeat' : 'canister_global_timer')
+  }
+
   /** Runs one message (update, query, response, heartbeat, timer). */
   execute (req: ExecutionRequest): ExecutionResult {
-    const caller = 'caller' in req ? req.caller.toUint8Array() : new Uint8Array(0)
-    const debugPrints: string[] = []
-    switch (req.kind) {
-      case 'update':
-      case 'query': {
-        const name = `canister_${req.kind} ${req.method}`
-        if (!this.hasExport(name)) {
-          return this.noExecution({
-            kind: 'reject', code: RejectCode.DestinationInvalid,
-            message: `Canister ${this.canisterId.toText()} has no ${req.kind} method '${req.method}'`
-          }, { kind: 'missing-method', message: `no export ${JSON.stringify(name)}` })
-        }
-        const exec = new ExecutionState({
-          context: req.kind, arg: req.arg, caller, method: req.method, time: req.time, canReply: true, debugPrints
-        })
-        const fn = this.exportedFunction(name)!
-        const { trap, used } = this.run(exec, req.instructionLimit, () => fn())
-        if (trap !== undefined || req.kind === 'query') {
-          this.rollback()
-          const outcome: CallOutcome = trap !== undefined
-            ? { kind: 'reject', code: RejectCode.CanisterError, message: trapMessage(trap) }
-            : this.finalOutcome(exec, false)
-          return { ...this.base(outcome, used, debugPrints), ...(trap !== undefined ? { trap } : {}) }
-        }
-        return this.committed(exec, used, this.finalOutcome(exec, exec.calls.length > 0))
-      }
-      case 'response': {
-        const isReply = req.response.kind === 'reply'
-        const exec = new ExecutionState({
-          context: isReply ? 'reply' : 'reject',
-          arg: req.response.kind === 'reply' ? req.response.data : undefined,
-          caller,
-          time: req.time,
-          rejectCode: req.response.kind === 'reject' ? req.response.code : 0,
-          rejectMessage: req.response.kind === 'reject' ? req.response.message : '',
-          canReply: !req.callContextReplied,
-          debugPrints
-        })
-        const closure = isReply ? req.callback.reply : req.callback.reject
-        const { trap, used } = this.run(exec, req.instructionLimit, () => this.callClosure(closure))
-        if (trap === undefined) return this.committed(exec, used, exec.outcome ?? { kind: 'none' })
-        this.rollback()
-        const cleanup = req.callback.cleanup
-        if (cleanup === undefined) return { ...this.base({ kind: 'none' }, used, debugPrints), trap }
-        // The IC runs the cleanup closure after a trapping callback, with what is left of the budget.
-        const cexec = new ExecutionState({ context: 'cleanup', caller, time: req.time, debugPrints })
-        const c = this.run(cexec, req.instructionLimit - used, () => this.callClosure(cleanup))
-        const total = used + c.used
-        if (c.trap !== undefined) {
-          this.rollback()
-          return { ...this.base({ kind: 'none' }, total, debugPrints), trap, cleanupRan: true }
-        }
-        return { ...this.committed(cexec, total, { kind: 'none' }), trap, cleanupRan: true }
-      }
-      case 'heartbeat':
-      case 'timer': {
-        const name = req.kind === 'heartbeat' ? 'canister_heartbeat' : 'canister_global_timer'
-        // The timer is one-shot: it is off once it fired, whatever the handler does.
-        const timerFired = req.kind === 'timer'
-        if (timerFired) this.committedTimer = 0n
-        const fn = this.exportedFunction(name)
-        if (fn === undefined) {
-          return { ...this.base({ kind: 'none' }, 0n, debugPrints), ...(timerFired ? { globalTimer: 0n } : {}) }
-        }
-        const exec = new ExecutionState({ context: req.kind, time: req.time, debugPrints })
-        const { trap, used } = this.run(exec, req.instructionLimit, () => fn())
-        if (trap !== undefined) {
-          this.rollback()
-          return { ...this.base({ kind: 'none' }, used, debugPrints), trap, ...(timerFired ? { globalTimer: 0n } : {}) }
-        }
-        const r = this.committed(exec, used, { kind: 'none' })
-        if (timerFired && r.globalTimer === undefined) r.globalTimer = 0n
-        return r
-      }
-    }
-  }
-
-  /** An update or query that neither replied nor left calls outstanding is rejected, as on the IC. */
-  private finalOutcome (exec: ExecutionState, callsOutstanding: boolean): CallOutcome {
-    if (exec.outcome !== undefined) return exec.outcome
-    if (callsOutstanding) return { kind: 'none' }
-    return { kind: 'reject', code: RejectCode.CanisterError, message: `Canister ${this.canisterId.toText()} did not reply to the call` }
-  }
-
-  private base (outcome: CallOutcome, used: bigint, debugPrints: string[]): ExecutionResult {
-    return { outcome, calls: [], instructionsUsed: used, debugPrints, ...this.sizeDelta() }
-  }
-
-  private noExecution (outcome: CallOutcome, trap: Trap): ExecutionResult {
-    return { ...this.base(outcome, 0n, []), trap }
-  }
-
-  private committed (exec: ExecutionState, used: bigint, outcome: CallOutcome): ExecutionResult {
-    const { heap, stable } = this.commit(exec)
-    const r: ExecutionResult = {
-      outcome, calls: exec.calls, instructionsUsed: used, debugPrints: exec.debugPrints, heap, stable, globals: [...this.committedGlobals]
-    }
-    if (exec.certifiedData !== undefined) r.certifiedData = exec.certifiedData
-    if (exec.globalTimer !== undefined) r.globalTimer = exec.globalTimer
-    return r
+    return executeMessage(this, req)
   }
 }
-
