@@ -66,7 +66,8 @@ export function expectedIndices (remote: SubnetId, ctx: Pick<PayloadContext, 'ow
 
 export interface XNetPayloadBuilderInit {
   ourSubnet: SubnetId
-  registry: RegistryView
+  /** The registry, or a function giving its current version. */
+  registry: RegistryView | (() => RegistryView)
   pool: CertifiedSlicePool
   metrics?: XNetMetrics
   /** For the random rotation of source subnets (tests pass a seeded one). */
@@ -82,14 +83,15 @@ export interface XNetPayloadBuilderInit {
  */
 export class XNetPayloadBuilder {
   private readonly ourSubnet: SubnetId
-  private readonly registry: RegistryView
+  private readonly registrySource: RegistryView | (() => RegistryView)
+  private get registry (): RegistryView { return typeof this.registrySource === 'function' ? this.registrySource() : this.registrySource }
   private readonly pool: CertifiedSlicePool
   private readonly metrics: XNetMetrics
   private readonly random: () => number
 
   constructor (init: XNetPayloadBuilderInit) {
     this.ourSubnet = init.ourSubnet
-    this.registry = init.registry
+    this.registrySource = init.registry
     this.pool = init.pool
     this.metrics = init.metrics ?? createXNetMetrics()
     this.random = init.random ?? Math.random

@@ -36,6 +36,7 @@ import {
   InvalidSliceError,
   NoPeerAvailableError,
   NoStreamError,
+  SliceGapError,
   SliceTooLargeError,
   StaleSliceError,
   XNetRemoteError,
@@ -265,15 +266,27 @@ export class XNetStreamService implements Startable {
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES + 16 })
       await lp.write(SliceRequest.encode(query), { signal })
-      const frame = await lp.read({ signal })
+      let frame
+      try {
+        frame = await lp.read({ signal })
+      } catch (err) {
+        // The length prefix is checked before the body is read: an oversized answer costs us nothing.
+        if (err instanceof Error && (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError')) {
+          throw new SliceTooLargeError(`response exceeds ${MAX_RESPONSE_BYTES} bytes`)
+        }
+        throw err
+      }
       await stream.close({ signal }).catch(() => {})
       const res = SliceResponse.decode(frame)
       if (res.error !== SliceError.NONE) throw remoteError(res.error)
       const slice = decodeCertifiedSlice(res.slice, { maxBytes: MAX_RESPONSE_BYTES })
       // The answer must be the slice we asked for: a replayed or shifted one is refused.
       const msgBegin = Number(query.msgBegin)
-      if (slice.messages.length > 0 && sliceMessagesBegin(slice) !== msgBegin) {
-        throw new StaleSliceError(`asked for messages from ${msgBegin}, got ${sliceMessagesBegin(slice)}`)
+      if (slice.messages.length > 0 && sliceMessagesBegin(slice) > msgBegin) {
+        throw new SliceGapError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
+      }
+      if (slice.messages.length > 0 && sliceMessagesBegin(slice) < msgBegin) {
+        throw new StaleSliceError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
       }
       if (slice.header.end < msgBegin) throw new StaleSliceError(`asked for messages from ${msgBegin}, stream ends at ${slice.header.end}`)
       if (query.msgLimit !== 0 && slice.messages.length > query.msgLimit) throw new SliceTooLargeError(`${slice.messages.length} messages, asked for ${query.msgLimit}`)

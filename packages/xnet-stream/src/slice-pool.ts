@@ -22,7 +22,8 @@ export interface ExpectedIndices {
 
 export interface CertifiedSlicePoolInit {
   ourSubnet: SubnetId
-  registry: RegistryView
+  /** The registry, or a function giving its current version. */
+  registry: RegistryView | (() => RegistryView)
   /** Bound on all pooled slices' bytes (default POOL_BYTE_SIZE_SOFT_CAP). */
   maxBytes?: number
   /** Bound on one pooled slice (default POOL_SLICE_BYTE_SIZE_MAX). */
@@ -42,14 +43,15 @@ export class CertifiedSlicePool {
   private readonly entries = new Map<string, Entry>()
   private _bytes = 0
   private readonly ourSubnet: SubnetId
-  private readonly registry: RegistryView
+  private readonly registrySource: RegistryView | (() => RegistryView)
+  private get registry (): RegistryView { return typeof this.registrySource === 'function' ? this.registrySource() : this.registrySource }
   readonly maxBytes: number
   readonly maxSliceBytes: number
   private readonly metrics: XNetMetrics
 
   constructor (init: CertifiedSlicePoolInit) {
     this.ourSubnet = init.ourSubnet
-    this.registry = init.registry
+    this.registrySource = init.registry
     this.maxBytes = init.maxBytes ?? POOL_BYTE_SIZE_SOFT_CAP
     this.maxSliceBytes = init.maxSliceBytes ?? POOL_SLICE_BYTE_SIZE_MAX
     this.metrics = init.metrics ?? createXNetMetrics()
