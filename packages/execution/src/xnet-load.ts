@@ -95,7 +95,7 @@ export function encodeXnetLoadMetrics (m: XnetLoadMetrics): Uint8Array {
   const v = new DataView(out.buffer)
   const vals = [m.sent, m.replied, m.rejected, m.seqErrors, m.callErrors, m.received, m.latencySumNs, m.latencyCount,
     m.latencyCount === 0n ? (1n << 64n) - 1n : m.latencyMinNs, m.latencyMaxNs, ...m.histogramMs]
-  vals.forEach((x, i) => v.setBigUint64(i * 8, x, true))
+  vals.forEach((x, i) => { v.setBigUint64(i * 8, x, true) })
   return out
 }
 

@@ -57,6 +57,23 @@ describe('determinism', () => {
     }), { numRuns: 25 })
   })
 
+  it('metering changes nothing but the instruction count', async () => {
+    const wasm = await loadTestCanister('test')
+    await fc.assert(fc.asyncProperty(fc.array(opArb.filter(op => op.m !== 'spin'), { minLength: 1, maxLength: 10 }), async ops => {
+      const metered = new WasmSandbox()
+      const plain = new WasmSandbox({ unmetered: true })
+      await install(metered, A, wasm)
+      await install(plain, A, wasm)
+      for (const op of ops) {
+        const rm = await run(metered, op, 5n)
+        const rp = await run(plain, op, 5n)
+        assert.equal(rp.instructionsUsed < rm.instructionsUsed || rm.trap !== undefined, true)
+        assert.deepEqual({ ...rp, instructionsUsed: 0n }, { ...rm, instructionsUsed: 0n })
+      }
+      assert.deepEqual(await plain.snapshot(A), await metered.snapshot(A))
+    }), { numRuns: 15 })
+  })
+
   it('the worker sandbox matches the in-process sandbox byte for byte, and its mirror matches the worker', async () => {
     const wasm = await loadTestCanister('test')
     await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 10 }), async ops => {

@@ -7,7 +7,7 @@ import {
   XNET_LOAD_DEFAULT_SEED, XNET_LOAD_HISTOGRAM_BUCKETS, XNET_LOAD_METHOD, decodeXnetLoadConfig, encodeXnetLoadMetrics,
   latencyBucket, xorshift64star
 } from '../xnet-load.js'
-import type { XnetLoadMetrics } from '../xnet-load.js'
+import type { XnetLoadConfig, XnetLoadMetrics } from '../xnet-load.js'
 import type { JsCanister, JsCanisterFactory, JsSystemApi } from './js-canister.js'
 
 function u64le (v: bigint): Uint8Array {
@@ -123,7 +123,7 @@ export class JsXnetLoad implements JsCanister {
 
   updates = {
     configure: (api: JsSystemApi) => {
-      let c
+      let c: XnetLoadConfig
       try { c = decodeXnetLoadConfig(api.argData()) } catch { api.trap('bad configuration') }
       this.rate = c.rate
       this.payloadSize = c.payloadSize

@@ -121,9 +121,14 @@ function decodeBody (r: WasmReader): Instr[] {
   return out
 }
 
-/** True when the next instruction may be reached by a jump or a condition: a new metered region starts. */
+/**
+ * True when the next instruction is a branch target or conditionally entered:
+ * a new metered region starts there. Code after a `br_if` stays in its region
+ * (charged even when the branch is taken): one charge per loop iteration
+ * instead of two, at the price of a deterministic over-count on early exits.
+ */
 function startsRegionAfter (op: number): boolean {
-  return op === Op.loop || op === Op.if || op === Op.else || op === Op.end || op === Op.brIf
+  return op === Op.loop || op === Op.if || op === Op.else || op === Op.end
 }
 
 function isBulkMemory (i: Instr): boolean {
@@ -134,8 +139,9 @@ function isBulkMemory (i: Instr): boolean {
  * Rewrites one body: every region (straight-line code between branch targets)
  * is charged its instruction count at its start; function entries and loop
  * headers also check the budget, so every loop iteration is checked. Bulk memory
- * operations are charged one instruction per byte, through one extra i32 local
- * appended after the parameters and declared locals.
+ * operations are charged one instruction per byte. Two locals are appended
+ * after the parameters and declared locals: an i64 for the checked charge and,
+ * when bulk memory is used, an i32 for the byte count.
  */
 function meterBody (m: ParsedModule, bodyStart: number, bodyEnd: number, budget: number, paramCount: number): Uint8Array {
   const r = new WasmReader(m.bytes, bodyStart, bodyEnd)
@@ -151,23 +157,28 @@ function meterBody (m: ParsedModule, bodyStart: number, bodyEnd: number, budget:
   const instrs = decodeBody(r)
   const usesBulk = instrs.some(isBulkMemory)
   const w = new WasmWriter()
-  w.u32(usesBulk ? groups + 1 : groups)
+  w.u32(usesBulk ? groups + 2 : groups + 1)
   w.bytes(m.bytes.subarray(groupsStart, localsEnd))
+  w.u32(1).byte(ValType.i64)
   if (usesBulk) w.u32(1).byte(ValType.i32)
-  return emitMetered(w, m.bytes, instrs, budget, usesBulk ? paramCount + declared : -1)
+  const first = paramCount + declared
+  return emitMetered(w, m.bytes, instrs, budget, first, usesBulk ? first + 1 : -1)
 }
 
-function emitCharge (w: WasmWriter, budget: number, cost: number, check: boolean): void {
+function emitCharge (w: WasmWriter, budget: number, cost: number, check: boolean, tmp64: number): void {
+  if (!check) {
+    if (cost > 0) w.byte(Op.globalGet).u32(budget).byte(Op.i64Const).sleb64(BigInt(cost)).byte(Op.i64Sub).byte(Op.globalSet).u32(budget)
+    return
+  }
+  // budget -= cost; if (budget < 0) unreachable. The host tells this trap apart by the negative budget.
+  w.byte(Op.globalGet).u32(budget)
   if (cost > 0) {
-    w.byte(Op.globalGet).u32(budget).byte(Op.i64Const).sleb64(BigInt(cost)).byte(Op.i64Sub).byte(Op.globalSet).u32(budget)
+    w.byte(Op.i64Const).sleb64(BigInt(cost)).byte(Op.i64Sub).byte(Op.localTee).u32(tmp64).byte(Op.globalSet).u32(budget).byte(Op.localGet).u32(tmp64)
   }
-  if (check) {
-    // if (budget < 0) unreachable — the host tells this trap apart by the negative budget.
-    w.byte(Op.globalGet).u32(budget).byte(Op.i64Const).byte(0).byte(Op.i64LtS).byte(Op.if).byte(0x40).byte(Op.unreachable).byte(Op.end)
-  }
+  w.byte(Op.i64Const).byte(0).byte(Op.i64LtS).byte(Op.if).byte(0x40).byte(Op.unreachable).byte(Op.end)
 }
 
-function emitMetered (w: WasmWriter, bytes: Uint8Array, instrs: Instr[], budget: number, tmp: number): Uint8Array {
+function emitMetered (w: WasmWriter, bytes: Uint8Array, instrs: Instr[], budget: number, tmp64: number, tmp: number): Uint8Array {
   // Cost of the region starting at each region-start index.
   const regionCost = new Map<number, number>()
   let regionStart = 0
@@ -187,7 +198,7 @@ function emitMetered (w: WasmWriter, bytes: Uint8Array, instrs: Instr[], budget:
     const c = regionCost.get(i)
     if (c !== undefined) {
       const check = i === 0 || instrs[i - 1]!.op === Op.loop
-      emitCharge(body, budget, c, check)
+      emitCharge(body, budget, c, check, tmp64)
     }
     const ins = instrs[i]!
     if (tmp >= 0 && isBulkMemory(ins)) {
