@@ -4,6 +4,7 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import {
   IcnetError,
   Principal,
@@ -85,6 +86,8 @@ export interface XNetStreamInit {
   /** Peer selection tuning (tests shorten the backoff). */
   backoffBaseMs?: number
   maliciousPenaltyMs?: number
+  /** Poll every source subnet in the background (default true when a pool is given). */
+  backgroundRefill?: boolean
 }
 
 /**
@@ -131,7 +134,7 @@ export class XNetStreamService implements Startable {
         maxOutboundStreams: MAX_ADVERT_STREAMS
       })
       this.running = true
-      this.schedulePoll(0)
+      if (this.init.backgroundRefill !== false) this.schedulePoll(0)
     }
     this.running = true
   }
@@ -266,7 +269,7 @@ export class XNetStreamService implements Startable {
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES + 16 })
       await lp.write(SliceRequest.encode(query), { signal })
-      let frame
+      let frame: Uint8ArrayList
       try {
         frame = await lp.read({ signal })
       } catch (err) {
@@ -309,16 +312,18 @@ export class XNetStreamService implements Startable {
   async pull<T> (source: SubnetId, query: { msgBegin: number, witnessBegin?: number, msgLimit?: number, byteLimit?: number }, accept: (slice: CertifiedStreamSlice) => T): Promise<T> {
     const sel = this.selectorFor(source)
     const attempts = Math.max(2, sel.size * 2)
-    let lastError: unknown = new NoPeerAvailableError(`no node of ${source.toText()} is known`)
-    for (let attempt = 0; attempt < attempts && !this.stopController.signal.aborted; attempt++) {
-      let node = sel.pick()
+    const deadline = Date.now() + this.timeoutMs * attempts
+    let lastError: unknown = new NoPeerAvailableError(sel.size === 0 ? `no node of ${source.toText()} is known` : `every node of ${source.toText()} is backing off`)
+    for (let attempt = 0; attempt < attempts && !this.stopController.signal.aborted;) {
+      const node = sel.pick()
       if (node === undefined) {
-        const wait = sel.msUntilReady()
-        if (!Number.isFinite(wait) || wait > this.timeoutMs) break
+        // Every node is backing off or at its congestion window: wait for the first to free up.
+        const wait = Math.max(5, sel.msUntilReady())
+        if (!Number.isFinite(wait) || Date.now() + wait > deadline) break
         await sleep(wait, this.stopController.signal)
-        node = sel.pick()
-        if (node === undefined) continue
+        continue
       }
+      attempt++
       sel.started(node)
       this.metrics.outstandingQueries.inc()
       const t0 = performance.now()
