@@ -22,7 +22,7 @@ import { BlsVerifierPool, generateNodeKeyPair, nodeSign } from '@icnet/crypto'
 import {
   artifactGossip, artifactGossipsubOptions, type ArtifactGossipService, type ArtifactKind, type SignatureVerifier
 } from '@icnet/artifact-gossip'
-import { connectAll, createTestNode, stopAll, waitFor, type TestTransport } from '@icnet/test-utils'
+import { createTestNode, stopAll, waitFor, type TestTransport } from '@icnet/test-utils'
 import { Principal, RoutingTable, concatBytes, readU64be, u64be, type RegistryView, type SubnetId } from '@icnet/types'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
@@ -49,6 +49,21 @@ function percentile (xs: number[], p: number): number {
   if (xs.length === 0) return NaN
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!
+}
+
+/**
+ * Full mesh, paced: libp2p refuses more than 5 inbound connections per second from one
+ * host (inboundConnectionThreshold), and every node here is 127.0.0.1. Round r connects
+ * node i to node i+r, so each node receives one dial per round.
+ */
+async function connectPaced (nodes: Libp2p[]): Promise<void> {
+  for (let r = 1; r <= Math.floor(nodes.length / 2); r++) {
+    await Promise.all(nodes.map(async (n, i) => {
+      const peer = nodes[(i + r) % nodes.length]!
+      if (n.getConnections(peer.peerId).length === 0) await n.dial(peer.getMultiaddrs()[0]!)
+    }))
+    await new Promise(resolve => setTimeout(resolve, 400))
+  }
 }
 
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d
@@ -116,7 +131,7 @@ async function rawHarness (): Promise<Harness> {
     }) as any)
   }
   for (const n of nodes) n.services.pubsub.subscribe('/raw')
-  await connectAll(nodes)
+  await connectPaced(nodes)
   await waitFor(() => nodes.every(n => n.services.pubsub.getSubscribers('/raw').length >= NODES - 1 && n.services.pubsub.getMeshPeers('/raw').length > 0), { timeoutMs: 60_000, what: 'raw mesh' })
   const listeners: Array<(node: number, key: string) => void> = []
   nodes.forEach((n, i) => n.services.pubsub.addEventListener('message', (evt: any) => {
@@ -148,7 +163,7 @@ async function artifactHarness (verifier: SignatureVerifier): Promise<Harness> {
     registry.members.add(node.peerId.toString())
     nodes.push(node)
   }
-  await connectAll(nodes)
+  await connectPaced(nodes)
   const topic = nodes[0]!.services.artifacts.topic('blob')
   await waitFor(() => nodes.every(n => n.services.pubsub.getSubscribers(topic).length >= NODES - 1 && n.services.pubsub.getMeshPeers(topic).length > 0), { timeoutMs: 60_000, what: 'artifact mesh' })
   const listeners: Array<(node: number, key: string) => void> = []
