@@ -48,3 +48,6 @@ export const DEFAULT_WATCHDOG_MS = 30_000
 
 /** Certified data is at most 32 bytes (a hash). */
 export const MAX_CERTIFIED_DATA_BYTES = 32
+
+/** Calls waiting per worker: a scheduler keeps a handful in flight; thousands mean a runaway caller. */
+export const DEFAULT_MAX_QUEUED_PER_WORKER = 10_000

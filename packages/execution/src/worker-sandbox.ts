@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { logger } from '@libp2p/logger'
-import { noopMetrics } from '@icnet/types'
+import { QueueFullError, noopMetrics } from '@icnet/types'
 import type { CanisterId, Counter, Metrics } from '@icnet/types'
-import { DEFAULT_LIMITS, DEFAULT_WATCHDOG_MS } from './constants.js'
+import { DEFAULT_LIMITS, DEFAULT_MAX_QUEUED_PER_WORKER, DEFAULT_WATCHDOG_MS } from './constants.js'
 import type { SandboxLimits } from './constants.js'
 import { CanisterStateError, SandboxClosedError, WatchdogTimeoutError } from './errors.js'
 import { CanisterMirror } from './mirror.js'
@@ -19,7 +19,7 @@ export interface WorkerSandboxOptions {
   limits?: Partial<SandboxLimits>
   /** Wall-clock limit per call; past it the worker is terminated and rebuilt. A last resort behind metering. */
   watchdogMs?: number
-  /** Calls queued per worker before `QueueFullError`-style back-pressure is the caller's job; this bounds memory. */
+  /** Calls queued per worker; past it calls fail with `QueueFullError` (nothing is accepted). Bounds memory. */
   maxQueuedPerWorker?: number
   unmetered?: boolean
   metrics?: Metrics
@@ -58,6 +58,7 @@ export class WorkerSandbox implements Sandbox {
   private readonly limits: SandboxLimits
   private readonly watchdogMs: number
   private readonly unmetered: boolean
+  private readonly maxQueued: number
   private nextId = 1
   private closed = false
   private readonly kills: Counter
@@ -67,6 +68,7 @@ export class WorkerSandbox implements Sandbox {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.watchdogMs = options.watchdogMs ?? DEFAULT_WATCHDOG_MS
     this.unmetered = options.unmetered === true
+    this.maxQueued = options.maxQueuedPerWorker ?? DEFAULT_MAX_QUEUED_PER_WORKER
     const metrics = options.metrics ?? noopMetrics
     this.kills = metrics.counter({ name: 'icnet_execution_watchdog_kills_total', help: 'Workers terminated by the wall-clock watchdog' })
     this.executions = metrics.counter({ name: 'icnet_execution_messages_total', help: 'Messages executed, by kind and outcome', labelNames: ['kind', 'outcome'] })
@@ -93,6 +95,7 @@ export class WorkerSandbox implements Sandbox {
 
   private call (slot: Slot, op: WorkerOp, payload: unknown, onResult?: (v: unknown) => void): Promise<unknown> {
     if (this.closed) return Promise.reject(new SandboxClosedError('sandbox is closed'))
+    if (slot.queue.length >= this.maxQueued) return Promise.reject(new QueueFullError(`sandbox worker ${slot.index} has ${slot.queue.length} calls queued`))
     return new Promise((resolve, reject) => {
       const p: Pending = { id: this.nextId++, op, resolve, reject, ...(onResult !== undefined ? { onResult } : {}) }
       slot.queue.push(p)
