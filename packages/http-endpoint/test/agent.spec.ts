@@ -111,7 +111,7 @@ describe('@dfinity/agent against the HTTP endpoint', function () {
     })
   }
 
-  it('a secp256k1 identity calls and its delegated identity is honoured', async () => {
+  it('a secp256k1 identity creates, installs and calls', async () => {
     const agent = await agentFor(net.endpoints[0]!.url, Secp256k1KeyIdentity.generate())
     const canisterId = await createAndInstall(agent, net.endpoints[0]!.url, Principal.fromUint8Array(net.network.root.range[0].toUint8Array()))
     const actor: Counter = Actor.createActor(counterIdl, { agent, canisterId })
