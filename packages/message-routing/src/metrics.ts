@@ -1,0 +1,43 @@
+import { noopMetrics, type Counter, type Gauge, type Histogram, type Metrics } from '@icnet/types'
+
+/** Kinds of critical error (IC: `mr_*` critical errors): a bounded label set. */
+export type CriticalErrorKind =
+  | 'sender_subnet_mismatch'
+  | 'receiver_subnet_mismatch'
+  | 'invalid_signals'
+  | 'stream_gap'
+  | 'response_not_inducted'
+  | 'unknown_callback'
+  | 'rejected_response'
+
+export interface MessageRoutingMetrics {
+  inducted: Counter
+  criticalErrors: Counter
+  executed: Counter
+  roundInstructions: Histogram
+  roundDuration: Histogram
+  streamMessages: Gauge
+  streamBytes: Gauge
+  outputsWaiting: Gauge
+  ingressHistory: Gauge
+  checkpointDuration: Histogram
+  height: Gauge
+  certifiedHeight: Gauge
+}
+
+export function createMetrics (m: Metrics = noopMetrics): MessageRoutingMetrics {
+  return {
+    inducted: m.counter({ name: 'icnet_mr_inducted_messages_total', help: 'Messages inducted, by source (loopback, xnet, ingress) and outcome' }),
+    criticalErrors: m.counter({ name: 'icnet_mr_critical_errors_total', help: 'Critical errors of message routing, by kind' }),
+    executed: m.counter({ name: 'icnet_mr_executed_messages_total', help: 'Messages executed, by kind' }),
+    roundInstructions: m.histogram({ name: 'icnet_mr_round_instructions', help: 'Instructions used per round', buckets: [1e5, 1e6, 1e7, 1e8, 1e9, 4e9] }),
+    roundDuration: m.histogram({ name: 'icnet_mr_round_duration_seconds', help: 'Wall time to execute a batch', buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2] }),
+    streamMessages: m.gauge({ name: 'icnet_mr_stream_messages', help: 'Messages in the stream towards a subnet' }),
+    streamBytes: m.gauge({ name: 'icnet_mr_stream_bytes', help: 'Message bytes in the stream towards a subnet' }),
+    outputsWaiting: m.gauge({ name: 'icnet_mr_outputs_waiting', help: 'Messages waiting in canister output queues (stream backpressure)' }),
+    ingressHistory: m.gauge({ name: 'icnet_mr_ingress_history_entries', help: 'Entries in the ingress history' }),
+    checkpointDuration: m.histogram({ name: 'icnet_mr_checkpoint_duration_seconds', help: 'Wall time to write a checkpoint', buckets: [0.01, 0.1, 0.5, 2, 10] }),
+    height: m.gauge({ name: 'icnet_mr_executed_height', help: 'Last executed height' }),
+    certifiedHeight: m.gauge({ name: 'icnet_mr_certified_height', help: 'Last certified height' })
+  }
+}
