@@ -10,7 +10,8 @@ import { rejectResponseFor, routeCanisterOutputs } from './routing.js'
  * turn, responses before requests (they free reservations), starting at a canister
  * that rotates with the height, while the round's instruction budget lasts. Outputs
  * are routed after every message, so calls between canisters of this subnet run in
- * the same round while budget is left. Returns the instructions used.
+ * the same round while budget is left. At least one message runs per round. Returns
+ * the instructions used.
  */
 export async function executeRound (ctx: RoundContext): Promise<bigint> {
   const { state, limits } = ctx
@@ -22,13 +23,17 @@ export async function executeRound (ctx: RoundContext): Promise<bigint> {
   }
   const n = canisters.length
   const start = n === 0 ? 0 : state.height % n
+  // At least one message per round, so heartbeats that eat the budget cannot starve every input.
+  let messages = 0
+  const mayRun = (): boolean => used < limits.roundInstructions || messages === 0
   let progressed = true
-  while (progressed && used < limits.roundInstructions) {
+  while (progressed && mayRun()) {
     progressed = false
-    for (let k = 0; k < n && used < limits.roundInstructions; k++) {
+    for (let k = 0; k < n && mayRun(); k++) {
       const c = canisters[(start + k) % n]!
       if (!c.hasInput) continue
       used += await executeNext(ctx, c)
+      messages++
       progressed = true
     }
   }

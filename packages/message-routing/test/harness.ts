@@ -117,6 +117,10 @@ export class Network {
   height = 0
   /** Every batch each subnet executed, by subnet index (for replay tests). */
   readonly batches: Batch[][] = []
+  /** State root after each height, by subnet index (roots[i][h - 1]). */
+  readonly roots: Uint8Array[][] = []
+  /** Checkpoint state hashes by subnet index and height. */
+  readonly checkpoints: Array<Map<number, Uint8Array>> = []
   /** Ingress to include in the next batch, by subnet index. */
   readonly pendingIngress: IngressMessage[][] = []
   /** msgLimit per (receiver index) for the slices it takes (a slow subnet takes few). */
@@ -131,7 +135,7 @@ export class Network {
   static async create (options: NetworkOptions): Promise<Network> {
     const net = new Network(options)
     for (const subnet of net.subnets) net.nodes.push(await net.openNode(subnet.index))
-    for (let i = 0; i < options.subnets; i++) { net.batches.push([]); net.pendingIngress.push([]) }
+    for (let i = 0; i < options.subnets; i++) { net.batches.push([]); net.pendingIngress.push([]); net.roots.push([]); net.checkpoints.push(new Map()) }
     return net
   }
 
@@ -189,6 +193,8 @@ export class Network {
       this.batches[i]!.push(batch)
       const node = this.nodes[i]!
       const r = await node.mr.executeBatch(batch)
+      this.roots[i]!.push(r.stateRoot)
+      if (r.checkpoint !== undefined) this.checkpoints[i]!.set(r.height, r.checkpoint.stateHash)
       node.mr.setCertification(r.height, node.subnet.sign(certificateMessage(r.stateRoot)))
     }
   }
