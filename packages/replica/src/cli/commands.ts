@@ -1,0 +1,235 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { initTestnet } from '@icnet/registry'
+import { principalEquals } from '@icnet/types'
+import { loadReplicaConfig } from '../config.js'
+import { UsageError } from '../errors.js'
+import { DEFAULT_LOAD_PAYLOAD_BYTES, DEFAULT_LOAD_RATE, isGenesisModule, planGenesisCanisters, writeGenesisCanisters, type GenesisModule } from '../genesis-canisters.js'
+import { Replica } from '../replica.js'
+import { httpUrlOf, openTestnet } from '../testnet/layout.js'
+import { runTestnet, summaryTable } from '../testnet/run.js'
+import { probeNode } from '../testnet/supervisor.js'
+import { parseFlags } from './args.js'
+
+export const USAGE = `usage: icnet <command> [flags]
+
+  testnet init   --subnets S --nodes N --dir D [--canisters xnet-load] [--rate R] [--payload-size B]
+                 [--base-port P] [--host H] [--unit-delay-ms MS] [--checkpoint-interval K]
+  testnet up     --dir D [--duration S | --keep-running] [--json]
+  testnet status --dir D [--json]
+  replica        --config FILE
+  bench xnet     [--subnets 3] [--nodes 4] [--rate R] [--duration 60] [--payload-size 1024] [--dir D] [--json]
+`
+
+type Out = { log: (s: string) => void }
+
+export interface InitFlags {
+  subnets: number
+  nodes: number
+  dir: string
+  canisters?: string
+  rate?: number
+  payloadSize?: number
+  basePort?: number
+  host?: string
+  unitDelayMs?: number
+  checkpointInterval?: number
+}
+
+/** `icnet testnet init`: registry genesis plus genesis canisters on every subnet. */
+export async function testnetInit (f: InitFlags, out: Out): Promise<void> {
+  const modules: GenesisModule[] = []
+  for (const m of (f.canisters ?? '').split(',').filter(Boolean)) {
+    if (!isGenesisModule(m)) throw new UsageError(`testnet init: unknown canister module "${m}" (known: xnet-load)`)
+    modules.push(m)
+  }
+  const layout = await initTestnet({
+    subnets: f.subnets,
+    nodesPerSubnet: f.nodes,
+    dir: f.dir,
+    ...(f.basePort !== undefined ? { basePort: f.basePort } : {}),
+    ...(f.host !== undefined ? { host: f.host } : {}),
+    params: {
+      ...(f.unitDelayMs !== undefined ? { unitDelayMs: f.unitDelayMs } : {}),
+      ...(f.checkpointInterval !== undefined ? { checkpointInterval: f.checkpointInterval } : {})
+    }
+  })
+  const plan = planGenesisCanisters(layout.registry, modules, { rate: f.rate ?? DEFAULT_LOAD_RATE, payloadSize: f.payloadSize ?? DEFAULT_LOAD_PAYLOAD_BYTES })
+  await writeGenesisCanisters(join(resolve(f.dir), 'canisters.json'), plan)
+  out.log(`testnet in ${resolve(f.dir)}: ${f.subnets} subnets x ${f.nodes} nodes, registry version ${layout.registry.version}`)
+  for (const c of plan.canisters) out.log(`  canister ${c.canisterId} (${c.module}) on subnet ${c.subnetId}`)
+  out.log(`start it with: icnet testnet up --dir ${f.dir}`)
+}
+
+export async function testnetStatus (dir: string, json: boolean, out: Out): Promise<void> {
+  const t = await openTestnet(dir)
+  const root = t.registry.rootSubnetId()
+  const rows = await Promise.all(t.nodes.map(async n => {
+    const probe = await probeNode(n)
+    return {
+      node: n.name,
+      node_id: n.config.nodeId,
+      subnet_id: n.config.subnetId,
+      root_subnet: principalEquals(root, t.registry.subnetOfNode(n.config.nodeId)!),
+      http_url: httpUrlOf(n.config) ?? null,
+      health: probe.health ?? null
+    }
+  }))
+  if (json) { out.log(JSON.stringify(rows)); return }
+  for (const r of rows) {
+    const h = r.health
+    out.log(`${r.node.padEnd(5)} ${r.subnet_id.slice(0, 11)}${r.root_subnet ? ' root' : '     '} ${String(r.http_url).padEnd(24)} ` +
+      (h == null ? 'down' : `${h.status} height ${h.height} certified ${h.certifiedHeight} peers ${h.peers}`))
+  }
+}
+
+export async function runReplica (configPath: string): Promise<void> {
+  const config = await loadReplicaConfig(configPath)
+  const replica = await Replica.start({ config })
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    replica.log.info('shutting down', { signal })
+    const force = setTimeout(() => { process.exit(1) }, 15_000)
+    force.unref()
+    replica.stop().then(() => { process.exit(0) }, err => { replica.log.error('stop failed', { err }); process.exit(1) })
+  }
+  process.on('SIGINT', () => { stop('SIGINT') })
+  process.on('SIGTERM', () => { stop('SIGTERM') })
+}
+
+/** Ctrl-C stops the run (every process is stopped cleanly by the run itself). */
+function interruptible (): { signal: AbortSignal, done: () => void } {
+  const ac = new AbortController()
+  const on = (): void => { ac.abort() }
+  process.on('SIGINT', on)
+  process.on('SIGTERM', on)
+  return { signal: ac.signal, done: () => { process.off('SIGINT', on); process.off('SIGTERM', on) } }
+}
+
+export async function testnetUp (f: { dir: string, duration?: number, keepRunning?: boolean, json?: boolean }, out: Out): Promise<boolean> {
+  const ctl = interruptible()
+  try {
+    const keep = f.keepRunning === true || f.duration === undefined
+    if (keep) out.log('running until Ctrl-C')
+    const summary = await runTestnet({
+      dir: f.dir,
+      ...(f.duration !== undefined ? { durationS: f.duration } : {}),
+      keepRunning: keep,
+      signal: ctl.signal,
+      ...(f.json === true ? { onProgress: () => {} } : {})
+    })
+    if (f.json === true) out.log(JSON.stringify(summary, (_k, v) => v instanceof Set ? [...v] : v))
+    else out.log(summaryTable(summary))
+    return summary.ok || keep
+  } finally {
+    ctl.done()
+  }
+}
+
+export interface BenchXnetFlags { subnets: number, nodes: number, rate: number, duration: number, payloadSize: number, dir?: string, json: boolean, basePort?: number }
+
+/** `icnet bench xnet`: a fresh testnet with the load canister, one run, the contract's JSON. */
+export async function benchXnet (f: BenchXnetFlags, out: Out): Promise<boolean> {
+  const dir = f.dir ?? await mkdtemp(join(tmpdir(), 'icnet-bench-'))
+  const ctl = interruptible()
+  try {
+    await testnetInit({ subnets: f.subnets, nodes: f.nodes, dir, canisters: 'xnet-load', rate: f.rate, payloadSize: f.payloadSize, ...(f.basePort !== undefined ? { basePort: f.basePort } : {}) }, { log: f.json ? () => {} : out.log })
+    const s = await runTestnet({ dir, durationS: f.duration, signal: ctl.signal, ...(f.json ? { onProgress: () => {} } : {}) })
+    const failures = s.sent === 0 ? 0 : (s.rejected + (s.sent - s.replied - s.rejected)) / s.sent * 100
+    const result = {
+      rate: f.rate,
+      requests_per_s: s.replied / f.duration,
+      sent: s.sent,
+      replied: s.replied,
+      rejected: s.rejected,
+      failures_pct: failures,
+      seq_errors: s.seqErrors,
+      latency_ms: { mean: s.latencyMs.mean, p50: s.latencyMs.p50, p99: s.latencyMs.p99 },
+      rounds_per_s: s.roundsPerSecond,
+      subnets: f.subnets,
+      nodes: f.nodes,
+      payload_bytes: f.payloadSize,
+      state_machine: s.interim ? 'interim-stream-load' : 'message-routing'
+    }
+    if (!f.json) out.log(summaryTable(s))
+    out.log(JSON.stringify(result))
+    return s.ok
+  } finally {
+    ctl.done()
+    if (f.dir === undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** Dispatches argv (without node and script) to a command; resolves with the exit code. */
+export async function main (argv: string[], out: Out = { log: s => { console.log(s) } }): Promise<number> {
+  const [a, b, ...rest] = argv
+  if (a === undefined || a === '--help' || a === 'help') { out.log(USAGE); return a === undefined ? 2 : 0 }
+  if (a === 'testnet' && b === 'init') {
+    const f = parseFlags(rest, {
+      subnets: { type: 'number', min: 1, max: 64, required: true },
+      nodes: { type: 'number', min: 1, max: 64, required: true },
+      dir: { type: 'string', required: true },
+      canisters: { type: 'string' },
+      rate: { type: 'number', max: 100_000 },
+      'payload-size': { type: 'number', min: 16, max: 65536 },
+      'base-port': { type: 'number', min: 1024, max: 65000 },
+      host: { type: 'string' },
+      'unit-delay-ms': { type: 'number', min: 1, max: 60_000 },
+      'checkpoint-interval': { type: 'number', min: 1 }
+    }, 'testnet init')
+    await testnetInit({
+      subnets: f.subnets as number, nodes: f.nodes as number, dir: f.dir as string,
+      ...(f.canisters !== undefined ? { canisters: f.canisters as string } : {}),
+      ...(f.rate !== undefined ? { rate: f.rate as number } : {}),
+      ...(f['payload-size'] !== undefined ? { payloadSize: f['payload-size'] as number } : {}),
+      ...(f['base-port'] !== undefined ? { basePort: f['base-port'] as number } : {}),
+      ...(f.host !== undefined ? { host: f.host as string } : {}),
+      ...(f['unit-delay-ms'] !== undefined ? { unitDelayMs: f['unit-delay-ms'] as number } : {}),
+      ...(f['checkpoint-interval'] !== undefined ? { checkpointInterval: f['checkpoint-interval'] as number } : {})
+    }, out)
+    return 0
+  }
+  if (a === 'testnet' && b === 'up') {
+    const f = parseFlags(rest, { dir: { type: 'string', required: true }, duration: { type: 'number', min: 1 }, 'keep-running': { type: 'boolean' }, json: { type: 'boolean' } }, 'testnet up')
+    if (f.duration !== undefined && f['keep-running'] === true) throw new UsageError('testnet up: --duration and --keep-running exclude each other')
+    const ok = await testnetUp({ dir: f.dir as string, ...(f.duration !== undefined ? { duration: f.duration as number } : {}), keepRunning: f['keep-running'] === true, json: f.json === true }, out)
+    return ok ? 0 : 1
+  }
+  if (a === 'testnet' && b === 'status') {
+    const f = parseFlags(rest, { dir: { type: 'string', required: true }, json: { type: 'boolean' } }, 'testnet status')
+    await testnetStatus(f.dir as string, f.json === true, out)
+    return 0
+  }
+  if (a === 'replica') {
+    const f = parseFlags(b === undefined ? rest : [b, ...rest], { config: { type: 'string', required: true } }, 'replica')
+    await runReplica(f.config as string)
+    return -1 // keeps running until a signal
+  }
+  if (a === 'bench' && b === 'xnet') {
+    const f = parseFlags(rest, {
+      subnets: { type: 'number', min: 2, max: 16 },
+      nodes: { type: 'number', min: 1, max: 16 },
+      rate: { type: 'number', max: 100_000 },
+      duration: { type: 'number', min: 1 },
+      'payload-size': { type: 'number', min: 16, max: 65536 },
+      dir: { type: 'string' },
+      'base-port': { type: 'number', min: 1024, max: 65000 },
+      json: { type: 'boolean' }
+    }, 'bench xnet')
+    const ok = await benchXnet({
+      subnets: (f.subnets as number | undefined) ?? 3,
+      nodes: (f.nodes as number | undefined) ?? 4,
+      rate: (f.rate as number | undefined) ?? DEFAULT_LOAD_RATE,
+      duration: (f.duration as number | undefined) ?? 60,
+      payloadSize: (f['payload-size'] as number | undefined) ?? DEFAULT_LOAD_PAYLOAD_BYTES,
+      json: f.json === true,
+      ...(f.dir !== undefined ? { dir: f.dir as string } : {}),
+      ...(f['base-port'] !== undefined ? { basePort: f['base-port'] as number } : {})
+    }, out)
+    return ok ? 0 : 1
+  }
+  throw new UsageError(`unknown command "${[a, b].filter(Boolean).join(' ')}"\n\n${USAGE}`)
+}

@@ -1,0 +1,376 @@
+import '@icnet/types/polyfill'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import {
+  PeerBanList, artifactGossip, artifactGossipsubOptions, subnetConnectionGater, type ArtifactGossipService
+} from '@icnet/artifact-gossip'
+import {
+  ARTIFACT_KINDS, Consensus, InvalidSubmissionError, LmdbConsensusStore, committeeFromRegistry, paramsFromRegistry, signerFromConfig,
+  type ConsensusParams
+} from '@icnet/consensus'
+import { FileRegistryStore, RegistryWatcher, type Registry } from '@icnet/registry'
+import { FsCheckpointStore, stateSync, type StateSyncService } from '@icnet/state-sync'
+import { Principal, fromHex, principalEquals, toHex, type SubnetId } from '@icnet/types'
+import { CertifiedSlicePool, XNetPayloadBuilder, createXNetMetrics, xnetStream, type XNetStreamService } from '@icnet/xnet-stream'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { ReplicaConfig } from './config.js'
+import { consensusArtifactKinds, refuseAllVerifier } from './consensus-artifacts.js'
+import { GossipConsensusTransport } from './consensus-transport.js'
+import { ConfigError } from './errors.js'
+import { loadCanisterOf, readGenesisCanisters } from './genesis-canisters.js'
+import { ReplicaHttpServer, type Health } from './http.js'
+import { StreamLoadState } from './interim/stream-load-state.js'
+import { createLog, type StructuredLog } from './log.js'
+import { PromMetrics } from './prom-metrics.js'
+import { ReplayFromCheckpointStore } from './replay-store.js'
+import type { ReplicatedStateMachine } from './state-machine.js'
+import { XNET_SECTION, batchSlices, xnetPayloadSection } from './xnet-payload.js'
+
+/** Members of the subnet not connected are redialled this often (they may start later or restart). */
+export const REDIAL_INTERVAL_MS = 1_000
+/** How often the registry directory is checked for a new version. */
+export const REGISTRY_POLL_MS = 2_000
+
+export interface ReplicaInit {
+  config: ReplicaConfig
+  log?: StructuredLog
+}
+
+type Services = {
+  identify: ReturnType<ReturnType<typeof identify>>
+  ping: ReturnType<ReturnType<typeof ping>>
+  pubsub: any
+  artifacts: ArtifactGossipService
+  xnet: XNetStreamService
+  stateSync: StateSyncService
+}
+
+/**
+ * One icnet node: a libp2p host with gossipsub, artifact gossip, XNet streams
+ * and state sync; consensus over artifact gossip; the replicated state machine
+ * fed by finalized batches; certification back from consensus; and the
+ * operational HTTP endpoint. `Replica.start(config)` brings it up,
+ * `stop()` takes it down in reverse order.
+ */
+export class Replica {
+  readonly config: ReplicaConfig
+  readonly subnetId: SubnetId
+  readonly log: StructuredLog
+  readonly metrics: PromMetrics
+  private registry: Registry
+  private readonly registryStore: FileRegistryStore
+  private watcher?: RegistryWatcher
+  private node!: Libp2p<Services>
+  private consensus!: Consensus
+  private transport!: GossipConsensusTransport
+  private state!: ReplicatedStateMachine
+  private http?: ReplicaHttpServer
+  private redialTimer?: ReturnType<typeof setInterval>
+  private roundLoop?: Promise<void>
+  private status: Health['status'] = 'starting'
+  private readonly startedAt = Date.now()
+  private heightWaiters: Array<{ height: number, resolve: (ok: boolean) => void }> = []
+  private readonly interim = true
+  private params!: ConsensusParams
+  private httpPort?: number
+
+  private constructor (config: ReplicaConfig, registryStore: FileRegistryStore, registry: Registry, log: StructuredLog) {
+    this.config = config
+    this.registryStore = registryStore
+    this.registry = registry
+    this.subnetId = Principal.fromText(config.subnetId)
+    this.log = log
+    this.metrics = new PromMetrics({ processMetrics: config.replica.processMetrics })
+  }
+
+  static async start (init: ReplicaInit): Promise<Replica> {
+    const { config } = init
+    const store = new FileRegistryStore(config.registryDir)
+    const registry = await store.latest()
+    const subnet = registry.subnetOfNode(config.nodeId)
+    if (subnet == null || subnet.toText() !== config.subnetId) {
+      throw new ConfigError(`node ${config.nodeId} is not a member of subnet ${config.subnetId} in registry version ${registry.version}`)
+    }
+    const log = init.log ?? createLog({ level: config.replica.logLevel, fields: { node: config.nodeId.slice(-8), subnet: config.subnetId.slice(0, 5) } })
+    const replica = new Replica(config, store, registry, log)
+    try {
+      await replica.startParts()
+    } catch (err) {
+      await replica.stop().catch(() => {})
+      throw err
+    }
+    return replica
+  }
+
+  private async startParts (): Promise<void> {
+    const { config } = this
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+    const m = this.metrics
+    this.params = paramsFromRegistry(this.registry, this.subnetId)
+
+    // The replicated state machine, opened at its latest checkpoint.
+    const genesis = await readGenesisCanisters(config.replica.genesisCanistersPath)
+    const load = loadCanisterOf(genesis, this.registry, this.subnetId)
+    this.state = await StreamLoadState.open({
+      subnetId: this.subnetId,
+      canisterId: load?.canisterId ?? Principal.managementCanister(),
+      targets: load?.targets ?? [],
+      rate: load?.rate ?? 0,
+      payloadSize: load?.payloadSize ?? 1024,
+      ...(load?.startAtMs !== undefined ? { startAtMs: load.startAtMs } : {}),
+      ...(load?.stopAtMs !== undefined ? { stopAtMs: load.stopAtMs } : {}),
+      dataDir: config.dataDir,
+      checkpointInterval: this.params.checkpointInterval,
+      metrics: m
+    })
+
+    const xnetMetrics = createXNetMetrics(m)
+    const pool = new CertifiedSlicePool({ ourSubnet: this.subnetId, registry: this.registry, metrics: xnetMetrics })
+    const bans = new PeerBanList()
+    const registry = (): Registry => this.registry
+    const checkpoints = await FsCheckpointStore.open(join(config.dataDir, 'state-sync'))
+    const kinds = ARTIFACT_KINDS as unknown as string[]
+
+    this.node = await createLibp2p({
+      privateKey: privateKeyFromProtobuf(fromHex(config.libp2pPrivateKey)),
+      addresses: { listen: config.listenAddresses, ...(config.replica.announce != null ? { announce: config.replica.announce } : {}) },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      // Members of our subnet for gossip; nodes of other subnets for XNet (registry-listed only).
+      connectionGater: subnetConnectionGater({ subnetId: this.subnetId, registry, bans, admitNonMembers: id => this.registry.subnetOfNode(id) != null }),
+      connectionManager: { maxConnections: 512 },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({ ...artifactGossipsubOptions({ subnetId: this.subnetId, kinds, registry }), emitSelf: false }),
+        artifacts: artifactGossip({ subnetId: this.subnetId, registry, verifier: refuseAllVerifier, kinds: consensusArtifactKinds, bans, metrics: m }),
+        xnet: xnetStream({
+          subnetId: this.subnetId,
+          registry,
+          store: this.state.certifiedStreamStore,
+          pool,
+          expectedIndices: source => this.state.expectedIndices(source),
+          metrics: m
+        }),
+        stateSync: stateSync({ store: checkpoints, metrics: m })
+      }
+    }) as unknown as Libp2p<Services>
+
+    this.transport = new GossipConsensusTransport({
+      gossip: this.node.services.artifacts,
+      registrar: this.node,
+      memberConnections: () => this.node.getConnections().filter(c => this.isMember(c.remotePeer.toString()))
+    })
+    await this.transport.start()
+
+    const builder = new XNetPayloadBuilder({ ourSubnet: this.subnetId, registry: this.registry, pool, metrics: xnetMetrics })
+    const section = xnetPayloadSection({
+      builder,
+      pool,
+      state: this.state,
+      maxBlockPayloadBytes: this.params.maxBlockPayloadBytes,
+      buildWaitMs: Math.max(50, this.params.unitDelayMs / 2),
+      validateWaitMs: 10_000,
+      waitForHeight: async (h, ms) => this.waitForHeight(h, ms)
+    })
+
+    const lmdb = new LmdbConsensusStore(join(config.dataDir, 'consensus'))
+    this.consensus = new Consensus({
+      committee: committeeFromRegistry(this.registry, this.subnetId),
+      signer: signerFromConfig(this.registry, config),
+      params: this.params,
+      transport: this.transport,
+      store: new ReplayFromCheckpointStore(lmdb, this.state.height),
+      payloadBuilders: [section],
+      metrics: m,
+      name: `${config.subnetId.slice(0, 5)}-${config.nodeIndex}`,
+      onCertification: c => { this.onCertification(Number(c.height), c.stateRoot, c.signature) },
+      onCatchUpPackage: (cup, { jumped }) => {
+        const h = Number(cup.content?.block?.block?.height ?? 0n)
+        if (jumped && h > this.state.height) {
+          this.log.error('consensus jumped past the local state; this state machine cannot sync state from peers', { cupHeight: h, height: this.state.height })
+        }
+      }
+    })
+
+    this.startWatcher()
+    await this.startHttp()
+    this.dialMembers()
+    this.redialTimer = setInterval(() => { this.dialMembers() }, REDIAL_INTERVAL_MS)
+    await this.consensus.start()
+    this.roundLoop = this.runRounds()
+    this.status = 'ok'
+    this.log.info('replica started', {
+      peerId: this.node.peerId.toString(),
+      listen: this.node.getMultiaddrs().map(a => a.toString()),
+      http: this.httpPort,
+      height: this.state.height,
+      stateMachine: this.interim ? 'interim-stream-load' : 'message-routing',
+      checkpointInterval: this.params.checkpointInterval,
+      unitDelayMs: this.params.unitDelayMs
+    })
+  }
+
+  private isMember (peer: string): boolean {
+    const s = this.registry.subnetOfNode(peer)
+    return s != null && principalEquals(s, this.subnetId)
+  }
+
+  private dialMembers (): void {
+    const subnet = this.registry.getSubnet(this.subnetId)
+    if (subnet == null || this.node == null) return
+    for (const id of subnet.nodes) {
+      if (id === this.config.nodeId) continue
+      if (this.node.getConnections().some(c => c.remotePeer.toString() === id && c.status === 'open')) continue
+      const addrs = (this.registry.getNode(id)?.p2pAddresses ?? []).map(a => multiaddr(a))
+      if (addrs.length === 0) continue
+      this.node.dial(addrs, { signal: AbortSignal.timeout(5_000) }).catch(() => { /* retried next interval */ })
+    }
+  }
+
+  private startWatcher (): void {
+    this.watcher = new RegistryWatcher(this.registryStore, r => {
+      this.registry = r
+      this.log.info('registry version', { version: r.version })
+    }, { intervalMs: REGISTRY_POLL_MS, fromVersion: this.registry.version, onError: err => { this.log.warn('registry poll failed', { err }) } })
+    this.watcher.start()
+  }
+
+  private async startHttp (): Promise<void> {
+    if (this.config.http == null) return
+    this.http = new ReplicaHttpServer({
+      health: () => this.health(),
+      metrics: async () => this.metrics.exposition(),
+      load: () => this.loadReport(),
+      stateRoot: (h) => { const r = this.state.stateRootAt(h); return r == null ? undefined : toHex(r) }
+    })
+    const addr = await this.http.listen(this.config.http.host, this.config.http.port)
+    this.httpPort = addr.port
+  }
+
+  /** The round: finalized batches in order → execute → state root → certification share (→ CUP share at checkpoints). */
+  private async runRounds (): Promise<void> {
+    const maxBytes = this.params.maxBlockPayloadBytes
+    const executed = this.metrics.counter({ name: 'icnet_replica_batches_executed_total', help: 'Finalized batches executed' })
+    const duration = this.metrics.histogram({ name: 'icnet_replica_batch_execution_seconds', help: 'Time to execute one batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] })
+    const heightGauge = this.metrics.gauge({ name: 'icnet_replica_executed_height', help: 'Latest executed height' })
+    try {
+      for await (const batch of this.consensus.batches()) {
+        if (batch.height <= this.state.height) continue // replayed below our checkpoint: already in the state
+        const done = duration.startTimer()
+        const result = await this.state.executeBatch({
+          height: batch.height,
+          time: batch.time,
+          randomness: batch.randomness,
+          ingress: [],
+          xnetSlices: batchSlices(batch.payload.get(XNET_SECTION), maxBytes, this.subnetId)
+        })
+        done()
+        executed.inc()
+        heightGauge.set(result.height)
+        await this.consensus.submitStateRoot(result.height, result.stateRoot)
+        if (result.checkpoint != null) {
+          await this.consensus.submitCheckpoint(result.checkpoint.height, result.checkpoint.stateHash).catch(err => {
+            if (!(err instanceof InvalidSubmissionError)) throw err
+            this.log.debug('checkpoint share not needed', { height: result.checkpoint!.height, reason: err.message })
+          })
+          this.log.info('checkpoint', { height: result.checkpoint.height, stateHash: toHex(result.checkpoint.stateHash) })
+        }
+        this.transport.purgeBelow(this.consensus.finalizedHeight)
+        this.wakeHeightWaiters()
+      }
+    } catch (err: any) {
+      if (this.status === 'stopping') return
+      this.log.error('round loop failed', { err })
+      throw err
+    }
+  }
+
+  private onCertification (height: number, stateRoot: Uint8Array, signature: Uint8Array): void {
+    this.state.setCertification(height, signature)
+    // Tell the receivers our streams moved, so they pull now rather than at their next poll.
+    const xnet = this.node.services.xnet
+    for (const remote of this.registry.subnetIds()) {
+      if (principalEquals(remote, this.subnetId)) continue
+      const own = this.state.ownStream(remote)
+      if (own == null) continue
+      // One advert per subnet per certified height, from the node with the height's turn (spreads the dials).
+      if ((height % (this.registry.getSubnet(this.subnetId)?.nodes.length ?? 1)) !== this.config.nodeIndex) continue
+      void xnet.advertise(remote, own.end, height).catch(() => {})
+    }
+    this.lastCertifiedRoot = stateRoot
+  }
+
+  private lastCertifiedRoot?: Uint8Array
+
+  private wakeHeightWaiters (): void {
+    const h = this.state.height
+    this.heightWaiters = this.heightWaiters.filter(w => {
+      if (w.height > h) return true
+      w.resolve(true)
+      return false
+    })
+  }
+
+  /** Resolves true once the executed height reaches `height`, false after `timeoutMs`. */
+  async waitForHeight (height: number, timeoutMs: number): Promise<boolean> {
+    if (this.state.height >= height) return true
+    return new Promise(resolve => {
+      const w = { height, resolve }
+      this.heightWaiters.push(w)
+      setTimeout(() => {
+        const i = this.heightWaiters.indexOf(w)
+        if (i >= 0) { this.heightWaiters.splice(i, 1); resolve(false) }
+      }, timeoutMs).unref()
+    })
+  }
+
+  health (): Health {
+    return {
+      status: this.status,
+      nodeId: this.config.nodeId,
+      subnetId: this.config.subnetId,
+      rootSubnet: principalEquals(this.registry.rootSubnetId(), this.subnetId),
+      height: this.state?.height ?? 0,
+      certifiedHeight: this.state?.certifiedHeight ?? 0,
+      finalizedHeight: this.consensus?.finalizedHeight ?? 0,
+      ...(this.lastCertifiedRoot != null ? { certifiedStateRoot: toHex(this.lastCertifiedRoot) } : {}),
+      peers: this.node?.getPeers().length ?? 0,
+      stateMachine: this.interim ? 'interim-stream-load' : 'message-routing',
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000)
+    }
+  }
+
+  loadReport (): unknown {
+    const s = this.state.loadStats()
+    return { subnetId: this.config.subnetId, height: this.state.height, certifiedHeight: this.state.certifiedHeight, ...s }
+  }
+
+  get peerId (): string { return this.node.peerId.toString() }
+  get httpAddress (): string | undefined { return this.httpPort == null ? undefined : `http://${this.config.http!.host}:${this.httpPort}` }
+
+  /** Stops in reverse order of start; safe to call twice. */
+  async stop (): Promise<void> {
+    if (this.status === 'stopping') return
+    this.status = 'stopping'
+    if (this.redialTimer != null) clearInterval(this.redialTimer)
+    this.watcher?.stop()
+    for (const w of this.heightWaiters.splice(0)) w.resolve(false)
+    await this.consensus?.stop().catch(err => { this.log.warn('consensus stop', { err }) })
+    await this.roundLoop?.catch(() => {})
+    await this.transport?.stop().catch(() => {})
+    await this.node?.stop()
+    await this.state?.close()
+    await this.http?.close()
+    this.log.info('replica stopped')
+  }
+}
