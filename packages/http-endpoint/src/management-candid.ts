@@ -65,7 +65,7 @@ export type ManagementMethod = keyof typeof managementIdl
 export const MANAGEMENT_METHODS = Object.keys(managementIdl) as ManagementMethod[]
 
 export function isManagementMethod (name: string): name is ManagementMethod {
-  return Object.prototype.hasOwnProperty.call(managementIdl, name)
+  return Object.hasOwn(managementIdl, name)
 }
 
 export interface CanisterSettingsArg {
@@ -157,6 +157,7 @@ export function decodeManagementArgs (method: ManagementMethod, arg: Uint8Array)
   } catch (err) {
     throw badRequest('malformed-request', `the argument of ${method} is not the expected Candid record`, err)
   }
+  // biome-ignore lint/suspicious/noExplicitAny: Candid decodes to untyped records; the switch below gives them types
   const v = values[0] as Record<string, any>
   switch (method) {
     case 'provisional_create_canister_with_cycles': {
@@ -208,6 +209,7 @@ export function encodeCanisterStatusResult (r: CanisterStatusResult): Uint8Array
 }
 
 export function decodeCanisterStatusResult (reply: Uint8Array): CanisterStatusResult {
+  // biome-ignore lint/suspicious/noExplicitAny: Candid decodes to untyped records
   const [v] = IDL.decode(managementIdl.canister_status.ret, reply) as unknown as [Record<string, any>]
   const moduleHash = fromOpt(v.module_hash as [] | [Uint8Array | number[]])
   return {

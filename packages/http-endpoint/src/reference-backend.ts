@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { encode, Tagged } from 'cborg'
 import { IDL } from '@dfinity/candid'
 import {
-  canisterIdFromU64, compareBytes, MANAGEMENT_CANISTER_ID, Principal, principalEquals, QueueFullError, subnetIdFromPublicKeyDer, toHex
+  canisterIdFromU64, compareBytes, MANAGEMENT_CANISTER_ID, type Principal, principalEquals, QueueFullError, subnetIdFromPublicKeyDer, toHex
 } from '@icnet/types'
 import { IncrementalHashTree, type HashTreeSnapshot, type Path } from '@icnet/hashtree'
 import {
@@ -22,7 +22,7 @@ import {
 import type { HttpBackend, IngressMessage, IngressOrigin, QueryOutcome, QueryRequest, ReplicaHealth, SubmitOutcome } from './backend.js'
 import { ed25519NodeSigner, type NodeSigningKey } from './query-signature.js'
 import {
-  decodeManagementArgs, encodeCanisterIdResult, encodeCanisterStatusResult, encodeEmptyResult, isManagementMethod, type CanisterRunStatus
+  decodeManagementArgs, encodeCanisterIdResult, encodeCanisterStatusResult, encodeEmptyResult, isManagementMethod, type CanisterRunStatus, type ManagementArgs
 } from './management-candid.js'
 import { HttpRequestError } from './errors.js'
 
@@ -297,7 +297,7 @@ export class ReferenceSubnet implements HttpBackend {
 
   #management (msg: IngressMessage): Execution {
     if (!isManagementMethod(msg.methodName)) return reject(3, 'no such management method', 'IC0302')
-    let args
+    let args: ManagementArgs
     try {
       args = decodeManagementArgs(msg.methodName, msg.arg)
     } catch (err) {

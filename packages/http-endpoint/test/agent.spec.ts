@@ -4,7 +4,7 @@
  * Every certificate and query signature is checked by the agent itself.
  */
 import assert from 'node:assert/strict'
-import { Certificate, HttpAgent, lookupResultToBuffer, pollForResponse, Actor, type ActorSubclass } from '@dfinity/agent'
+import { Certificate, type HttpAgent, lookupResultToBuffer, pollForResponse, Actor, type ActorSubclass } from '@dfinity/agent'
 import { IDL } from '@dfinity/candid'
 import { Ed25519KeyIdentity } from '@dfinity/identity'
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1'
