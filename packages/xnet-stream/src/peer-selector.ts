@@ -94,7 +94,8 @@ export class PeerSelector {
     const now = this.now()
     let min = Number.POSITIVE_INFINITY
     for (const s of this.peers.values()) {
-      if (s.notBefore <= now) { if (s.inFlight < Math.floor(s.cwnd)) return 0; continue }
+      // Not backing off: ready now, or as soon as one of its requests in flight ends.
+      if (s.notBefore <= now) return 0
       min = Math.min(min, s.notBefore - now)
     }
     return min

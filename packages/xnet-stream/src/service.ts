@@ -318,8 +318,11 @@ export class XNetStreamService implements Startable {
       const node = sel.pick()
       if (node === undefined) {
         // Every node is backing off or at its congestion window: wait for the first to free up.
-        const wait = Math.max(5, sel.msUntilReady())
-        if (!Number.isFinite(wait) || Date.now() + wait > deadline) break
+        // Window-limited waits end when another request to the node ends (each has a timeout);
+        // backoff waits count against this pull's deadline.
+        const ready = sel.msUntilReady()
+        const wait = Math.max(5, ready)
+        if (!Number.isFinite(ready) || (ready > 0 && Date.now() + wait > deadline)) break
         await sleep(wait, this.stopController.signal)
         continue
       }
@@ -346,6 +349,7 @@ export class XNetStreamService implements Startable {
       } catch (err) {
         lastError = err
         ;[outcome, status] = classify(err)
+        this.log('pull from %s failed (%s): %s', node, status, err instanceof Error ? `${err.name}: ${err.message}` : String(err))
         if (err instanceof InvalidSliceError) {
           this.metrics.invalidSlices.inc(1, { reason: err.reason })
           this.log('refused a slice from %s: %s', node, err.message)

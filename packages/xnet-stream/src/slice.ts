@@ -7,7 +7,7 @@ import {
   type StreamMessage,
   type SubnetId
 } from '@icnet/types'
-import { decodeHashTree, encodeHashTree, mergeWitness, reconstruct, type HashTree } from '@icnet/hashtree'
+import { decodeHashTree, emptyDigest, encodeHashTree, forkDigest, labeledDigest, leafDigest, type HashTree } from '@icnet/hashtree'
 import { verifyThreshold } from '@icnet/crypto'
 import { MAX_RESPONSE_BYTES, MAX_TREE_DEPTH } from './constants.js'
 import {
@@ -20,7 +20,7 @@ import {
 } from './errors.js'
 import { decodeStreamHeader } from './header-codec.js'
 import { CertifiedStreamSlice as PbSlice } from './pb/xnet.js'
-import { payloadLabeledTree, pruneMessagesFrom, stateRootMessage } from './slice-tree.js'
+import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, pruneMessagesFrom, stateRootMessage } from './slice-tree.js'
 import type { StreamHeader } from './stream.js'
 
 export interface Certification {
@@ -31,10 +31,28 @@ export interface Certification {
 }
 
 export interface SliceMessage {
-  index: number
+  readonly index: number
   /** The canonical CBOR bytes: exactly the certified leaf. */
-  bytes: Uint8Array
-  message: StreamMessage
+  readonly bytes: Uint8Array
+  /**
+   * The decoded message. Decoded on first access and cached, so that pulling and
+   * verifying a slice costs no CBOR decoding. The bytes are certified by the source
+   * subnet; a decode failure here (`InvalidEncodingError`) is that subnet's bug.
+   */
+  readonly message: StreamMessage
+}
+
+/** A slice message whose `message` is decoded lazily from `bytes`. */
+export function sliceMessage (index: number, bytes: Uint8Array, message?: StreamMessage): SliceMessage {
+  let decoded = message
+  return {
+    index,
+    bytes,
+    get message (): StreamMessage {
+      if (decoded === undefined) decoded = decodeStreamMessage(bytes)
+      return decoded
+    }
+  }
 }
 
 /**
@@ -97,7 +115,36 @@ export function encodeCertifiedSlice (s: CertifiedStreamSlice): Uint8Array {
  * what payload byte limits are checked against.
  */
 export function sliceByteSize (s: CertifiedStreamSlice): number {
-  return encodeCertifiedSlice(s).length
+  const cached = encodedCache.get(s)
+  if (cached !== undefined) return cached.length
+  let messages = 0
+  for (const m of s.messages) messages += messageFieldLength(m)
+  return encodedLength(s, proofBytes(s.merkleProof).length, messages)
+}
+
+/** Bytes of a length-delimited protobuf field (tag, length varint, body); proto3 omits empty ones. */
+function delimited (bodyLength: number, omitEmpty = true): number {
+  return bodyLength === 0 && omitEmpty ? 0 : 1 + varintLength(bodyLength) + bodyLength
+}
+
+function varintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 0x80); len++ }
+  return len
+}
+
+/** Bytes one message adds to the encoded slice: its `SliceMessage` field inside `SlicePayload`. */
+function messageFieldLength (m: SliceMessage): number {
+  const body = (m.index === 0 ? 0 : 1 + varintLength(m.index)) + delimited(m.bytes.length)
+  return delimited(body, false)
+}
+
+/** The exact protobuf length of a slice given its proof's CBOR length and the sum of its message fields. */
+function encodedLength (s: CertifiedStreamSlice, proofLength: number, messageFields: number): number {
+  const payload = delimited(s.subnet.length) + delimited(s.headerBytes.length) + messageFields
+  const h = s.certification.height
+  const cert = (h === 0 ? 0 : 1 + varintLength(h)) + delimited(s.certification.signature.length)
+  return delimited(payload, false) + delimited(proofLength) + delimited(cert, false)
 }
 
 export interface DecodeSliceOptions {
@@ -137,13 +184,8 @@ export function decodeCertifiedSlice (bytes: Uint8Array, opts: DecodeSliceOption
     if (expected >= 0 && index !== expected) throw new SliceIndicesError(`message index ${index} where ${expected} was expected`)
     if (index < header.begin || index >= header.end) throw new SliceIndicesError(`message index ${index} outside the header's [${header.begin}, ${header.end})`)
     expected = index + 1
-    let message: StreamMessage
-    try {
-      message = decodeStreamMessage(m.message)
-    } catch (err) {
-      throw new SliceDecodeError(`message ${index} does not decode`, { cause: err })
-    }
-    messages[k] = { index, bytes: m.message, message }
+    if (m.message.length === 0) throw new SliceDecodeError(`message ${index} is empty`)
+    messages[k] = sliceMessage(index, m.message)
   }
   const slice: CertifiedStreamSlice = {
     subnet: pb.payload.subnet,
@@ -158,15 +200,55 @@ export function decodeCertifiedSlice (bytes: Uint8Array, opts: DecodeSliceOption
   return slice
 }
 
-/** The state root a slice proves: its proof merged with its payload. */
+/**
+ * The state root a slice proves: the proof's tree with the payload's values at
+ * their places (the IC's `recompute_digest`). The header and every message of the
+ * payload must have a labeled place in the proof, each used once; the digests the
+ * proof holds there are ignored, the payload's own bytes are hashed instead, so a
+ * payload that differs from what was certified yields a different root and the
+ * signature check fails. Agrees with `reconstruct(mergeWitness(proof, payload))`.
+ */
 export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
-  let merged: HashTree
-  try {
-    merged = mergeWitness(s.merkleProof, payloadLabeledTree(s.subnet, s.headerBytes, s.messages))
-  } catch (err) {
-    throw new CertificationError('payload does not fit the merkle proof', { cause: err })
+  const first = s.messages.length > 0 ? s.messages[0]!.index : 0
+  let placedMessages = 0
+  let placedHeader = false
+  type Ctx = 'root' | 'streams' | 'stream' | 'messages' | 'other'
+  const digest = (n: HashTree, ctx: Ctx, depth: number): Uint8Array => {
+    if (depth > MAX_TREE_DEPTH) throw new CertificationError('merkle proof nested too deep')
+    switch (n.kind) {
+      case 'empty': return emptyDigest()
+      case 'pruned': return n.digest
+      case 'leaf': return leafDigest(n.value)
+      case 'fork': return forkDigest(digest(n.left, ctx, depth + 1), digest(n.right, ctx, depth + 1))
+      case 'labeled': {
+        let sub: Uint8Array
+        if (ctx === 'root' && equalBytes(n.label, STREAMS_LABEL)) sub = digest(n.subtree, 'streams', depth + 1)
+        else if (ctx === 'streams' && equalBytes(n.label, s.subnet)) sub = digest(n.subtree, 'stream', depth + 1)
+        else if (ctx === 'stream' && equalBytes(n.label, HEADER_LABEL)) {
+          if (placedHeader) throw new CertificationError('merkle proof places the header twice')
+          placedHeader = true
+          sub = leafDigest(s.headerBytes)
+        } else if (ctx === 'stream' && equalBytes(n.label, MESSAGES_LABEL)) sub = digest(n.subtree, 'messages', depth + 1)
+        else if (ctx === 'messages') {
+          const k = labelIndex(n.label) - first
+          if (k >= 0 && k < s.messages.length) {
+            placedMessages++
+            sub = leafDigest(s.messages[k]!.bytes)
+          } else {
+            sub = digest(n.subtree, 'other', depth + 1)
+          }
+        } else sub = digest(n.subtree, 'other', depth + 1)
+        return labeledDigest(n.label, sub)
+      }
+    }
   }
-  return reconstruct(merged)
+  const root = digest(s.merkleProof, 'root', 0)
+  // Labels in a level are distinct in a tree that verifies, but count anyway: every
+  // payload message must have been hashed into the root exactly once.
+  if (!placedHeader || placedMessages !== s.messages.length) {
+    throw new CertificationError(`payload does not fit the merkle proof (${placedMessages} of ${s.messages.length} messages placed)`)
+  }
+  return root
 }
 
 export interface VerifySliceContext {
@@ -230,20 +312,24 @@ export function takePrefix (s: CertifiedStreamSlice, limits: PrefixLimits = {}):
     ? s
     : { ...s, messages: s.messages.slice(0, k), merkleProof: pruneMessagesFrom(s.merkleProof, s.subnet, begin + k) }
   const byteLimit = limits.byteLimit ?? Number.POSITIVE_INFINITY
-  let prefix = make(n)
-  if (sliceByteSize(prefix) > byteLimit) {
-    // Largest k whose encoding fits: estimate from the per-message cost, then step down.
-    const floor = limits.atLeastOne === true && n > 0 ? 1 : 0
-    let lo = floor
-    let hi = n
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2)
-      if (sliceByteSize(make(mid)) <= byteLimit) lo = mid
-      else hi = mid - 1
+  if (byteLimit !== Number.POSITIVE_INFINITY) {
+    // Pruning only shrinks a proof, so the full proof's length bounds every prefix's:
+    // the largest k that fits with it is found in one pass, without encoding anything.
+    const proofLength = proofBytes(s.merkleProof).length
+    let fields = 0
+    let k = 0
+    while (k < n) {
+      const f = messageFieldLength(s.messages[k]!)
+      if (encodedLength(s, proofLength, fields + f) > byteLimit) break
+      fields += f
+      k++
     }
-    n = lo
-    prefix = make(n)
-    if (n === 0 && sliceByteSize(prefix) > byteLimit) return { prefix: undefined, rest: s }
+    if (k === 0 && n > 0 && limits.atLeastOne === true) k = 1
+    n = k
+  }
+  const prefix = make(n)
+  if (sliceByteSize(prefix) > byteLimit && !(n === 1 && limits.atLeastOne === true)) {
+    return { prefix: undefined, rest: s }
   }
   const rest = n === s.messages.length ? undefined : { ...s, messages: s.messages.slice(n) }
   return { prefix, rest }

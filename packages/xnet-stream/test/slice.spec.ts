@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { decodeStreamMessage, equalBytes } from '@icnet/types'
+import { mergeWitness, reconstruct } from '@icnet/hashtree'
 import { encodeStreamHeader } from '../src/header-codec.js'
+import { payloadLabeledTree } from '../src/slice-tree.js'
 import {
   CertificationError,
   type InvalidSliceError,
@@ -16,6 +18,7 @@ import {
   encodeCertifiedSlice,
   mergeSuffix,
   sliceByteSize,
+  sliceRootHash,
   takePrefix,
   verifyCertifiedSlice,
   type CertifiedStreamSlice
@@ -76,6 +79,19 @@ describe('certified slices', function () {
       verifyCertifiedSlice(merged, ctx)
       assert.ok(equalBytes(encodeCertifiedSlice(merged), encodeCertifiedSlice(full())))
     }), { numRuns: 15 })
+  })
+
+  it('computes the root as reconstruct(mergeWitness(proof, payload)) and counts bytes exactly', () => {
+    fc.assert(fc.property(fc.nat(60), fc.nat(30), fc.nat(60), (begin, extra, limit) => {
+      const msgBegin = Math.min(begin, 60)
+      const witnessBegin = Math.max(0, msgBegin - extra)
+      const s = a.store.slice(b.id, { msgBegin, witnessBegin, msgLimit: limit }) as CertifiedStreamSlice
+      const merged = mergeWitness(s.merkleProof, payloadLabeledTree(s.subnet, s.headerBytes, s.messages))
+      assert.ok(equalBytes(sliceRootHash(s), reconstruct(merged)))
+      assert.equal(sliceByteSize(s), encodeCertifiedSlice({ ...s }).length)
+      const { prefix } = takePrefix(s, { msgLimit: Math.floor(limit / 2) })
+      assert.equal(sliceByteSize(prefix!), encodeCertifiedSlice({ ...prefix! }).length)
+    }), { numRuns: 30 })
   })
 
   it('keeps at least one message under a tiny byte limit on the server, none in a payload prefix', () => {
