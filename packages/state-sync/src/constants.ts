@@ -34,6 +34,13 @@ export const MAX_ADVERTISED_CHECKPOINTS = 64
  */
 export const MAX_LEDGER_ENTRIES_PER_PEER = 256
 
+/**
+ * Blocks a serving session reads ahead of the socket (1 MiB each), so a disk read overlaps
+ * the previous block's send. Two hide a page-cache read; more only costs memory
+ * (MAX_LEDGERS × SERVE_READ_AHEAD MiB at most).
+ */
+export const SERVE_READ_AHEAD = 2
+
 /** Peers we serve at once (one ledger each): bounds memory on the serving side. */
 export const MAX_LEDGERS = 128
 

@@ -70,7 +70,7 @@ export interface DownloaderOptions {
   signal?: AbortSignal
   chunkTimeoutMs?: number
   maxWindow?: number
-  /** Rehash every file from disk before installing (default true). */
+  /** Re-read and re-hash every file from disk before installing (default false: file hashes come from the chunk hashes verified on receipt). */
   reread?: boolean
   metrics?: StateSyncMetrics
   /** Told about peers that sent a wrong block (for scoring). */

@@ -2,7 +2,7 @@ import { InvalidEncodingError, ProtocolViolationError } from '@icnet/types'
 import { MAX_ADVERTISED_CHECKPOINTS, MAX_BLOCK_BYTES, MAX_BLOCKS_PER_MESSAGE, MAX_MESSAGE_BYTES, MAX_WANTLIST_ENTRIES } from './constants.js'
 import { HASH_BYTES } from './hashing.js'
 import { Message } from './pb/state-sync.js'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 export { Message }
 export type BlockKind = Message.BlockKind
@@ -20,6 +20,30 @@ export function emptyMessage (): Message {
 
 export function encodeMessage (m: Partial<Message>): Uint8Array {
   return Message.encode({ ...emptyMessage(), ...m })
+}
+
+function varint (n: number): number[] {
+  const out: number[] = []
+  while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  out.push(n)
+  return out
+}
+
+/**
+ * `encodeMessage({ blocks: [{ hash, kind, data }] })` without copying `data`: the protobuf
+ * headers go in one small buffer and the block bytes follow as a second part. The bytes
+ * are identical to what the protobuf encoder produces.
+ */
+export function encodeBlockMessage (kind: BlockKind, hash: Uint8Array, data: Uint8Array): Uint8ArrayList {
+  const kindValue = kind === BlockKind.CHUNK ? 0 : kind === BlockKind.SUB_MANIFEST ? 1 : 2
+  // Block { 1: hash, 2: kind (omitted when 0), 3: data (omitted when empty) }
+  const head = [0x0a, ...varint(hash.length), ...hash]
+  if (kindValue !== 0) head.push(0x10, ...varint(kindValue))
+  if (data.length > 0) head.push(0x1a, ...varint(data.length))
+  const blockLength = head.length + data.length
+  // Message { 3: repeated Block }
+  const header = Uint8Array.from([0x1a, ...varint(blockLength), ...head])
+  return data.length > 0 ? new Uint8ArrayList(header, data) : new Uint8ArrayList(header)
 }
 
 /**

@@ -7,9 +7,9 @@ import { LruMap, noopMetrics, ProtocolViolationError, QueueFullError } from '@ic
 import type { Metrics } from '@icnet/types'
 import {
   ADVERT_TIMEOUT_MS, MAX_ADVERTISED_CHECKPOINTS, MAX_INBOUND_STREAMS, MAX_LEDGER_ENTRIES_PER_PEER, MAX_LEDGERS,
-  MAX_MESSAGE_BYTES, MAX_OUTBOUND_STREAMS, MAX_SCORED_PEERS, PROTOCOL
+  MAX_MESSAGE_BYTES, MAX_OUTBOUND_STREAMS, MAX_SCORED_PEERS, PROTOCOL, SERVE_READ_AHEAD
 } from './constants.js'
-import { blockKey, decodeMessage, encodeMessage, Message } from './messages.js'
+import { blockKey, decodeMessage, encodeBlockMessage, encodeMessage, Message } from './messages.js'
 import type { CheckpointInfo } from './messages.js'
 import { stateSyncMetrics } from './metrics.js'
 import type { StateSyncMetrics } from './metrics.js'
@@ -55,7 +55,7 @@ export interface SyncOptions {
   signal?: AbortSignal
   chunkTimeoutMs?: number
   maxWindow?: number
-  /** Rehash every file from disk before installing (default true). */
+  /** Re-read and re-hash every file from disk before installing (default false: file hashes come from the chunk hashes verified on receipt). */
   reread?: boolean
   /** Called with the downloader before it starts, to subscribe to its events. */
   onDownloader?(downloader: Downloader): void
@@ -217,17 +217,26 @@ export class StateSyncService implements Startable {
     let wake: Deferred<void> | undefined
     let done = false
 
+    // Reads run up to SERVE_READ_AHEAD blocks ahead of the socket, so the disk and the
+    // network overlap; replies still go out in the order the wants arrived.
+    const reads: Array<{ w: Message.WantEntry, data: Promise<Uint8Array | undefined> }> = []
     const sender = async (): Promise<void> => {
       while (!done) {
-        const next = ledger.entries().next()
-        if (next.done === true) {
+        while (reads.length < SERVE_READ_AHEAD) {
+          const next = ledger.entries().next()
+          if (next.done === true) break
+          const [key, w] = next.value
+          ledger.delete(key)
+          reads.push({ w, data: this.store.readBlock(w.kind, w.hash).catch(() => undefined) })
+        }
+        const read = reads.shift()
+        if (read === undefined) {
           wake = deferred<void>()
           await wake.promise
           continue
         }
-        const [key, w] = next.value
-        ledger.delete(key)
-        const data = await this.store.readBlock(w.kind, w.hash).catch(() => undefined)
+        const { w } = read
+        const data = await read.data
         if (done) return
         if (data === undefined) {
           this.metrics.served.inc(1, { kind: w.kind, outcome: 'dont_have' })
@@ -235,7 +244,7 @@ export class StateSyncService implements Startable {
         } else {
           this.metrics.served.inc(1, { kind: w.kind, outcome: 'block' })
           this.metrics.servedBytes.inc(data.length)
-          await lp.write(encodeMessage({ blocks: [{ hash: w.hash, kind: w.kind, data }] }))
+          await lp.write(encodeBlockMessage(w.kind, w.hash, data))
         }
       }
     }

@@ -3,7 +3,10 @@ import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { equalBytes, NotFoundError, toHex } from '@icnet/types'
+import { deferred } from './deferred.js'
+import type { Deferred } from './deferred.js'
 import { InstallVerificationError, InvalidManifestError } from './errors.js'
+import { FdCache } from './fd-cache.js'
 import { chunkHash, fileHash } from './hashing.js'
 import { bundleManifest, computeManifest, decodeManifest, encodeManifest, localPath } from './manifest.js'
 import type { ChunkEntry, Manifest, ManifestBundle, ManifestOptions } from './manifest.js'
@@ -39,8 +42,8 @@ export interface PendingCheckpoint {
   readChunk(index: number): Promise<Uint8Array>
   /**
    * Checks every file against the manifest and atomically moves the checkpoint into place.
-   * `reread` (default true) rehashes every file from disk; otherwise file hashes are
-   * recomputed from the verified chunk hashes.
+   * By default file hashes are recomputed from the chunk hashes verified on receipt;
+   * `reread: true` re-reads and re-hashes every file from disk first.
    */
   install(opts?: { reread?: boolean }): Promise<void>
   /** Closes files, keeping progress for a later resume. */
@@ -66,10 +69,22 @@ async function readExactly (fh: FileHandle, len: number, offset: number): Promis
   return new Uint8Array(buf.buffer, buf.byteOffset, len)
 }
 
-async function readRange (path: string, offset: number, len: number): Promise<Uint8Array> {
-  const fh = await open(path, 'r')
-  try { return await readExactly(fh, len, offset) } finally { await fh.close() }
+/** Writes all of `bytes` at `offset` (null: at the end of a file opened for appending). */
+async function writeFully (fh: FileHandle, bytes: Uint8Array, offset: number | null): Promise<void> {
+  let done = 0
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, offset === null ? null : offset + done)
+    done += bytesWritten
+  }
 }
+
+/**
+ * Open files kept per store (serving) and per download (writing). A chunk is 1 MiB, so an
+ * open and a close per chunk cost as much as the read or write itself; 64 handles cover
+ * the files a sync touches at once (chunks are fetched roughly in file order).
+ */
+const READ_HANDLES = 64
+const WRITE_HANDLES = 64
 
 /**
  * A file-system checkpoint store:
@@ -83,6 +98,8 @@ export class FsCheckpointStore implements CheckpointStore {
   private readonly checkpoints = new Map<string, InstalledCheckpoint>()
   private readonly chunks = new Map<string, ChunkLocation>()
   private readonly subManifests = new Map<string, Uint8Array>()
+  /** Installed checkpoints are immutable, so their files can stay open for serving. */
+  private readonly readers = new FdCache('r', READ_HANDLES)
 
   private constructor (root: string, opts: ManifestOptions) {
     this.root = root
@@ -163,7 +180,7 @@ export class FsCheckpointStore implements CheckpointStore {
       case BlockKind.CHUNK: {
         const loc = this.chunks.get(key)
         if (loc === undefined) return undefined
-        return await readRange(localPath(loc.dir, loc.path), loc.offset, loc.size)
+        return await this.readers.use(localPath(loc.dir, loc.path), async fh => await readExactly(fh, loc.size, loc.offset))
       }
       default: return undefined
     }
@@ -174,6 +191,11 @@ export class FsCheckpointStore implements CheckpointStore {
     const pending = new FsPendingCheckpoint(this, info, bundle, dir)
     await pending.open()
     return pending
+  }
+
+  /** Closes the files kept open for serving. The store must not be used afterwards. */
+  async close (): Promise<void> {
+    await this.readers.close()
   }
 
   /** Moves a finished scratch directory into place and indexes it. */
@@ -192,11 +214,24 @@ export class FsCheckpointStore implements CheckpointStore {
 
 const JOURNAL_ENTRY_BYTES = 4
 
-/** Scratch directory plus an append-only journal of verified chunk indices (u32 BE). */
+/**
+ * Scratch directory plus an append-only journal of verified chunk indices (u32 BE).
+ *
+ * Ordering: a chunk's bytes are written before its index is appended, so the journal never
+ * names a chunk whose write had not completed. Neither is fsynced: after a crash the
+ * journal may name a chunk whose bytes did not reach the disk, so a resume re-hashes every
+ * journaled chunk and refetches the ones that do not match. A verified chunk is therefore
+ * either recorded and on disk, or fetched again — never installed unverified.
+ */
 class FsPendingCheckpoint implements PendingCheckpoint {
   readonly completed = new Set<number>()
   private journal?: FileHandle
   private readonly journalPath: string
+  private readonly writers = new FdCache('r+', WRITE_HANDLES)
+  /** Group commit: indices written while the previous append was running go out in one append. */
+  private batch: number[] = []
+  private batchDone?: Deferred<void>
+  private appending?: Promise<void>
 
   constructor (private readonly store: FsCheckpointStore, private readonly info: CheckpointInfo, private readonly bundle: ManifestBundle, private readonly dir: string) {
     this.journalPath = `${dir}.journal`
@@ -204,6 +239,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
 
   async open (): Promise<void> {
     const { fileTable, chunkTable } = this.bundle.manifest
+    // Every file gets its final size up front (sparse), so chunks can land in any order.
     for (const f of fileTable) {
       const p = localPath(this.dir, f.relativePath)
       await mkdir(dirname(p), { recursive: true })
@@ -211,8 +247,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
       if (st === undefined) await writeFile(p, new Uint8Array(0))
       if (st?.size !== f.sizeBytes) await truncate(p, f.sizeBytes)
     }
-    // Resume: a journaled chunk counts only if what is on disk still hashes right
-    // (the journal and data writes are not ordered by fsync).
+    // Resume: a journaled chunk counts only if what is on disk still hashes right.
     const journal = await readFile(this.journalPath).catch(() => new Uint8Array(0))
     const view = new DataView(journal.buffer, journal.byteOffset, journal.byteLength)
     const claimed = new Set<number>()
@@ -230,25 +265,46 @@ class FsPendingCheckpoint implements PendingCheckpoint {
 
   async writeChunk (index: number, bytes: Uint8Array): Promise<void> {
     const c = this.chunk(index)
-    const fh = await open(localPath(this.dir, this.bundle.manifest.fileTable[c.fileIndex]!.relativePath), 'r+')
-    try {
-      let done = 0
-      while (done < bytes.length) {
-        const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, c.offset + done)
-        done += bytesWritten
-      }
-    } finally {
-      await fh.close()
-    }
-    const entry = new Uint8Array(JOURNAL_ENTRY_BYTES)
-    new DataView(entry.buffer).setUint32(0, index, false)
-    await this.journal!.write(entry)
+    await this.writers.use(this.pathOf(c), async fh => { await writeFully(fh, bytes, c.offset) })
+    await this.record(index)
     this.completed.add(index)
+  }
+
+  /** Appends `index` to the journal together with every other index recorded meanwhile. */
+  private async record (index: number): Promise<void> {
+    this.batch.push(index)
+    this.batchDone ??= deferred<void>()
+    const done = this.batchDone.promise
+    this.appending ??= this.appendBatches().finally(() => { this.appending = undefined })
+    await done
+  }
+
+  private async appendBatches (): Promise<void> {
+    while (this.batch.length > 0) {
+      const indices = this.batch
+      const done = this.batchDone!
+      this.batch = []
+      this.batchDone = undefined
+      try {
+        if (this.journal === undefined) throw new InstallVerificationError('download closed')
+        const entries = new Uint8Array(indices.length * JOURNAL_ENTRY_BYTES)
+        const view = new DataView(entries.buffer)
+        indices.forEach((i, k) => { view.setUint32(k * JOURNAL_ENTRY_BYTES, i, false) })
+        await writeFully(this.journal, entries, null)
+        done.resolve()
+      } catch (err) {
+        done.reject(err as Error)
+      }
+    }
   }
 
   async readChunk (index: number): Promise<Uint8Array> {
     const c = this.chunk(index)
-    return await readRange(localPath(this.dir, this.bundle.manifest.fileTable[c.fileIndex]!.relativePath), c.offset, c.sizeBytes)
+    return await this.writers.use(this.pathOf(c), async fh => await readExactly(fh, c.sizeBytes, c.offset))
+  }
+
+  private pathOf (c: ChunkEntry): string {
+    return localPath(this.dir, this.bundle.manifest.fileTable[c.fileIndex]!.relativePath)
   }
 
   private chunk (index: number): ChunkEntry {
@@ -257,9 +313,19 @@ class FsPendingCheckpoint implements PendingCheckpoint {
     return c
   }
 
+  /**
+   * With `reread: false` the check rests on two facts: the manifest was validated so that
+   * each file hash is the hash of its chunk table (`validateManifest`), and `completed`
+   * only holds chunks whose bytes hashed to their table entry before they were written
+   * (or were re-hashed from disk on resume). So every chunk being complete and every file
+   * having its size means every file hashes to the manifest, without reading it again.
+   * `reread: true` re-reads and re-hashes every byte, which also catches the disk losing
+   * a write between download and install.
+   */
   async install (opts: { reread?: boolean } = {}): Promise<void> {
     const { fileTable, chunkTable } = this.bundle.manifest
     if (this.completed.size !== chunkTable.length) throw new InstallVerificationError(`${chunkTable.length - this.completed.size} chunks missing`)
+    await this.close()
     const perFile: ChunkEntry[][] = fileTable.map(() => [])
     for (const c of chunkTable) perFile[c.fileIndex]!.push(c)
     for (let i = 0; i < fileTable.length; i++) {
@@ -267,7 +333,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
       const st = await stat(localPath(this.dir, f.relativePath))
       if (st.size !== f.sizeBytes) throw new InstallVerificationError(`${f.relativePath} has the wrong size`)
       let chunks = perFile[i]!
-      if (opts.reread !== false) {
+      if (opts.reread === true) {
         const fh = await open(localPath(this.dir, f.relativePath), 'r')
         try {
           const fresh: ChunkEntry[] = []
@@ -277,12 +343,13 @@ class FsPendingCheckpoint implements PendingCheckpoint {
       }
       if (!equalBytes(fileHash(chunks), f.hash)) throw new InstallVerificationError(`${f.relativePath} does not hash to the manifest`)
     }
-    await this.close()
     await this.store.installFrom(this.dir, this.info, this.bundle)
     await rm(this.journalPath, { force: true })
   }
 
   async close (): Promise<void> {
+    await this.appending?.catch(() => {})
+    await this.writers.close()
     await this.journal?.close()
     this.journal = undefined
   }

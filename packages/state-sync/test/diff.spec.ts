@@ -19,6 +19,7 @@ describe('diff against local data', () => {
   it('property: copied local chunks plus fetched chunks reproduce the target exactly, fetching only what is new', async () => {
     await fc.assert(fc.asyncProperty(fc.array(fc.nat({ max: TEST_CHUNK * 6 }), { minLength: 3, maxLength: 3 }), mutation, async (sizes, mut) => {
       const [oldRoot, seedRoot] = [await tempDir(), await tempDir()]
+      const stores: FsCheckpointStore[] = []
       try {
         const old: Record<string, Uint8Array> = Object.fromEntries(sizes.map((s, i) => [`f${i}`, randomBytes(s)]))
         const target: Record<string, Uint8Array> = Object.fromEntries(Object.entries(old).map(([k, v]) => [k, Uint8Array.from(v)]))
@@ -33,9 +34,11 @@ describe('diff against local data', () => {
         if (mut.duplicate) target['dup-of-f1'] = Uint8Array.from(target.f1!)
 
         const local = await FsCheckpointStore.open(oldRoot, { chunkSize: TEST_CHUNK })
+        stores.push(local)
         await writeTree(local.checkpointDir(1n), old)
         await local.addCheckpoint(1n)
         const seeder = await FsCheckpointStore.open(seedRoot, { chunkSize: TEST_CHUNK })
+        stores.push(seeder)
         await writeTree(seeder.checkpointDir(2n), target)
         const info = await seeder.addCheckpoint(2n)
 
@@ -50,6 +53,7 @@ describe('diff against local data', () => {
         assert.equal(result.chunksFetched, fresh.size)
         assert.equal(result.chunksFetched + result.chunksCopied, result.chunksTotal)
       } finally {
+        for (const s of stores) await s.close()
         await rm(oldRoot, { recursive: true, force: true })
         await rm(seedRoot, { recursive: true, force: true })
       }

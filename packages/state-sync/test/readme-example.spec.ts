@@ -19,7 +19,8 @@ describe('README example', () => {
     const cup = signCatchUpPackage(info.height, info.stateHash, keys.shares, 3)
 
     const seeder = await createTestNode({ services: { stateSync: stateSync({ store: seedStore }) } })
-    const joiner = await createTestNode({ services: { stateSync: stateSync({ store: await FsCheckpointStore.open(join(root, 'joiner')) }) } })
+    const joinStore = await FsCheckpointStore.open(join(root, 'joiner'))
+    const joiner = await createTestNode({ services: { stateSync: stateSync({ store: joinStore }) } })
     await connectAll([joiner, seeder])
 
     const result = await joiner.services.stateSync.sync({
@@ -30,6 +31,8 @@ describe('README example', () => {
     assert.equal(result.chunksTotal, 3)
     assert.equal(result.chunksFetched, 1) // three identical 1 MiB chunks: fetched once, copied twice
     await stopAll([seeder, joiner])
+    await seedStore.close() // stores keep checkpoint files open for serving
+    await joinStore.close()
     await rm(root, { recursive: true, force: true })
   })
 })

@@ -21,6 +21,7 @@ describe('state sync over libp2p (loopback TCP)', function () {
   this.timeout(90_000)
   const dirs: string[] = []
   let nodes: Libp2p[] = []
+  const stores = new Set<FsCheckpointStore>()
   let source: { root: string, store: FsCheckpointStore, info: CheckpointInfo, files: Record<string, Uint8Array> }
 
   before(async () => {
@@ -29,9 +30,13 @@ describe('state sync over libp2p (loopback TCP)', function () {
     source = { root, files, ...await storeWith(root, 10n, files) }
   })
   afterEach(async () => { await stopAll(nodes); nodes = [] })
-  after(async () => { await removeDirs(dirs) })
+  after(async () => {
+    for (const s of stores) await s.close()
+    await removeDirs(dirs)
+  })
 
   async function seederNode (store = source.store, metrics?: InMemoryMetrics): Promise<SyncNode> {
+    stores.add(store)
     const n = await createTestNode({ services: { stateSync: stateSync({ store, metrics }) } }) as unknown as SyncNode
     nodes.push(n)
     return n
