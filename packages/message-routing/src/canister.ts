@@ -60,6 +60,8 @@ export class CanisterState {
   /** Requests and responses produced but not yet routed (waiting for room in a stream). */
   output: Array<Request | Response> = []
   outputRequests = 0
+  /** Which input queue goes next when both have messages (alternation, part of the state). */
+  requestsNext = false
 
   readonly contexts = new Map<number, CallContext>()
   readonly callbacks = new Map<number, Callback>()

@@ -72,6 +72,7 @@ function encodeCanister (c: CanisterState): Uint8Array {
     stable_pages: c.stableWasmPages,
     next_context: c.nextContextId,
     next_callback: c.nextCallbackId,
+    requests_next: c.requestsNext,
     contexts: [...c.contexts.values()].sort((a, b) => a.id - b.id).map(x => [x.id, encodeOrigin(x.origin), x.replied, x.outstanding]),
     callbacks: [...c.callbacks.values()].sort((a, b) => a.id - b.id).map(b => [
       b.id, b.contextId, b.callee.toUint8Array(), [b.closures.reply.fn, b.closures.reply.env], [b.closures.reject.fn, b.closures.reject.env],
@@ -97,6 +98,7 @@ function decodeCanister (bytes: Uint8Array, module: Uint8Array): CanisterState {
   c.stableWasmPages = v.stable_pages
   c.nextContextId = v.next_context
   c.nextCallbackId = v.next_callback
+  c.requestsNext = v.requests_next === true
   for (const [id, origin, replied, outstanding] of v.contexts as any[]) {
     const ctx: CallContext = { id, origin: decodeOrigin(origin), replied, outstanding }
     c.contexts.set(id, ctx)

@@ -7,7 +7,7 @@ import { rejectResponseFor, routeCanisterOutputs } from './routing.js'
 /**
  * Step 5: execution. First each canister's global timer (when due) and heartbeat,
  * then a fair round-robin over canisters with input: one message per canister per
- * turn, responses before requests (they free reservations), starting at a canister
+ * turn, alternating between its responses and requests, starting at a canister
  * that rotates with the height, while the round's instruction budget lasts. Outputs
  * are routed after every message, so calls between canisters of this subnet run in
  * the same round while budget is left. At least one message runs per round. Returns
@@ -40,9 +40,11 @@ export async function executeRound (ctx: RoundContext): Promise<bigint> {
   return used
 }
 
+/** Alternates between the canister's responses and requests when both wait, so neither starves the other. */
 async function executeNext (ctx: RoundContext, c: CanisterState): Promise<bigint> {
-  const resp = c.inputResponses.shift()
-  if (resp !== undefined) return await executeResponse(ctx, c, resp)
+  const takeResponse = c.inputResponses.length > 0 && (c.inputRequests.length === 0 || !c.requestsNext)
+  c.requestsNext = takeResponse
+  if (takeResponse) return await executeResponse(ctx, c, c.inputResponses.shift()!)
   return await executeRequest(ctx, c, c.inputRequests.shift()!)
 }
 
