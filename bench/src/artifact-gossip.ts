@@ -132,7 +132,7 @@ async function rawHarness (): Promise<Harness> {
   }
   for (const n of nodes) n.services.pubsub.subscribe('/raw')
   await connectPaced(nodes)
-  await waitFor(() => nodes.every(n => n.services.pubsub.getSubscribers('/raw').length >= NODES - 1 && n.services.pubsub.getMeshPeers('/raw').length > 0), { timeoutMs: 60_000, what: 'raw mesh' })
+  await waitFor(() => nodes.every(n => n.services.pubsub.getSubscribers('/raw').length >= NODES - 1 && n.services.pubsub.getMeshPeers('/raw').length > 0), { timeoutMs: 120_000, what: `raw mesh (${nodes.map(n => `${n.getConnections().length}/${n.services.pubsub.getSubscribers('/raw').length}`).join(' ')})` })
   const listeners: Array<(node: number, key: string) => void> = []
   nodes.forEach((n, i) => n.services.pubsub.addEventListener('message', (evt: any) => {
     const key = Buffer.from(evt.detail.data.subarray(0, 32)).toString('hex')

@@ -256,8 +256,17 @@ export class ArtifactProcessor {
   private schedule (): void {
     if (this.scheduled || this.stopped) return
     this.scheduled = true
-    // setImmediate, not a microtask: gossip handling must yield to the network (lodestar#5604).
-    setImmediate(() => { this.scheduled = false; this.pump() })
+    const run = (): void => { this.scheduled = false; this.pump() }
+    // Idle: run right after the current handler, so a lone artifact pays no extra event-loop
+    // turn. Busy: setImmediate, so a flood yields to the network between batches (lodestar#5604).
+    if (this.batchesInFlight === 0 && this.pendingInput() <= 1) queueMicrotask(run)
+    else setImmediate(run)
+  }
+
+  private pendingInput (): number {
+    let n = this.ready.length
+    for (const state of this.kinds.values()) n += state.queue.length
+    return n
   }
 
   private verifierBusy (): boolean {

@@ -4,7 +4,7 @@ import { connectAll, stopAll, waitFor } from '@icnet/test-utils'
 import { InMemoryMetrics } from '@icnet/types'
 import { createMesh, createMeshNode, makeNote, sharedVerifier, waitForMesh, type MeshNode, type TestRegistry } from './fixtures.js'
 import type { BlsVerifierPool } from '@icnet/crypto'
-import type { SignatureSet, SignatureVerifier } from '../src/index.js'
+import { artifactIdHex, type SignatureSet, type SignatureVerifier } from '../src/index.js'
 
 /**
  * 13 nodes in one process on two shared cores: the memory transport keeps the test about
@@ -64,21 +64,29 @@ describe('artifact gossip on a 13-node mesh (memory transport)', function () {
     await waitFor(() => receiver.node.services.pubsub.getMeshPeers(topic).length > 0 && publisher.node.services.pubsub.getSubscribers(topic).some((p: any) => p.toString() === receiver.id),
       { timeoutMs: 30_000, what: 'receiver in the mesh' })
     let maxDepth = 0
-    receiver.node.services.pubsub.addEventListener('gossipsub:message', () => { maxDepth = Math.max(maxDepth, receiver.service.queueLength('note')) })
     const flood = 200
     const notes = Array.from({ length: flood }, (_, i) => makeNote(publisher.keys, 10_000 + i, randomBytes(256)))
-    const ids: string[] = []
-    for (const n of notes) ids.push((await publisher.service.publish('note', n)).id)
-    await waitFor(() => metrics.get('icnet_artifact_received_total') >= flood, { timeoutMs: 60_000, what: 'the flood to arrive' })
+    const floodIds = new Set(notes.map(n => artifactIdHex(n)))
+    let floodArrived = 0
+    receiver.node.services.pubsub.addEventListener('gossipsub:message', (evt: any) => {
+      maxDepth = Math.max(maxDepth, receiver.service.queueLength('note'))
+      if (floodIds.has(evt.detail.msgId)) floodArrived++
+    })
+    let accepted = 0
+    receiver.service.addEventListener('artifact', () => { accepted++ })
+    for (const n of notes) await publisher.service.publish('note', n)
+    await waitFor(() => floodArrived === flood, { timeoutMs: 60_000, what: 'the flood to arrive' })
     assert.ok(maxDepth <= limit, `queue depth ${maxDepth} within ${limit}`)
-    assert.ok(receiver.service.queueLength('note') <= limit)
+    assert.equal(receiver.service.queueLength('note'), limit, 'the queue is full, not over')
+    // Besides the flood, gossip (IHAVE/IWANT) may bring recent artifacts from before the
+    // receiver joined; every message beyond the bound was dropped and counted either way.
+    const received = metrics.get('icnet_artifact_received_total')
     const dropped = metrics.get('icnet_artifact_dropped_total', { kind: 'note', reason: 'queue_full' })
-    assert.equal(dropped, flood - limit, 'everything beyond the bound was dropped and counted')
+    assert.equal(dropped, received - limit)
+    assert.equal(accepted, 0, 'nothing validated while the verifier was saturated')
     gate.open = true
-    // Drop-oldest keeps the newest: exactly the last `limit` artifacts get validated.
-    await waitFor(() => ids.slice(-limit).every(id => receiver.service.pool('note').get(id)?.section === 'validated'),
-      { timeoutMs: 60_000, what: 'the queued artifacts to validate' })
-    assert.equal(ids.filter(id => receiver.service.pool('note').has(id)).length, limit)
+    await waitFor(() => accepted === limit, { timeoutMs: 60_000, what: 'the queued artifacts to validate' })
+    assert.equal(receiver.service.queueLength('note'), 0)
   })
 })
 
