@@ -43,6 +43,52 @@ export interface WrittenCheckpoint {
 }
 
 // ---- encodings ------------------------------------------------------------
+//
+// Checkpoint files are our own (or a state-sync download whose manifest a CUP
+// certified), so they are decoded into these shapes directly; anything that does
+// not fit fails the load as a whole (CheckpointLoadError), never half-way.
+
+type Pair = [number, number]
+interface CanisterRecord {
+  id: Uint8Array
+  controllers: Uint8Array[]
+  module_hash: Uint8Array
+  certified_data: Uint8Array
+  global_timer: string
+  has_heartbeat: number
+  globals: unknown[][]
+  heap_pages: number
+  stable_pages: number
+  next_context: number
+  next_callback: number
+  requests_next?: boolean
+  contexts: Array<[number, unknown[], boolean, number]>
+  callbacks: Array<[number, number, Uint8Array, Pair, Pair, Pair | null]>
+  input_requests: Array<['i', Uint8Array, Uint8Array, string, Uint8Array] | ['r', Uint8Array]>
+  input_responses: Uint8Array[]
+  output: Uint8Array[]
+}
+interface StreamRecord {
+  subnet: Uint8Array
+  begin: number
+  signals_begin: number
+  signals_end: number
+  reject_signals: Pair[]
+  responses_only: boolean
+  max_messages: number
+  max_bytes: number
+  messages: Uint8Array[]
+}
+interface MetadataRecord {
+  version: number
+  subnet_id: Uint8Array
+  height: number
+  time_ns: string
+  state_root: Uint8Array
+  prev_state_hash: Uint8Array
+  loopback: Uint8Array[]
+}
+type IngressRecord = [Uint8Array, IngressStatus['status'], number, ...unknown[]]
 
 function encodeOrigin (o: CallOrigin): unknown[] {
   if (o.kind === 'ingress') return ['i', o.requestId, o.caller.toUint8Array()]
@@ -87,23 +133,23 @@ function encodeCanister (c: CanisterState): Uint8Array {
 }
 
 function decodeCanister (bytes: Uint8Array, module: Uint8Array): CanisterState {
-  const v = decode(bytes) as Record<string, any>
+  const v = decode(bytes) as CanisterRecord
   const c = new CanisterState(Principal.fromUint8Array(v.id), (v.controllers as Uint8Array[]).map(b => Principal.fromUint8Array(b)), v.module_hash)
   c.module = module
   c.certifiedData = v.certified_data
   c.globalTimer = BigInt(v.global_timer)
   c.hasHeartbeat = v.has_heartbeat === 2 ? undefined : v.has_heartbeat === 1
-  c.globals = (v.globals as unknown[][]).map(decodeGlobal)
+  c.globals = v.globals.map(decodeGlobal)
   c.heapWasmPages = v.heap_pages
   c.stableWasmPages = v.stable_pages
   c.nextContextId = v.next_context
   c.nextCallbackId = v.next_callback
   c.requestsNext = v.requests_next === true
-  for (const [id, origin, replied, outstanding] of v.contexts as any[]) {
+  for (const [id, origin, replied, outstanding] of v.contexts) {
     const ctx: CallContext = { id, origin: decodeOrigin(origin), replied, outstanding }
     c.contexts.set(id, ctx)
   }
-  for (const [id, contextId, callee, reply, reject, cleanup] of v.callbacks as any[]) {
+  for (const [id, contextId, callee, reply, reject, cleanup] of v.callbacks) {
     c.callbacks.set(id, {
       id, contextId, callee: Principal.fromUint8Array(callee),
       closures: {
@@ -112,14 +158,14 @@ function decodeCanister (bytes: Uint8Array, module: Uint8Array): CanisterState {
       }
     })
   }
-  for (const r of v.input_requests as any[]) {
+  for (const r of v.input_requests) {
     const item: InputRequest = r[0] === 'i'
       ? { kind: 'ingress', requestId: r[1], caller: Principal.fromUint8Array(r[2]), method: r[3], arg: r[4] }
       : { kind: 'request', request: decodeStreamMessage(r[1]) as Request }
     c.inputRequests.push(item)
   }
-  for (const b of v.input_responses as Uint8Array[]) c.inputResponses.push(decodeStreamMessage(b) as Response)
-  c.output = (v.output as Uint8Array[]).map(b => decodeStreamMessage(b) as Request | Response)
+  for (const b of v.input_responses) c.inputResponses.push(decodeStreamMessage(b) as Response)
+  c.output = v.output.map(b => decodeStreamMessage(b) as Request | Response)
   c.outputRequests = c.output.filter(m => m.kind === 'request').length
   c.clearDirty()
   return c
@@ -141,19 +187,19 @@ function encodeStream (subnet: Principal, s: Stream): Uint8Array {
 }
 
 function decodeStream (bytes: Uint8Array): { subnet: Principal, stream: Stream } {
-  const v = decode(bytes) as Record<string, any>
+  const v = decode(bytes) as StreamRecord
   const stream = new Stream({
     begin: v.begin, signalsEnd: v.signals_begin, flags: { responsesOnly: v.responses_only === true },
     limits: { maxMessages: v.max_messages, maxBytes: v.max_bytes }
   })
   // Replay the signals we still owe, so the stream's private signal window is restored exactly.
-  const rejects = new Map<number, number>((v.reject_signals as Array<[number, number]>).map(([i, r]) => [i, r]))
-  for (let i = v.signals_begin as number; i < v.signals_end; i++) {
+  const rejects = new Map<number, number>(v.reject_signals)
+  for (let i = v.signals_begin; i < v.signals_end; i++) {
     const reason = rejects.get(i)
     if (reason !== undefined && isRejectReason(reason)) stream.pushRejectSignal(reason)
     else stream.pushAcceptSignal()
   }
-  for (const b of v.messages as Uint8Array[]) stream.push(decodeStreamMessage(b))
+  for (const b of v.messages) stream.push(decodeStreamMessage(b))
   return { subnet: Principal.fromUint8Array(v.subnet), stream }
 }
 
@@ -166,10 +212,10 @@ function encodeIngress (state: ReplicatedState): Uint8Array {
   }))
 }
 
-function decodeIngressEntry (v: any[]): { id: Uint8Array, state: IngressStatus } {
-  const [id, status, expiry] = v as [Uint8Array, IngressStatus['status'], number]
-  if (status === 'replied') return { id, state: { status, expiry, reply: v[3] } }
-  if (status === 'rejected') return { id, state: { status, expiry, code: v[3] as RejectCode, message: v[4] } }
+function decodeIngressEntry (v: IngressRecord): { id: Uint8Array, state: IngressStatus } {
+  const [id, status, expiry] = v
+  if (status === 'replied') return { id, state: { status, expiry, reply: v[3] as Uint8Array } }
+  if (status === 'rejected') return { id, state: { status, expiry, code: v[3] as RejectCode, message: v[4] as string } }
   return { id, state: { status, expiry } }
 }
 
@@ -294,7 +340,7 @@ export interface LoadedCheckpoint {
 export async function loadCheckpoint (dataDir: string, height: number): Promise<LoadedCheckpoint> {
   const dir = checkpointDir(dataDir, height)
   try {
-    const meta = decode(await readFile(join(dir, 'system_metadata.cbor'))) as Record<string, any>
+    const meta = decode(await readFile(join(dir, 'system_metadata.cbor'))) as MetadataRecord
     if (meta.version !== CHECKPOINT_FORMAT_VERSION) throw new CheckpointLoadError(`checkpoint format ${meta.version} is not ${CHECKPOINT_FORMAT_VERSION}`)
     let manifest: Manifest
     try {
@@ -324,14 +370,14 @@ export async function loadCheckpoint (dataDir: string, height: number): Promise<
         }
       })
     }
-    const ingress = (decode(await readFile(join(dir, 'ingress_history.cbor'))) as any[][]).map(decodeIngressEntry)
+    const ingress = (decode(await readFile(join(dir, 'ingress_history.cbor'))) as IngressRecord[]).map(decodeIngressEntry)
     return {
       written: { height, dir, manifest, stateHash: bundleManifest(manifest).stateHash },
       height,
       timeNs: BigInt(meta.time_ns),
       stateRoot: meta.state_root,
       prevStateHash: meta.prev_state_hash,
-      loopback: (meta.loopback as Uint8Array[]).map(decodeStreamMessage),
+      loopback: meta.loopback.map(decodeStreamMessage),
       ingress,
       streams,
       canisters
