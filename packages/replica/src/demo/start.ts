@@ -33,6 +33,7 @@ async function demo (): Promise<number> {
   const subnets = (f.subnets as number | undefined) ?? 2
   const nodes = (f.nodes as number | undefined) ?? 4
   console.log(`icnet demo: ${subnets} subnets x ${nodes} nodes as separate processes on 127.0.0.1 (data in ${dir})`)
+  console.log(INTERIM_NOTE)
   await testnetInit({ subnets, nodes, dir, canisters: 'xnet-load', rate: (f.rate as number | undefined) ?? 10, basePort: (f['base-port'] as number | undefined) ?? 4100 }, { log: s => { console.log(s) } })
   const ac = new AbortController()
   const onSignal = (): void => { console.log('stopping every node...'); ac.abort() }
