@@ -44,6 +44,9 @@ export async function createTestNode<S extends ServiceMap = ServiceMap> (opts: T
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: opts.connectionGater ?? { denyDialMultiaddr: () => false },
+    // Every test node dials from 127.0.0.1; libp2p's default of 5 inbound connections
+    // per second per host would reset dials in meshes of more than a few nodes.
+    connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1_000 },
     services: {
       identify: identify(),
       ping: ping(),
