@@ -3,53 +3,70 @@
  * once and at most `maxQueued` wait behind them. A request beyond both is
  * refused at once (429) before its body is read: the cheapest place to shed.
  */
+export type Release = () => void
+
 export class AdmissionQueue {
   readonly maxConcurrent: number
   readonly maxQueued: number
   #active = 0
-  readonly #waiting: Array<() => void> = []
+  /** Waiting runs, FIFO: a ring of slots from #head, #count long (at most maxQueued). */
+  readonly #waiting: Array<((release: Release) => void) | undefined>
   #head = 0
+  #count = 0
 
   constructor (maxConcurrent: number, maxQueued: number) {
     if (!(maxConcurrent > 0) || !(maxQueued >= 0)) throw new RangeError('maxConcurrent must be positive and maxQueued non-negative')
     this.maxConcurrent = maxConcurrent
     this.maxQueued = maxQueued
+    this.#waiting = new Array(maxQueued)
   }
 
   get active (): number { return this.#active }
-  get queued (): number { return this.#waiting.length - this.#head }
+  get queued (): number { return this.#count }
+
+  /**
+   * Runs `run` with a release function now (synchronously) when a slot is
+   * free, or later when one frees up; false when the queue is full and `run`
+   * will never be called.
+   */
+  tryRun (run: (release: Release) => void): boolean {
+    if (this.#active < this.maxConcurrent) {
+      this.#active++
+      run(this.#releaser())
+      return true
+    }
+    if (this.#count >= this.maxQueued) return false
+    this.#waiting[(this.#head + this.#count) % this.maxQueued] = run
+    this.#count++
+    return true
+  }
 
   /**
    * A slot, or undefined when the queue is full. The returned promise resolves
    * to a release function once the request may run.
    */
-  tryAcquire (): Promise<() => void> | undefined {
-    if (this.#active < this.maxConcurrent) {
-      this.#active++
-      return Promise.resolve(this.#releaser())
-    }
-    if (this.queued >= this.maxQueued) return undefined
-    return new Promise(resolve => {
-      this.#waiting.push(() => { resolve(this.#releaser()) })
-    })
+  tryAcquire (): Promise<Release> | undefined {
+    let resolve!: (release: Release) => void
+    const slot = new Promise<Release>(r => { resolve = r })
+    return this.tryRun(resolve) ? slot : undefined
   }
 
-  #releaser (): () => void {
+  #releaser (): Release {
     let released = false
     return () => {
       if (released) return
       released = true
-      const next = this.#head < this.#waiting.length ? this.#waiting[this.#head] : undefined
-      if (next !== undefined) {
-        this.#waiting[this.#head++] = undefined as unknown as () => void
-        if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
-          this.#waiting.splice(0, this.#head)
-          this.#head = 0
-        }
-        next() // the slot passes on: active stays the same
-      } else {
+      if (this.#count === 0) {
         this.#active--
+        return
       }
+      const next = this.#waiting[this.#head]!
+      this.#waiting[this.#head] = undefined
+      this.#head = (this.#head + 1) % this.maxQueued
+      this.#count--
+      // The slot passes on (active stays the same); in a microtask, so that a chain of quick failures does not recurse.
+      const release = this.#releaser()
+      queueMicrotask(() => { next(release) })
     }
   }
 }

@@ -61,3 +61,8 @@ export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 /** The version this endpoint reports in /api/v2/status. */
 export const IMPL_VERSION = 'icnet-0.1.0'
+
+/** Time limits are checked by one sweep at most this often (see deadlines.ts): they hold to within this much. */
+export const DEADLINE_RESOLUTION_MS = 250
+/** Effective canister ids parsed from URLs, remembered (clients address few canisters, and each parse checks a CRC32). */
+export const URL_PRINCIPAL_CACHE_SIZE = 1024

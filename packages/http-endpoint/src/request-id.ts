@@ -1,23 +1,46 @@
 /**
  * The interface specification's representation-independent hash
  * (`hash_of_map`), which names requests (request ids) and is what senders and
- * nodes sign. SHA-256 by node:crypto.
+ * nodes sign. SHA-256 by node:crypto's one-shot `hash` (no Hash object per
+ * call); it runs on every request and response, so the field-name hashes of
+ * the specification's own fields are computed once.
  */
-import { createHash } from 'node:crypto'
-import { concatBytes, compareBytes } from '@icnet/types'
+import { createHash, hash as oneShotHash } from 'node:crypto'
 
 /** A value the hash covers: blobs, text, naturals, arrays and nested maps. */
 export type HashableValue = Uint8Array | string | bigint | number | readonly HashableValue[] | HashableMap
 export type HashableMap = ReadonlyMap<string, HashableValue> | { readonly [key: string]: HashableValue | undefined }
 
-const textEncoder = new TextEncoder()
+const HASH_BYTES = 32
 
-function sha256 (bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytes).digest())
+/** SHA-256 as a Buffer (a Uint8Array); node:crypto's one-shot form where this Node has it. */
+const sha256: (bytes: Uint8Array | string) => Buffer = typeof oneShotHash === 'function'
+  ? bytes => oneShotHash('sha256', bytes, 'buffer')
+  : bytes => createHash('sha256').update(bytes).digest()
+
+/** Field names of requests, delegations and query responses: their hashes never change. */
+const KNOWN_KEYS = [
+  'request_type', 'canister_id', 'method_name', 'arg', 'sender', 'ingress_expiry', 'nonce', 'paths',
+  'pubkey', 'expiration', 'targets', 'sender_info',
+  'status', 'reply', 'reject_code', 'reject_message', 'error_code', 'timestamp', 'request_id'
+]
+const keyHashes = new Map<string, Buffer>(KNOWN_KEYS.map(k => [k, sha256(k)]))
+
+/** A plain Uint8Array view (no copy), so that hashes compare equal to other byte arrays. */
+function plain (b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
+function keyHash (key: string): Buffer {
+  return keyHashes.get(key) ?? sha256(key)
 }
 
 /** Shortest unsigned LEB128. */
 export function leb128 (value: bigint | number): Uint8Array {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('naturals only')
+    if (value < 0x80) return Uint8Array.of(value)
+  }
   let v = BigInt(value)
   if (v < 0n) throw new RangeError('naturals only')
   const out: number[] = []
@@ -31,21 +54,36 @@ export function leb128 (value: bigint | number): Uint8Array {
 }
 
 export function hashValue (value: HashableValue): Uint8Array {
-  if (value instanceof Uint8Array) return sha256(value)
-  if (typeof value === 'string') return sha256(textEncoder.encode(value))
-  if (typeof value === 'bigint' || typeof value === 'number') return sha256(leb128(value))
-  if (Array.isArray(value)) return sha256(concatBytes(...(value as readonly HashableValue[]).map(hashValue)))
+  if (value instanceof Uint8Array || typeof value === 'string') return plain(sha256(value))
+  if (typeof value === 'bigint' || typeof value === 'number') return plain(sha256(leb128(value)))
+  if (Array.isArray(value)) {
+    const items = value as readonly HashableValue[]
+    const joined = Buffer.allocUnsafe(items.length * HASH_BYTES)
+    for (let i = 0; i < items.length; i++) joined.set(hashValue(items[i]!), i * HASH_BYTES)
+    return plain(sha256(joined))
+  }
   return hashOfMap(value as HashableMap)
 }
 
 /** `hash_of_map`: fields sorted by their hashed pair, absent (undefined) fields omitted. */
 export function hashOfMap (map: HashableMap): Uint8Array {
-  const entries: Array<[string, HashableValue]> = map instanceof Map
-    ? [...(map as ReadonlyMap<string, HashableValue>).entries()]
-    : Object.entries(map).filter((e): e is [string, HashableValue] => e[1] !== undefined)
-  const pairs = entries.map(([k, v]) => concatBytes(sha256(textEncoder.encode(k)), hashValue(v)))
-  pairs.sort(compareBytes)
-  return sha256(concatBytes(...pairs))
+  const pairs: Buffer[] = []
+  const add = (k: string, v: HashableValue): void => {
+    const pair = Buffer.allocUnsafe(2 * HASH_BYTES)
+    pair.set(keyHash(k), 0)
+    pair.set(hashValue(v), HASH_BYTES)
+    pairs.push(pair)
+  }
+  if (map instanceof Map) {
+    for (const [k, v] of map as ReadonlyMap<string, HashableValue>) add(k, v)
+  } else {
+    for (const k of Object.keys(map)) {
+      const v = (map as Record<string, HashableValue | undefined>)[k]
+      if (v !== undefined) add(k, v)
+    }
+  }
+  pairs.sort(Buffer.compare)
+  return plain(sha256(Buffer.concat(pairs, pairs.length * 2 * HASH_BYTES)))
 }
 
 /** The request id of a request's `content` map. */

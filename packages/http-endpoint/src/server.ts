@@ -6,15 +6,15 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { encode, Tagged } from 'cborg'
 import { logger } from '@libp2p/logger'
-import { equalBytes, IcnetError, MANAGEMENT_CANISTER_ID, type Metrics, Principal, principalEquals } from '@icnet/types'
-import { AdmissionQueue } from './admission.js'
+import { equalBytes, IcnetError, LruMap, MANAGEMENT_CANISTER_ID, type Metrics, Principal, principalEquals } from '@icnet/types'
+import { AdmissionQueue, type Release } from './admission.js'
 import { authenticate, checkIngressExpiry } from './auth.js'
 import type { HttpBackend, QueryOutcome } from './backend.js'
 import { readBody } from './body.js'
-import { SELF_DESCRIBE_TAG } from './cbor.js'
+import { encodeAnswer, type AnswerValue } from './cbor-encode.js'
 import * as C from './constants.js'
+import { Deadlines } from './deadlines.js'
 import { parseEnvelope, type CallContent, type Envelope } from './envelope.js'
 import { badRequest, HttpRequestError, type RefusalReason } from './errors.js'
 import { managementEffectiveCanisterId } from './management-candid.js'
@@ -68,6 +68,13 @@ export class HttpEndpoint {
   readonly #metrics: HttpMetrics
   readonly #now: () => number
   readonly #sockets = new Set<Socket>()
+  readonly #deadlines: Deadlines
+  /** Ids parsed from URLs (textual principals carry a CRC32 and base32; clients send the same few ids again and again). */
+  readonly #urlPrincipals = new LruMap<string, Principal>(C.URL_PRINCIPAL_CACHE_SIZE)
+  readonly #maxBodyBytes: number
+  readonly #bodyReadTimeoutMs: number
+  readonly #handlerTimeoutMs: number
+  readonly #syncCallTimeoutMs: number
   #syncWaiters = 0
   #url = ''
 
@@ -76,6 +83,13 @@ export class HttpEndpoint {
     this.#options = options
     this.#now = options.now ?? Date.now
     this.#metrics = httpMetrics(options.metrics)
+    this.#maxBodyBytes = options.maxBodyBytes ?? C.DEFAULT_MAX_BODY_BYTES
+    this.#bodyReadTimeoutMs = options.bodyReadTimeoutMs ?? C.DEFAULT_BODY_READ_TIMEOUT_MS
+    this.#handlerTimeoutMs = options.handlerTimeoutMs ?? C.DEFAULT_HANDLER_TIMEOUT_MS
+    this.#syncCallTimeoutMs = options.syncCallTimeoutMs ?? C.DEFAULT_SYNC_CALL_TIMEOUT_MS
+    // A quarter of the shortest limit, at most DEADLINE_RESOLUTION_MS: limits hold to within 25 %.
+    const shortest = Math.min(this.#bodyReadTimeoutMs, this.#handlerTimeoutMs, this.#syncCallTimeoutMs)
+    this.#deadlines = new Deadlines(Math.max(1, Math.min(C.DEADLINE_RESOLUTION_MS, Math.floor(shortest / 4))))
     const maxConcurrent = options.maxConcurrent ?? C.DEFAULT_MAX_CONCURRENT
     const maxQueued = options.maxQueued ?? C.DEFAULT_MAX_QUEUED
     this.#queues = Object.fromEntries(QUEUED_ENDPOINTS.map(e => [e, new AdmissionQueue(maxConcurrent, maxQueued)])) as Record<(typeof QUEUED_ENDPOINTS)[number], AdmissionQueue>
@@ -130,6 +144,7 @@ export class HttpEndpoint {
     this.#server.closeIdleConnections()
     for (const s of this.#sockets) s.destroy()
     await closed
+    this.#deadlines.clear()
   }
 
   #handle (req: IncomingMessage, res: ServerResponse): void {
@@ -183,31 +198,43 @@ export class HttpEndpoint {
       return
     }
     const queue = this.#queues[endpoint as (typeof QUEUED_ENDPOINTS)[number]]
-    const slot = queue.tryAcquire()
-    if (slot === undefined) {
+    const ep = endpoint
+    const admitted = queue.tryRun(release => {
+      this.#metrics.queued.set(queue.queued, { endpoint: ep })
+      this.#admitted(ep, id, req, res, release)
+    })
+    if (!admitted) {
       res.setHeader('Retry-After', '1')
       this.#refuse(res, new HttpRequestError(429, 'overloaded', `the ${endpoint} queue is full (${queue.maxConcurrent} running, ${queue.maxQueued} waiting); retry later`), true)
       return
     }
     this.#metrics.queued.set(queue.queued, { endpoint })
-    const ep = endpoint
-    void slot.then(async release => {
-      this.#metrics.queued.set(queue.queued, { endpoint: ep })
-      let released = false
-      const releaseOnce = (): void => { if (!released) { released = true; release() } }
-      try {
-        const body = await readBody(req, this.#options.maxBodyBytes ?? C.DEFAULT_MAX_BODY_BYTES, this.#options.bodyReadTimeoutMs ?? C.DEFAULT_BODY_READ_TIMEOUT_MS)
-        this.#metrics.bodySize.observe(body.length, { endpoint: ep })
-        await this.#withTimeout(this.#dispatch(ep, id, body, res, releaseOnce))
-      } catch (err) {
+  }
+
+  /** A request holding a processing slot: read its body, then dispatch under the handler time limit. */
+  #admitted (endpoint: EndpointName, id: string, req: IncomingMessage, res: ServerResponse, release: Release): void {
+    readBody(req, this.#maxBodyBytes, this.#bodyReadTimeoutMs, this.#deadlines, (err, body) => {
+      if (err !== undefined) {
         this.#fail(res, err)
-      } finally {
-        releaseOnce()
+        release()
+        return
       }
+      this.#metrics.bodySize.observe(body!.length, { endpoint })
+      let settled = false
+      const settle = (failure: unknown): void => {
+        if (settled) return
+        settled = true
+        deadline.cancel()
+        if (failure !== undefined) this.#fail(res, failure)
+        release()
+      }
+      const ms = this.#handlerTimeoutMs
+      const deadline = this.#deadlines.after(ms, () => { settle(new HttpRequestError(504, 'handler-timeout', `the node did not answer within ${ms} ms`)) })
+      this.#dispatch(endpoint, id, body!, res, release).then(() => { settle(undefined) }, failure => { settle(failure ?? new Error('request failed')) })
     })
   }
 
-  async #dispatch (endpoint: EndpointName, id: string, body: Uint8Array, res: ServerResponse, release: () => void): Promise<void> {
+  async #dispatch (endpoint: EndpointName, id: string, body: Uint8Array, res: ServerResponse, release: Release): Promise<void> {
     switch (endpoint) {
       case 'call_v2':
       case 'call_v3': return await this.#call(endpoint, this.#canisterIdFromUrl(id), body, res, release)
@@ -218,25 +245,17 @@ export class HttpEndpoint {
     }
   }
 
-  async #withTimeout<T> (work: Promise<T>): Promise<T> {
-    const ms = this.#options.handlerTimeoutMs ?? C.DEFAULT_HANDLER_TIMEOUT_MS
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new HttpRequestError(504, 'handler-timeout', `the node did not answer within ${ms} ms`)) }, ms)
-    })
-    try {
-      return await Promise.race([work, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
   #principalFromUrl (text: string, what: string): Principal {
+    const cached = this.#urlPrincipals.get(text)
+    if (cached !== undefined) return cached
+    let principal: Principal
     try {
-      return Principal.fromText(decodeURIComponent(text))
+      principal = Principal.fromText(decodeURIComponent(text))
     } catch (err) {
       throw badRequest('invalid-canister-id', `invalid ${what} in the URL: ${text.slice(0, 80)}`, err)
     }
+    this.#urlPrincipals.set(text, principal)
+    return principal
   }
 
   /** The effective canister id from the URL; it must be hosted by this node's subnet. */
@@ -276,7 +295,7 @@ export class HttpEndpoint {
     authenticate(envelope, { nowMs, canisterId })
   }
 
-  async #call (endpoint: 'call_v2' | 'call_v3', effective: Principal, body: Uint8Array, res: ServerResponse, release: () => void): Promise<void> {
+  async #call (endpoint: 'call_v2' | 'call_v3', effective: Principal, body: Uint8Array, res: ServerResponse, release: Release): Promise<void> {
     const envelope = parseEnvelope(body, 'call')
     const content = envelope.content
     this.#checkEffectiveCanister(content, effective)
@@ -315,8 +334,7 @@ export class HttpEndpoint {
     this.#syncWaiters++
     this.#metrics.syncWaiters.set(this.#syncWaiters)
     const controller = new AbortController()
-    const timeoutMs = this.#options.syncCallTimeoutMs ?? C.DEFAULT_SYNC_CALL_TIMEOUT_MS
-    const timer = setTimeout(() => { controller.abort() }, timeoutMs)
+    const timer = this.#deadlines.after(this.#syncCallTimeoutMs, () => { controller.abort() })
     const onClose = (): void => { controller.abort() }
     res.once('close', onClose)
     let done = false
@@ -326,7 +344,7 @@ export class HttpEndpoint {
     } catch (err) {
       if (!controller.signal.aborted) throw err
     } finally {
-      clearTimeout(timer)
+      timer.cancel()
       res.off('close', onClose)
       this.#syncWaiters--
       this.#metrics.syncWaiters.set(this.#syncWaiters)
@@ -356,8 +374,8 @@ export class HttpEndpoint {
     this.#cbor(res, 200, await this.#signedQueryResponse(outcome, envelope.requestId))
   }
 
-  async #signedQueryResponse (outcome: QueryOutcome, requestId: Uint8Array): Promise<Record<string, unknown>> {
-    const body: Record<string, unknown> = outcome.status === 'replied'
+  async #signedQueryResponse (outcome: QueryOutcome, requestId: Uint8Array): Promise<Record<string, AnswerValue>> {
+    const body: Record<string, AnswerValue> = outcome.status === 'replied'
       ? { status: 'replied', reply: { arg: outcome.reply } }
       : {
           status: 'rejected',
@@ -388,8 +406,8 @@ export class HttpEndpoint {
     this.#cbor(res, 200, { certificate })
   }
 
-  #status (): Record<string, unknown> {
-    const status: Record<string, unknown> = {
+  #status (): Record<string, AnswerValue> {
+    const status: Record<string, AnswerValue> = {
       ic_api_version: '0.18.0',
       impl_version: C.IMPL_VERSION,
       root_key: this.#backend.rootKeyDer,
@@ -407,9 +425,9 @@ export class HttpEndpoint {
     return false
   }
 
-  #cbor (res: ServerResponse, status: number, value: unknown): void {
+  #cbor (res: ServerResponse, status: number, value: AnswerValue): void {
     if (res.headersSent || res.destroyed) return
-    const body = encode(new Tagged(SELF_DESCRIBE_TAG, value))
+    const body = encodeAnswer(value)
     res.writeHead(status, { 'Content-Type': 'application/cbor', 'Content-Length': body.length })
     res.end(body)
   }
