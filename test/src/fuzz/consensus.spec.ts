@@ -111,7 +111,7 @@ describe('fuzz: @icnet/consensus', function () {
         victim.receive(kind, input)
         // Let the node process what it was given between inputs.
         await new Promise(resolve => setImmediate(resolve))
-      }, 300)
+      }, 150)
       const reached = victim.finalizedHeight
       await until(() => nodes.every(n => n.consensus.finalizedHeight >= reached + 3), 'three more heights on every node after the fuzzing')
       for (const a of nodes) {

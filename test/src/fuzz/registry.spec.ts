@@ -15,7 +15,7 @@ function replaceValue (doc: unknown, path: number[], value: unknown): unknown {
   const entries = Array.isArray(doc) ? doc.map((v, i) => [i, v] as const) : Object.entries(doc as Record<string, unknown>)
   if (entries.length === 0) return value
   const [key, child] = entries[path[0]! % entries.length]!
-  const copy: any = Array.isArray(doc) ? doc.slice() : { ...(doc as object) }
+  const copy: Record<string | number, unknown> = Array.isArray(doc) ? doc.slice() as unknown as Record<number, unknown> : { ...(doc as Record<string, unknown>) }
   copy[key] = replaceValue(child, path.slice(1), value)
   return copy
 }
