@@ -41,6 +41,9 @@ export const MAX_LEDGER_ENTRIES_PER_PEER = 256
  */
 export const SERVE_READ_AHEAD = 2
 
+/** Local chunk copies (read, verify, write) a downloader runs at once: 1 MiB buffer each. */
+export const LOCAL_COPY_CONCURRENCY = 4
+
 /** Peers we serve at once (one ledger each): bounds memory on the serving side. */
 export const MAX_LEDGERS = 128
 

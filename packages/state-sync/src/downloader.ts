@@ -6,8 +6,9 @@ import { SyncAbortedError } from './errors.js'
 import { chunkHash, subManifestHash } from './hashing.js'
 import { decodeMetaManifest, manifestFromSubManifests } from './manifest.js'
 import type { ManifestBundle, MetaManifest } from './manifest.js'
-import { BlockKind } from './messages.js'
+import { BlockKind, contiguous } from './messages.js'
 import type { CheckpointInfo } from './messages.js'
+import { LOCAL_COPY_CONCURRENCY } from './constants.js'
 import { FetchScheduler } from './scheduler.js'
 import type { EvictionReason } from './scheduler.js'
 import type { BlockSource } from './session.js'
@@ -174,16 +175,16 @@ export class Downloader extends EventTarget {
     await scheduler.fetchAll([{
       kind: BlockKind.META_MANIFEST,
       hash: stateHash,
-      verify: (bytes) => { try { meta = decodeMetaManifest(bytes, stateHash); return true } catch { return false } },
-      deliver: async (bytes) => { this.counts.manifestBytes += bytes.length }
+      verify: (bytes) => { try { meta = decodeMetaManifest(contiguous(bytes), stateHash); return true } catch { return false } },
+      deliver: async (bytes) => { this.counts.manifestBytes += bytes.byteLength }
     }])
     const m = meta!
     const subs: Uint8Array[] = new Array(m.subManifestHashes.length)
     await scheduler.fetchAll(m.subManifestHashes.map((hash, i) => ({
       kind: BlockKind.SUB_MANIFEST,
       hash,
-      verify: (bytes) => equalBytes(subManifestHash(bytes), hash),
-      deliver: async (bytes) => { subs[i] = bytes; this.counts.manifestBytes += bytes.length }
+      verify: (bytes) => equalBytes(subManifestHash(contiguous(bytes)), hash),
+      deliver: async (bytes) => { subs[i] = contiguous(bytes); this.counts.manifestBytes += bytes.byteLength }
     })))
     // Every piece matched the meta-manifest, which matched the state hash; decoding also
     // validates the tables and each file hash against its chunks.
@@ -204,29 +205,51 @@ export class Downloader extends EventTarget {
       else g.indices.push(i)
     })
 
+    // Chunks present locally (an installed checkpoint, or a duplicate of a chunk resumed from
+    // the journal) are copied while the network fetches the rest.
     const toFetch: ChunkGroup[] = []
+    const toCopy: Array<{ g: ChunkGroup, from?: number }> = []
     for (const g of groups.values()) {
-      if (this.opts.signal?.aborted === true) throw new SyncAbortedError()
       const done = g.indices.filter(i => pending.completed.has(i))
       const todo = g.indices.filter(i => !pending.completed.has(i))
       if (done.length > 0) this.account(done, g, 'resumed')
       if (todo.length === 0) continue
-      const local = done.length > 0
-        ? await pending.readChunk(done[0]!).catch(() => undefined)
-        : this.opts.store.hasChunk(g.hash) ? await this.opts.store.readBlock(BlockKind.CHUNK, g.hash).catch(() => undefined) : undefined
-      if (local !== undefined && equalBytes(chunkHash(local), g.hash)) {
-        for (const i of todo) await pending.writeChunk(i, local)
-        this.account(todo, g, 'copied')
-      } else {
-        toFetch.push({ ...g, indices: todo })
-      }
+      const rest = { ...g, indices: todo }
+      if (done.length > 0) toCopy.push({ g: rest, from: done[0] })
+      else if (this.opts.store.hasChunk(g.hash)) toCopy.push({ g: rest })
+      else toFetch.push(rest)
+    }
+
+    const copyFailed: ChunkGroup[] = []
+    const copyOne = async ({ g, from }: { g: ChunkGroup, from?: number }): Promise<void> => {
+      const local = from !== undefined
+        ? await pending.readChunk(from).catch(() => undefined)
+        : await this.opts.store.readBlock(BlockKind.CHUNK, g.hash).catch(() => undefined)
+      // Local data is verified like a peer's: a damaged local file is fetched instead.
+      if (local === undefined || local.byteLength !== g.size || !equalBytes(chunkHash(local), g.hash)) { copyFailed.push(g); return }
+      for (const i of g.indices) await pending.writeChunk(i, local)
+      this.account(g.indices, g, 'copied')
+    }
+    const copyAll = async (): Promise<void> => {
+      let next = 0
+      await Promise.all(Array.from({ length: Math.min(LOCAL_COPY_CONCURRENCY, toCopy.length) }, async () => {
+        while (next < toCopy.length) {
+          if (this.opts.signal?.aborted === true) throw new SyncAbortedError()
+          await copyOne(toCopy[next++]!)
+        }
+      }))
     }
 
     this.fetchStarted = performance.now()
-    await scheduler.fetchAll(toFetch.map(g => ({
+    await Promise.all([copyAll(), this.fetchGroups(scheduler, toFetch, pending)])
+    await this.fetchGroups(scheduler, copyFailed, pending)
+  }
+
+  private async fetchGroups (scheduler: FetchScheduler, groups: ChunkGroup[], pending: PendingCheckpoint): Promise<void> {
+    await scheduler.fetchAll(groups.map(g => ({
       kind: BlockKind.CHUNK,
       hash: g.hash,
-      verify: (bytes) => bytes.length === g.size && equalBytes(chunkHash(bytes), g.hash),
+      verify: (bytes) => bytes.byteLength === g.size && equalBytes(chunkHash(bytes), g.hash),
       deliver: async (bytes, peer) => {
         for (const i of g.indices) await pending.writeChunk(i, bytes)
         // The first index came over the network; duplicates of it count as copies.

@@ -26,9 +26,12 @@ function u64 (n: number): Uint8Array {
   return b
 }
 
-/** `H(dsep("ic-state-chunk") ‖ bytes)`. */
-export function chunkHash (data: Uint8Array): Uint8Array {
-  return bytes(createHash('sha256').update(DSEP_CHUNK).update(data).digest())
+/** `H(dsep("ic-state-chunk") ‖ bytes)`; `data` may be the pieces of a frame (hashed in place). */
+export function chunkHash (data: Uint8Array | Iterable<Uint8Array>): Uint8Array {
+  const h = createHash('sha256').update(DSEP_CHUNK)
+  if (data instanceof Uint8Array) h.update(data)
+  else for (const piece of data) h.update(piece)
+  return bytes(h.digest())
 }
 
 export interface ChunkRef { sizeBytes: number, offset: number, hash: Uint8Array }

@@ -46,6 +46,57 @@ export function encodeBlockMessage (kind: BlockKind, hash: Uint8Array, data: Uin
   return data.length > 0 ? new Uint8ArrayList(header, data) : new Uint8ArrayList(header)
 }
 
+/** Block bytes as they came off the wire: one buffer, or the decrypted pieces of a frame. */
+export type BlockData = Uint8Array | Uint8ArrayList
+
+/** The block bytes in one buffer (copies only when they arrived in pieces). */
+export function contiguous (data: BlockData): Uint8Array {
+  return data instanceof Uint8Array ? data : data.subarray()
+}
+
+/** Reads a varint at `pos`; undefined when it runs past `end` or beyond 32 bits. */
+function readVarint (b: Uint8Array, pos: number, end: number): { value: number, next: number } | undefined {
+  let value = 0
+  for (let shift = 0, i = pos; i < end && shift < 35; shift += 7, i++) {
+    value += (b[i]! & 0x7f) * 2 ** shift
+    if ((b[i]! & 0x80) === 0) return { value, next: i + 1 }
+  }
+  return undefined
+}
+
+/** Frame bytes that hold every header of a one-block frame (tags, lengths, a 32-byte hash). */
+const BLOCK_HEADER_MAX = 64
+
+/**
+ * Decodes a frame that carries exactly one block laid out as `encodeBlockMessage` writes
+ * it, without joining its pieces: `data` is a view of the frame. Returns undefined for any
+ * other frame (the caller then uses `decodeMessage`, which accepts every valid encoding).
+ */
+export function decodeBlockFrame (frame: Uint8ArrayList): { kind: BlockKind, hash: Uint8Array, data: Uint8ArrayList } | undefined {
+  const total = frame.byteLength
+  const head = frame.subarray(0, Math.min(BLOCK_HEADER_MAX, total))
+  const end = head.length
+  if (head[0] !== 0x1a) return undefined
+  const outer = readVarint(head, 1, end)
+  if (outer === undefined || outer.next + outer.value !== total) return undefined
+  let pos = outer.next
+  if (head[pos] !== 0x0a || head[pos + 1] !== HASH_BYTES || pos + 2 + HASH_BYTES > end) return undefined
+  const hash = head.slice(pos + 2, pos + 2 + HASH_BYTES)
+  pos += 2 + HASH_BYTES
+  let kind: BlockKind = BlockKind.CHUNK
+  if (head[pos] === 0x10) {
+    const k = readVarint(head, pos + 1, end)
+    if (k === undefined || k.value > 2) return undefined
+    kind = k.value === 0 ? BlockKind.CHUNK : k.value === 1 ? BlockKind.SUB_MANIFEST : BlockKind.META_MANIFEST
+    pos = k.next
+  }
+  if (head[pos] !== 0x1a) return undefined
+  const len = readVarint(head, pos + 1, end)
+  if (len === undefined || len.next + len.value !== total) return undefined
+  if (len.value > MAX_BLOCK_BYTES) throw new ProtocolViolationError('block too large')
+  return { kind, hash, data: frame.sublist(len.next, total) }
+}
+
 /**
  * Decodes one frame. The frame length was already bounded by the reader (MAX_MESSAGE_BYTES);
  * repeated fields are bounded while decoding, then every hash and block is checked.

@@ -6,7 +6,7 @@ import {
 } from './constants.js'
 import { NoPeersError, SyncAbortedError } from './errors.js'
 import { blockKey } from './messages.js'
-import type { BlockKind } from './messages.js'
+import type { BlockData, BlockKind } from './messages.js'
 import type { BlockSource } from './session.js'
 
 const log = logger('icnet:state-sync:scheduler')
@@ -18,9 +18,9 @@ export interface FetchTask {
   kind: BlockKind
   hash: Uint8Array
   /** Checks the bytes against what the manifest (or state hash) says. */
-  verify(bytes: Uint8Array): boolean
+  verify(bytes: BlockData): boolean
   /** Stores verified bytes; the task is done when this resolves. */
-  deliver(bytes: Uint8Array, peer: string): Promise<void>
+  deliver(bytes: BlockData, peer: string): Promise<void>
 }
 
 interface QueuedTask extends FetchTask {
@@ -183,7 +183,7 @@ export class FetchScheduler {
       }
       peer.onSuccess()
       peer.blocks++
-      peer.bytes += data.length
+      peer.bytes += data.byteLength
       this.deliveries++
       task.deliver(data, peer.source.peer).then(() => {
         this.outstanding--

@@ -4,8 +4,8 @@ import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { IcnetError } from '@icnet/types'
 import { MAX_MESSAGE_BYTES, MAX_WANTLIST_ENTRIES } from './constants.js'
-import { blockKey, decodeMessage, encodeMessage, Message } from './messages.js'
-import type { BlockKind } from './messages.js'
+import { blockKey, decodeBlockFrame, decodeMessage, encodeMessage, Message } from './messages.js'
+import type { BlockData, BlockKind } from './messages.js'
 
 const log = logger('icnet:state-sync:session')
 
@@ -16,18 +16,19 @@ export class PeerGoneError extends IcnetError {
 
 /**
  * Where a downloader gets blocks from. `fetch` resolves with the block's bytes (unverified:
- * the caller checks them against the hash) or `null` when the peer says it does not have it.
+ * the caller checks them against the hash; possibly still in the pieces they arrived in)
+ * or `null` when the peer says it does not have it.
  */
 export interface BlockSource {
   readonly peer: string
-  fetch(kind: BlockKind, hash: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | null>
+  fetch(kind: BlockKind, hash: Uint8Array, signal?: AbortSignal): Promise<BlockData | null>
   close(): void
 }
 
 interface Want {
-  resolve(data: Uint8Array | null): void
+  resolve(data: BlockData | null): void
   reject(err: Error): void
-  promise: Promise<Uint8Array | null>
+  promise: Promise<BlockData | null>
 }
 
 /** Frames buffered while the reader is busy: a few full frames, then the stream is reset. */
@@ -54,12 +55,12 @@ export class PeerSession implements BlockSource {
   get closed (): boolean { return this.closedWith !== undefined }
   get inFlight (): number { return this.pending.size }
 
-  fetch (kind: BlockKind, hash: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | null> {
+  fetch (kind: BlockKind, hash: Uint8Array, signal?: AbortSignal): Promise<BlockData | null> {
     if (this.closedWith !== undefined) return Promise.reject(new PeerGoneError('session closed', { cause: this.closedWith }))
     const key = blockKey(kind, hash)
     const existing = this.pending.get(key)
     if (existing !== undefined) return existing.promise
-    const { promise, resolve, reject } = deferred<Uint8Array | null>()
+    const { promise, resolve, reject } = deferred<BlockData | null>()
     const want: Want = { promise, resolve, reject }
     this.pending.set(key, want)
     this.enqueue({ hash, kind, type: Message.WantType.WANT_BLOCK })
@@ -98,7 +99,12 @@ export class PeerSession implements BlockSource {
   private async readLoop (): Promise<void> {
     try {
       for (;;) {
-        const m = decodeMessage(await this.lp.read())
+        const frame = await this.lp.read()
+        // Block frames (nearly all the traffic) are taken apart in place: the block bytes
+        // stay in the pieces they were decrypted into, to be hashed and written from there.
+        const block = decodeBlockFrame(frame)
+        if (block !== undefined) { this.settle(blockKey(block.kind, block.hash), block.data); continue }
+        const m = decodeMessage(frame)
         for (const b of m.blocks) this.settle(blockKey(b.kind, b.hash), b.data)
         for (const p of m.presences) {
           if (p.type === Message.PresenceType.DONT_HAVE) this.settle(blockKey(p.kind, p.hash), null)
@@ -109,7 +115,7 @@ export class PeerSession implements BlockSource {
     }
   }
 
-  private settle (key: string, data: Uint8Array | null): void {
+  private settle (key: string, data: BlockData | null): void {
     const want = this.pending.get(key)
     if (want === undefined) return // late reply to a cancelled want
     this.pending.delete(key)

@@ -11,7 +11,7 @@ import { chunkHash, fileHash } from './hashing.js'
 import { bundleManifest, computeManifest, decodeManifest, encodeManifest, localPath } from './manifest.js'
 import type { ChunkEntry, Manifest, ManifestBundle, ManifestOptions } from './manifest.js'
 import { BlockKind } from './messages.js'
-import type { CheckpointInfo } from './messages.js'
+import type { BlockData, CheckpointInfo } from './messages.js'
 
 const log = logger('icnet:state-sync:store')
 
@@ -37,7 +37,7 @@ export interface PendingCheckpoint {
   /** Indices (into the chunk table) of chunks already verified and written, e.g. before a restart. */
   readonly completed: ReadonlySet<number>
   /** Writes a chunk whose hash the caller has verified, and records it as done. */
-  writeChunk(index: number, bytes: Uint8Array): Promise<void>
+  writeChunk(index: number, bytes: BlockData): Promise<void>
   /** Reads back a completed chunk (to copy it to a duplicate). */
   readChunk(index: number): Promise<Uint8Array>
   /**
@@ -76,6 +76,15 @@ async function writeFully (fh: FileHandle, bytes: Uint8Array, offset: number | n
     const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, offset === null ? null : offset + done)
     done += bytesWritten
   }
+}
+
+/** Writes a chunk that may be in pieces with one vectored write (no joining copy). */
+async function writeBlock (fh: FileHandle, data: BlockData, offset: number): Promise<void> {
+  if (data instanceof Uint8Array) { await writeFully(fh, data, offset); return }
+  const parts = [...data]
+  const { bytesWritten } = await fh.writev(parts, offset)
+  // A short vectored write is rare; finish it with plain writes.
+  if (bytesWritten < data.byteLength) await writeFully(fh, data.subarray(bytesWritten), offset + bytesWritten)
 }
 
 /**
@@ -263,9 +272,10 @@ class FsPendingCheckpoint implements PendingCheckpoint {
     this.journal = await open(this.journalPath, 'a')
   }
 
-  async writeChunk (index: number, bytes: Uint8Array): Promise<void> {
+  async writeChunk (index: number, bytes: BlockData): Promise<void> {
     const c = this.chunk(index)
-    await this.writers.use(this.pathOf(c), async fh => { await writeFully(fh, bytes, c.offset) })
+    if (bytes.byteLength !== c.sizeBytes) throw new InstallVerificationError(`chunk ${index} has the wrong size`)
+    await this.writers.use(this.pathOf(c), async fh => { await writeBlock(fh, bytes, c.offset) })
     await this.record(index)
     this.completed.add(index)
   }
