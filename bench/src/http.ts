@@ -20,6 +20,7 @@
 import { Agent, createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { encode, Tagged } from 'cborg'
 import { IDL } from '@dfinity/candid'
@@ -30,7 +31,7 @@ type ToServer = { kind: 'bare', body: Uint8Array } | { kind: 'usage' } | { kind:
 type FromServer =
   | { kind: 'ready', port: number, canister: Uint8Array, canisterText: string }
   | { kind: 'bare', port: number }
-  | { kind: 'usage', cpuMicros: number, rounds: number }
+  | { kind: 'usage', cpuMicros: number, loopCpuMicros: number | undefined, rounds: number }
   | { kind: 'stopped' }
 
 const SERVER_FLAG = '--http-bench-server'
@@ -63,7 +64,7 @@ async function serve (): Promise<void> {
     } else if (m.kind === 'usage') {
       // CPU time of the whole server process (user + system): the cost per request, whatever else runs on the machine.
       const u = process.cpuUsage()
-      send({ kind: 'usage', cpuMicros: u.user + u.system, rounds: node.rounds })
+      send({ kind: 'usage', cpuMicros: u.user + u.system, loopCpuMicros: eventLoopThreadCpuMicros(), rounds: node.rounds })
     } else {
       void (async () => {
         await endpoint.stop()
@@ -74,6 +75,21 @@ async function serve (): Promise<void> {
     }
   })
   send({ kind: 'ready', port: endpoint.address.port, canister: node.range[0].toUint8Array(), canisterText: node.range[0].toText() })
+}
+
+/**
+ * CPU time of the event-loop thread alone (Linux: /proc/self/task/<pid>/stat,
+ * in clock ticks of 10 ms), apart from libuv's pool and V8's helper threads.
+ */
+function eventLoopThreadCpuMicros (): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // Fields 14 and 15 of stat (utime, stime); the slice starts at field 3.
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return undefined
+  }
 }
 
 async function drive (): Promise<void> {
@@ -139,7 +155,7 @@ async function drive (): Promise<void> {
    * as soon as the last answer arrived. Also the server process's CPU time per
    * answered request.
    */
-  async function load (target: number, path: string, bodyFor: () => Buffer, ms: number): Promise<{ perSecond: number, errors: number, p50Ms: number, p99Ms: number, serverCpuMicros: number, rounds: number }> {
+  async function load (target: number, path: string, bodyFor: () => Buffer, ms: number): Promise<{ perSecond: number, errors: number, p50Ms: number, p99Ms: number, serverCpuMicros: number, loopCpuMicros: number | undefined, rounds: number }> {
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
     let ok = 0
     let errors = 0
@@ -167,6 +183,7 @@ async function drive (): Promise<void> {
       p50Ms: at(0.5),
       p99Ms: at(0.99),
       serverCpuMicros: (after.cpuMicros - before.cpuMicros) / Math.max(1, ok + errors),
+      loopCpuMicros: after.loopCpuMicros === undefined || before.loopCpuMicros === undefined ? undefined : (after.loopCpuMicros - before.loopCpuMicros) / Math.max(1, ok + errors),
       rounds: after.rounds - before.rounds
     }
   }
@@ -177,6 +194,7 @@ async function drive (): Promise<void> {
 
   const best: Record<string, number> = {}
   const cpu: Record<string, number> = {}
+  const loopCpu: Record<string, number> = {}
   const ratios: number[] = []
   const cases: Array<{ key: string, what: string, target: number, path: string, body: () => Buffer }> = [
     { key: 'bare', what: 'bare node:http, same response bytes', target: barePort, path: queryPath, body: () => queryBody },
@@ -193,6 +211,7 @@ async function drive (): Promise<void> {
       perRound[c.key] = r.perSecond
       best[c.key] = Math.max(best[c.key] ?? 0, r.perSecond)
       cpu[c.key] = Math.min(cpu[c.key] ?? Infinity, r.serverCpuMicros)
+      if (r.loopCpuMicros !== undefined) loopCpu[c.key] = Math.min(loopCpu[c.key] ?? Infinity, r.loopCpuMicros)
       console.log(JSON.stringify({
         round,
         what: c.what,
@@ -200,6 +219,7 @@ async function drive (): Promise<void> {
         p50_ms: r.p50Ms,
         p99_ms: r.p99Ms,
         server_cpu_us_per_request: Math.round(r.serverCpuMicros),
+        server_loop_cpu_us_per_request: r.loopCpuMicros === undefined ? undefined : Math.round(r.loopCpuMicros),
         errors: r.errors,
         ...(c.key === 'update' ? { rounds: r.rounds } : {})
       }))
@@ -228,7 +248,11 @@ async function drive (): Promise<void> {
     bare_cpu_us: fixed(cpu.bare, 0),
     query_cpu_us: fixed(cpu.query, 0),
     update_cpu_us: fixed(cpu.update, 0),
-    query_cpu_ratio: fixed(cpu.bare! / cpu.query!)
+    query_cpu_ratio: fixed(cpu.bare! / cpu.query!),
+    // The same for the event-loop thread alone (what bounds one process's rate when other cores are free).
+    bare_loop_cpu_us: fixed(loopCpu.bare, 0),
+    query_loop_cpu_us: fixed(loopCpu.query, 0),
+    query_loop_cpu_ratio: fixed(loopCpu.bare! / loopCpu.query!)
   }))
 }
 

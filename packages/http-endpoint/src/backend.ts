@@ -58,6 +58,12 @@ export interface QuerySigner {
   /** The node's principal bytes (the label under /subnet/<id>/node). */
   nodeId: Uint8Array
   sign: (message: Uint8Array) => Uint8Array | Promise<Uint8Array>
+  /**
+   * The same signature computed off the event loop (e.g. in libuv's thread
+   * pool). The endpoint uses it while other requests are in flight, so that
+   * signing one answer does not hold up reading and answering the others.
+   */
+  signOffThread?: (message: Uint8Array) => Promise<Uint8Array>
 }
 
 export type ReplicaHealth = 'healthy' | 'starting' | 'waiting_for_certified_state' | 'waiting_for_root_delegation' | 'certified_state_behind'

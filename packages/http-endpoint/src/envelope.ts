@@ -83,14 +83,14 @@ function parseContent (m: CborMap, expected: RequestType): RequestContent {
   const ingressExpiry = nat(m, 'ingress_expiry')
   const nonce = optionalBytes(m, 'nonce')
   if (nonce !== undefined && nonce.length > MAX_NONCE_BYTES) throw badRequest('malformed-request', `nonce of ${nonce.length} bytes exceeds ${MAX_NONCE_BYTES}`)
-  const common: CommonContent = { sender, ingressExpiry, ...(nonce === undefined ? {} : { nonce }) }
   if (requestType === 'read_state') {
     const paths = m.get('paths')
     if (!Array.isArray(paths)) throw badRequest('malformed-request', 'read_state needs "paths", an array of paths')
     if (paths.length > MAX_READ_STATE_PATHS) throw badRequest('malformed-request', `at most ${MAX_READ_STATE_PATHS} paths`)
-    return {
-      ...common,
+    const content: ReadStateContent = {
       requestType,
+      sender,
+      ingressExpiry,
       paths: paths.map(p => {
         if (!Array.isArray(p) || p.length > MAX_PATH_LABELS) throw badRequest('malformed-request', `a path must be an array of at most ${MAX_PATH_LABELS} labels`)
         return p.map(l => {
@@ -99,10 +99,22 @@ function parseContent (m: CborMap, expected: RequestType): RequestContent {
         })
       })
     }
+    if (nonce !== undefined) content.nonce = nonce
+    return content
   }
   const methodName = text(m, 'method_name')
-  if (Buffer.byteLength(methodName) > MAX_METHOD_NAME_BYTES) throw badRequest('malformed-request', 'method_name is too long')
-  return { ...common, requestType: requestType as 'call' | 'query', canisterId: principal(bytes(m, 'canister_id'), 'canister_id'), methodName, arg: bytes(m, 'arg') }
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: measure only names that might be too long.
+  if (methodName.length * 3 > MAX_METHOD_NAME_BYTES && Buffer.byteLength(methodName) > MAX_METHOD_NAME_BYTES) throw badRequest('malformed-request', 'method_name is too long')
+  const content: CallContent = {
+    requestType: requestType as 'call' | 'query',
+    sender,
+    ingressExpiry,
+    canisterId: principal(bytes(m, 'canister_id'), 'canister_id'),
+    methodName,
+    arg: bytes(m, 'arg')
+  }
+  if (nonce !== undefined) content.nonce = nonce
+  return content
 }
 
 function parseDelegations (v: CborValue): SignedDelegation[] {

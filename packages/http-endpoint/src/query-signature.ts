@@ -32,6 +32,10 @@ export function ed25519PublicKeyDer (raw: Uint8Array): Uint8Array {
   return concatBytes(ED25519_DER_PREFIX, raw)
 }
 
+function plain (b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
 export interface NodeSigningKey extends QuerySigner {
   /** The Ed25519 public key in DER (44 bytes): the value at /subnet/<subnet>/node/<node>/public_key. */
   publicKeyDer: Uint8Array
@@ -55,6 +59,10 @@ export function ed25519NodeSigner (secret?: Uint8Array | KeyObject): NodeSigning
   return {
     nodeId: Principal.selfAuthenticating(publicKeyDer).toUint8Array(),
     publicKeyDer,
-    sign: message => new Uint8Array(sign(null, message, privateKey))
+    sign: message => plain(sign(null, message, privateKey)),
+    // node:crypto runs a one-shot signature in libuv's thread pool when given a callback.
+    signOffThread: async message => await new Promise<Uint8Array>((resolve, reject) => {
+      sign(null, message, privateKey, (err, signature) => { if (err === null) resolve(plain(signature)); else reject(err) })
+    })
   }
 }

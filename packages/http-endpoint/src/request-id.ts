@@ -25,11 +25,11 @@ const KNOWN_KEYS = [
   'status', 'reply', 'reject_code', 'reject_message', 'error_code', 'timestamp', 'request_id'
 ]
 const keyHashes = new Map<string, Buffer>(KNOWN_KEYS.map(k => [k, sha256(k)]))
-
-/** A plain Uint8Array view (no copy), so that hashes compare equal to other byte arrays. */
-function plain (b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
-}
+/** Text values that recur in every request or answer (request types, statuses). */
+const KNOWN_TEXT = ['call', 'query', 'read_state', 'replied', 'rejected']
+const textHashes = new Map<string, Buffer>(KNOWN_TEXT.map(t => [t, sha256(t)]))
+/** The anonymous principal, the sender of most queries. */
+const ANONYMOUS_HASH = sha256(Uint8Array.of(0x04))
 
 function keyHash (key: string): Buffer {
   return keyHashes.get(key) ?? sha256(key)
@@ -54,24 +54,35 @@ export function leb128 (value: bigint | number): Uint8Array {
 }
 
 export function hashValue (value: HashableValue): Uint8Array {
-  if (value instanceof Uint8Array || typeof value === 'string') return plain(sha256(value))
-  if (typeof value === 'bigint' || typeof value === 'number') return plain(sha256(leb128(value)))
+  return new Uint8Array(digestOf(value))
+}
+
+/** The hash of a value; cached digests are shared, so this stays internal (callers only read it). */
+function digestOf (value: HashableValue): Buffer {
+  if (typeof value === 'string') return textHashes.get(value) ?? sha256(value)
+  if (value instanceof Uint8Array) return value.length === 1 && value[0] === 0x04 ? ANONYMOUS_HASH : sha256(value)
+  if (typeof value === 'bigint' || typeof value === 'number') return sha256(leb128(value))
   if (Array.isArray(value)) {
     const items = value as readonly HashableValue[]
     const joined = Buffer.allocUnsafe(items.length * HASH_BYTES)
-    for (let i = 0; i < items.length; i++) joined.set(hashValue(items[i]!), i * HASH_BYTES)
-    return plain(sha256(joined))
+    for (let i = 0; i < items.length; i++) joined.set(digestOf(items[i]!), i * HASH_BYTES)
+    return sha256(joined)
   }
-  return hashOfMap(value as HashableMap)
+  return mapDigest(value as HashableMap)
 }
 
 /** `hash_of_map`: fields sorted by their hashed pair, absent (undefined) fields omitted. */
 export function hashOfMap (map: HashableMap): Uint8Array {
+  const d = mapDigest(map)
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+}
+
+function mapDigest (map: HashableMap): Buffer {
   const pairs: Buffer[] = []
   const add = (k: string, v: HashableValue): void => {
     const pair = Buffer.allocUnsafe(2 * HASH_BYTES)
     pair.set(keyHash(k), 0)
-    pair.set(hashValue(v), HASH_BYTES)
+    pair.set(digestOf(v), HASH_BYTES)
     pairs.push(pair)
   }
   if (map instanceof Map) {
@@ -83,7 +94,7 @@ export function hashOfMap (map: HashableMap): Uint8Array {
     }
   }
   pairs.sort(Buffer.compare)
-  return plain(sha256(Buffer.concat(pairs, pairs.length * 2 * HASH_BYTES)))
+  return sha256(Buffer.concat(pairs, pairs.length * 2 * HASH_BYTES))
 }
 
 /** The request id of a request's `content` map. */
