@@ -3,7 +3,10 @@
  * node B pulls certified slices of 1 KiB messages from node A's stream to B
  * (/icnet/xnet/stream/1.0.0), decoding and verifying every slice (merkle proof and
  * threshold signature), while A garbage-collects and refills its stream. Baseline,
- * same run: a raw libp2p stream between the same nodes.
+ * same run: a raw libp2p stream between the same nodes, in the same direction (A
+ * writes, B reads). Also reported: the CPU time of the server's cuts and of the
+ * client's verification inside the pull, so the rest (transport, framing,
+ * scheduling) can be read off.
  *
  *   node bench/dist/run.js xnet-stream [--mib 200] [--raw-mib 512] [--pipeline 4] [--chunk 1000]
  */
@@ -13,6 +16,7 @@ import { dealThresholdKeys } from '@icnet/crypto'
 import { createTestNode, stopAll } from '@icnet/test-utils'
 import { canisterIdFromU64, subnetIdFromPublicKeyDer, type Request } from '@icnet/types'
 import {
+  type CertifiedStreamStore,
   InMemoryCertifiedStreamStore,
   StaticRegistryView,
   verifyCertifiedSlice,
@@ -57,7 +61,14 @@ const a = subnet('bench-xnet-a')
 const b = subnet('bench-xnet-b')
 const store = new InMemoryCertifiedStreamStore({ subnetId: a.id, shares: a.keys.shares, threshold: 3 })
 let registry!: StaticRegistryView
-const nodeA = await createTestNode({ services: { xnet: xnetStream({ subnetId: a.id, registry: () => registry, store }) } })
+let serverCutMs = 0
+const timedStore: CertifiedStreamStore = {
+  encodeSlice (destination, query) {
+    const t0 = performance.now()
+    try { return store.encodeSlice(destination, query) } finally { serverCutMs += performance.now() - t0 }
+  }
+}
+const nodeA = await createTestNode({ services: { xnet: xnetStream({ subnetId: a.id, registry: () => registry, store: timedStore }) } })
 const nodeB = await createTestNode({ services: { xnet: xnetStream({ subnetId: b.id, registry: () => registry }) } })
 registry = new StaticRegistryView({
   subnets: [
@@ -79,26 +90,38 @@ let received = 0
 let payloadBytes = 0
 let pullMs = 0
 let certifyMs = 0
+let verifyMs = 0
 let slices = 0
 const target = TARGET_MIB * 1024 * 1024
 while (payloadBytes < target) {
   const header = store.certifiedHeader(b.id)!
   let next = received
   const t0 = performance.now()
-  // Pipelined: up to PIPELINE disjoint sub-ranges in flight (the client's congestion
-  // window per peer decides how many actually go out at once).
-  while (next < header.end) {
-    const batch: Array<Promise<number>> = []
-    for (let k = 0; k < PIPELINE && next + k * CHUNK_MSGS < header.end; k++) {
-      batch.push(xnetB.pull(a.id, { msgBegin: next + k * CHUNK_MSGS, msgLimit: CHUNK_MSGS, byteLimit: SLICE_BYTES }, slice => {
-        verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
-        for (const m of slice.messages) payloadBytes += m.bytes.length
-        return slice.messages.length
-      }))
-    }
-    for (const got of await Promise.all(batch)) next += got
-    slices += batch.length
+  // Pipelined: up to PIPELINE disjoint sub-ranges in flight, a new one sent as soon as
+  // one completes (the client's congestion window per peer decides how many go out).
+  let issued = next
+  const one = async (begin: number, count: number): Promise<void> => {
+    const got = await xnetB.pull(a.id, { msgBegin: begin, msgLimit: count, byteLimit: SLICE_BYTES }, slice => {
+      const t0 = performance.now()
+      verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
+      verifyMs += performance.now() - t0
+      for (const m of slice.messages) payloadBytes += m.bytes.length
+      return slice.messages.length
+    })
+    slices++
+    next += got
+    if (got < count) await one(begin + got, count - got) // cut short by the byte limit
   }
+  const lanes: Array<Promise<void>> = []
+  const lane = async (): Promise<void> => {
+    while (issued < header.end) {
+      const begin = issued
+      issued = Math.min(header.end, issued + CHUNK_MSGS)
+      await one(begin, issued - begin)
+    }
+  }
+  for (let k = 0; k < PIPELINE; k++) lanes.push(lane())
+  await Promise.all(lanes)
   pullMs += performance.now() - t0
   received = next
   // A learns B's signals (as it would from B's reverse stream), GCs and refills.
@@ -110,29 +133,35 @@ while (payloadBytes < target) {
 }
 const messagesPerS = received / (pullMs / 1000)
 const payloadMbPerS = payloadBytes / 1e6 / (pullMs / 1000)
-console.log(JSON.stringify({ phase: 'certified-pull', messages: received, slices, payload_bytes: payloadBytes, pull_s: +(pullMs / 1000).toFixed(3), certify_s: +(certifyMs / 1000).toFixed(3) }))
+console.log(JSON.stringify({
+  phase: 'certified-pull',
+  messages: received,
+  slices,
+  payload_bytes: payloadBytes,
+  pull_s: +(pullMs / 1000).toFixed(3),
+  server_cut_s: +(serverCutMs / 1000).toFixed(3),
+  client_verify_s: +(verifyMs / 1000).toFixed(3),
+  certify_s: +(certifyMs / 1000).toFixed(3)
+}))
 
 // ---- raw libp2p stream baseline, same nodes
 const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
-let rawDone!: () => void
-const rawFinished = new Promise<void>(resolve => { rawDone = resolve })
 const rawTotal = RAW_MIB * 1024 * 1024
+// A (the certified server) writes, B reads: the direction the slices travel.
 await nodeA.handle(RAW_PROTOCOL, async (s) => {
-  let n = 0
-  for await (const chunk of s) {
-    n += chunk.byteLength
-    if (n >= rawTotal) break
+  const chunk = new Uint8Array(64 * 1024)
+  for (let sent = 0; sent < rawTotal; sent += chunk.length) {
+    if (!s.send(chunk)) await waitDrain(s)
   }
-  rawDone()
   await s.close().catch(() => {})
 }, { maxInboundStreams: 1 })
-const raw = await nodeB.dialProtocol(nodeA.getMultiaddrs()[0]!, RAW_PROTOCOL)
-const chunk = new Uint8Array(64 * 1024)
 const r0 = performance.now()
-for (let sent = 0; sent < rawTotal; sent += chunk.length) {
-  if (!raw.send(chunk)) await waitDrain(raw)
+const raw = await nodeB.dialProtocol(nodeA.getMultiaddrs()[0]!, RAW_PROTOCOL)
+let rawReceived = 0
+for await (const chunk of raw) {
+  rawReceived += chunk.byteLength
+  if (rawReceived >= rawTotal) break
 }
-await rawFinished
 const rawMs = performance.now() - r0
 const rawMbPerS = rawTotal / 1e6 / (rawMs / 1000)
 console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawTotal, s: +(rawMs / 1000).toFixed(3) }))

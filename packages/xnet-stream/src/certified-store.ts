@@ -1,9 +1,11 @@
-import { combineShares, signShare, type ThresholdKeyShare } from '@icnet/crypto'
+import { certificateMessage, combineShares, signShare, type ThresholdKeyShare } from '@icnet/crypto'
 import { buildHashTree, type HashTree, type LabeledTree } from '@icnet/hashtree'
 import { encodeStreamMessage, type StreamMessage, type SubnetId, type SubnetType } from '@icnet/types'
 import { encodeStreamHeader } from './header-codec.js'
-import { encodeCertifiedSlice, takePrefix, type CertifiedStreamSlice, type SliceMessage } from './slice.js'
-import { DigestCache, HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, indexLabel, sliceWitness, stateRootMessage } from './slice-tree.js'
+import { preEncodedSlice, type CertifiedStreamSlice, type SliceMessage } from './slice.js'
+import { assembleSlice, assembledLength, encodeMessageField } from './slice-codec.js'
+import { DigestCache, HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, indexLabel } from './slice-tree.js'
+import { SliceWitnessWriter } from './witness-writer.js'
 import { Stream, streamLimitsFor, type StreamHeader } from './stream.js'
 
 /** What a client asks a store for. */
@@ -42,7 +44,17 @@ interface CertifiedStream {
   header: StreamHeader
   headerBytes: Uint8Array
   messages: SliceMessage[]
+  /** The messages' wire fields, concatenated, and where each starts (made on the first request). */
+  wire?: { fields: Uint8Array, offsets: Float64Array }
 }
+
+/**
+ * Upper bound on the proof bytes one covered message adds: its labeled node over a
+ * pruned leaf digest (2 + 9 + 36) and its share of the forks above it (2).
+ */
+const PROOF_BYTES_PER_MESSAGE = 49
+/** First guess at the rest of a proof (the path to the stream, pruned siblings); corrected after each cut. */
+const PROOF_BORDER_GUESS = 4096
 
 interface CertifiedState {
   height: number
@@ -73,6 +85,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
   private certified: CertifiedState | undefined
   private height = 0
   private readonly digests = new DigestCache()
+  private readonly witnesses = new SliceWitnessWriter(this.digests)
 
   constructor (init: InMemoryCertifiedStreamStoreInit) {
     if (init.shares.length < init.threshold) throw new RangeError(`need ${init.threshold} shares, got ${init.shares.length}`)
@@ -119,7 +132,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
       ['metadata', [['height', indexLabel(height)]]]
     ])
     const root = this.digests.of(tree)
-    const message = stateRootMessage(root)
+    const message = certificateMessage(root)
     const signature = combineShares(this.shares.map(s => ({ index: s.index, signature: signShare(s, message) })), { threshold: this.threshold })
     this.certified = { height, signature, tree, streams }
     return { height, root }
@@ -131,13 +144,34 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
   }
 
   encodeSlice (destination: SubnetId, query: SliceQuery): EncodeSliceResult {
-    const slice = this.slice(destination, query)
-    if ('code' in slice) return { ok: false, code: slice.code }
-    return { ok: true, bytes: encodeCertifiedSlice(slice), height: slice.certification.height, messages: slice.messages.length }
+    const cut = this.cut(destination, query)
+    if ('code' in cut) return { ok: false, code: cut.code }
+    return { ok: true, bytes: cut.bytes, height: cut.state.height, messages: cut.last - cut.first }
   }
 
   /** The slice itself (not encoded), for tests and in-process hosts. */
   slice (destination: SubnetId, query: SliceQuery): CertifiedStreamSlice | { code: 'NO_STREAM' | 'BAD_BEGIN' } {
+    const cut = this.cut(destination, query)
+    if ('code' in cut) return cut
+    return preEncodedSlice({
+      subnet: destination.toUint8Array(),
+      header: cut.stream.header,
+      headerBytes: cut.stream.headerBytes,
+      messages: cut.stream.messages.slice(cut.first, cut.last),
+      certification: { height: cut.state.height, signature: cut.state.signature },
+      proofBytes: cut.proof,
+      bytes: cut.bytes
+    })
+  }
+
+  /**
+   * Cuts messages `[first, last)` (positions in the certified stream) with a
+   * witness from `witnessBegin`, and assembles the wire bytes from the stream's
+   * pre-encoded message fields: the cost is copying the range and writing its
+   * proof. Under a byte limit the cut is the longest prefix that fits (at least
+   * one message), found from an estimate of the proof and checked exactly.
+   */
+  private cut (destination: SubnetId, query: SliceQuery): { state: CertifiedState, stream: CertifiedStream, first: number, last: number, proof: Uint8Array, bytes: Uint8Array } | { code: 'NO_STREAM' | 'BAD_BEGIN' } {
     const state = this.certified
     const cs = state?.streams.get(destination.toText())
     if (state == null || cs == null) return { code: 'NO_STREAM' }
@@ -147,27 +181,71 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
       !Number.isSafeInteger(witnessBegin) || witnessBegin < header.begin || witnessBegin > query.msgBegin) {
       return { code: 'BAD_BEGIN' }
     }
+    const { fields, offsets } = this.wireOf(cs)
+    const subnet = destination.toUint8Array()
     const first = query.msgBegin - header.begin
     let last = cs.messages.length
     if (query.msgLimit !== undefined) last = Math.min(last, first + Math.max(0, query.msgLimit))
-    if (query.byteLimit !== undefined) {
-      // Cut near the limit before encoding anything; takePrefix then makes it exact.
-      let bytes = 0
-      for (let i = first; i < last; i++) {
-        bytes += cs.messages[i]!.bytes.length
-        if (bytes > query.byteLimit && i > first) { last = i + 1; break }
+    const proofFor = (to: number): Uint8Array => this.witnesses.write(state.tree, subnet, witnessBegin, header.begin + to)
+    const sizeWith = (to: number, proofLength: number): number => assembledLength({
+      subnet, headerBytes: cs.headerBytes, height: state.height, signature: state.signature,
+      messageFieldsLength: offsets[to]! - offsets[first]!, proofLength
+    })
+    const wb = witnessBegin - header.begin
+    let proof: Uint8Array | undefined
+    if (query.byteLimit !== undefined && last > first) {
+      const limit = query.byteLimit
+      const max = last
+      let border = PROOF_BORDER_GUESS
+      /** The largest end whose estimated size fits (sizes grow with the end): binary search. */
+      const largestFitting = (): number => {
+        let lo = first + 1
+        let hi = max
+        while (lo < hi) {
+          const mid = Math.ceil((lo + hi) / 2)
+          if (sizeWith(mid, PROOF_BYTES_PER_MESSAGE * (mid - wb) + border) <= limit) lo = mid
+          else hi = mid - 1
+        }
+        return lo
       }
+      let best: { to: number, proof: Uint8Array } | undefined
+      for (let attempt = 0; attempt < 6; attempt++) {
+        const to = largestFitting()
+        if (best !== undefined && to <= best.to) break
+        const p = proofFor(to)
+        const size = sizeWith(to, p.length)
+        if (size <= limit || to === first + 1) {
+          // Fits (or is the one message that always goes out): try further with the border measured here.
+          best = { to, proof: p }
+          border = Math.max(0, p.length - PROOF_BYTES_PER_MESSAGE * (to - wb))
+        } else {
+          border += size - limit + 2 * PROOF_BYTES_PER_MESSAGE
+        }
+      }
+      best ??= { to: first + 1, proof: proofFor(first + 1) }
+      last = best.to
+      proof = best.proof
     }
-    const to = header.begin + last
-    const slice: CertifiedStreamSlice = {
-      subnet: destination.toUint8Array(),
-      header,
+    proof ??= proofFor(last)
+    const bytes = assembleSlice({
+      subnet,
       headerBytes: cs.headerBytes,
-      messages: cs.messages.slice(first, last),
-      merkleProof: sliceWitness(state.tree, destination.toUint8Array(), witnessBegin, to, this.digests),
-      certification: { height: state.height, signature: state.signature }
-    }
-    if (query.byteLimit === undefined) return slice
-    return takePrefix(slice, { byteLimit: query.byteLimit, atLeastOne: true }).prefix ?? slice
+      messageFields: fields.subarray(offsets[first]!, offsets[last]!),
+      proof,
+      height: state.height,
+      signature: state.signature
+    })
+    return { state, stream: cs, first, last, proof, bytes }
+  }
+
+  private wireOf (cs: CertifiedStream): { fields: Uint8Array, offsets: Float64Array } {
+    if (cs.wire !== undefined) return cs.wire
+    const encoded = cs.messages.map(m => encodeMessageField(m.index, m.bytes))
+    const offsets = new Float64Array(encoded.length + 1)
+    for (let i = 0; i < encoded.length; i++) offsets[i + 1] = offsets[i]! + encoded[i]!.length
+    const fields = new Uint8Array(offsets[encoded.length]!)
+    for (let i = 0; i < encoded.length; i++) fields.set(encoded[i]!, offsets[i]!)
+    cs.wire = { fields, offsets }
+    return cs.wire
   }
 }

@@ -69,3 +69,19 @@ export const DEFAULT_POLL_INTERVAL_MS = 200
 export const SLICE_FIXED_BYTES = 71
 /** Per-message overhead in the byte count: the 8-byte index label plus framing. */
 export const SLICE_MESSAGE_OVERHEAD_BYTES = 16
+
+/**
+ * Verified (public key, state root, signature) triples remembered, so that the
+ * slices of one certified state (suffix pulls, pool merges, payload validation)
+ * pay for the pairing check once. A few heights of a few dozen source subnets.
+ */
+export const VERIFIED_CERTIFICATIONS_CACHE_SIZE = 256
+
+/**
+ * A server keeps a slice stream open this long after a response for the client's
+ * next request; a client reuses an idle stream only if it has been idle for less
+ * than CLIENT_STREAM_IDLE_MS, well inside the server's patience, so a reused
+ * stream is almost never one the server is closing.
+ */
+export const SERVER_STREAM_IDLE_MS = 30_000
+export const CLIENT_STREAM_IDLE_MS = 10_000

@@ -18,7 +18,9 @@ import {
   type SubnetId
 } from '@icnet/types'
 import {
+  CLIENT_STREAM_IDLE_MS,
   DEFAULT_POLL_INTERVAL_MS,
+  SERVER_STREAM_IDLE_MS,
   MAX_ADVERT_BYTES,
   MAX_ADVERT_STREAMS,
   MAX_CONCURRENT_SERVES,
@@ -107,6 +109,10 @@ export class XNetStreamService implements Startable {
   private readonly refilling = new Map<string, Promise<void>>()
   private readonly refillAgain = new Set<string>()
   private readonly stopController = new AbortController()
+  /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
+  private readonly idleStreams = new Map<NodeId, IdleStream[]>()
+  /** Wakes pulls waiting for a congestion window slot when any request ends. */
+  private slotFreed = signalled()
 
   constructor (components: XNetStreamComponents, init: XNetStreamInit) {
     if (init.pool != null && init.expectedIndices == null) throw new RangeError('a pool needs expectedIndices')
@@ -146,39 +152,68 @@ export class XNetStreamService implements Startable {
     if (this.init.store != null) await this.components.registrar.unhandle(XNET_STREAM_PROTOCOL)
     if (this.init.pool != null) await this.components.registrar.unhandle(XNET_ADVERT_PROTOCOL)
     await Promise.allSettled([...this.refilling.values()])
+    for (const list of this.idleStreams.values()) for (const idle of list) void idle.stream.close().catch(() => {})
+    this.idleStreams.clear()
   }
 
   // ---------------------------------------------------------------- server
 
+  /**
+   * Serves requests on one stream, one after another, until the client closes
+   * it (or leaves it idle for SERVER_STREAM_IDLE_MS). Keeping the stream saves a
+   * protocol negotiation per request and keeps the muxer's flow-control window
+   * grown by earlier responses, so a large slice does not crawl through a fresh
+   * stream's initial window.
+   */
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
-    const answer = async (error: SliceError, outcome: string, slice?: Uint8Array): Promise<void> => {
-      this.metrics.servedRequests.inc(1, { outcome })
-      await lp.write(SliceResponse.encode({ error, slice: (slice ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer> }), { signal: AbortSignal.timeout(this.timeoutMs) })
-      await stream.close()
+    for (let served = 0; ; served++) {
+      let req: SliceRequest
+      try {
+        const frame = await lp.read({ signal: AbortSignal.timeout(served === 0 ? this.timeoutMs : SERVER_STREAM_IDLE_MS) })
+        req = SliceRequest.decode(frame)
+      } catch (err) {
+        if (served > 0 && err instanceof Error && (err.name === 'UnexpectedEOFError' || err.name === 'TimeoutError' || err.name === 'AbortError')) {
+          await stream.close().catch(() => {}) // the client is done with this stream
+          return
+        }
+        this.log('bad request from %p: %e', connection.remotePeer, err)
+        stream.abort(err instanceof Error ? err : new Error('bad request'))
+        return
+      }
+      let response: Uint8Array
+      try {
+        response = await this.answer(req, connection)
+      } catch (err) {
+        this.log.error('serving a slice failed: %e', err)
+        stream.abort(err instanceof Error ? err : new Error('internal'))
+        return
+      }
+      try {
+        await lp.write(response, { signal: AbortSignal.timeout(this.timeoutMs) })
+      } catch (err) {
+        stream.abort(err instanceof Error ? err : new Error('write failed'))
+        return
+      }
     }
-    let req: SliceRequest
-    try {
-      req = SliceRequest.decode(await lp.read({ signal: AbortSignal.timeout(this.timeoutMs) }))
-    } catch (err) {
-      this.log('bad request from %p: %e', connection.remotePeer, err)
-      stream.abort(err instanceof Error ? err : new Error('bad request'))
-      return
+  }
+
+  /** The encoded `SliceResponse` to one request. */
+  private async answer (req: SliceRequest, connection: Connection): Promise<Uint8Array> {
+    const respond = (error: SliceError, outcome: string, slice?: Uint8Array): Uint8Array => {
+      this.metrics.servedRequests.inc(1, { outcome })
+      return SliceResponse.encode({ error, slice: (slice ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer> })
     }
     let destination: SubnetId
     try {
       destination = Principal.fromUint8Array(req.stream)
     } catch {
-      await answer(SliceError.BAD_REQUEST, 'bad_request'); return
+      return respond(SliceError.BAD_REQUEST, 'bad_request')
     }
     // Only nodes of the destination subnet read its stream (IC: 403 otherwise).
     const requester = this.registry.subnetOfNode(connection.remotePeer.toString())
-    if (requester == null || !principalEquals(requester, destination)) {
-      await answer(SliceError.FORBIDDEN, 'forbidden'); return
-    }
-    if (this.serving >= (this.init.maxConcurrentServes ?? MAX_CONCURRENT_SERVES)) {
-      await answer(SliceError.BUSY, 'busy'); return
-    }
+    if (requester == null || !principalEquals(requester, destination)) return respond(SliceError.FORBIDDEN, 'forbidden')
+    if (this.serving >= (this.init.maxConcurrentServes ?? MAX_CONCURRENT_SERVES)) return respond(SliceError.BUSY, 'busy')
     this.serving++
     try {
       const limit = (v: number): number | undefined => v === 0 ? undefined : v
@@ -189,14 +224,8 @@ export class XNetStreamService implements Startable {
         msgLimit: limit(req.msgLimit),
         byteLimit
       })
-      if (!res.ok) {
-        await answer(res.code === 'NO_STREAM' ? SliceError.NO_STREAM : SliceError.BAD_BEGIN, res.code.toLowerCase())
-      } else {
-        await answer(SliceError.NONE, 'served', res.bytes)
-      }
-    } catch (err) {
-      this.log.error('serving a slice failed: %e', err)
-      stream.abort(err instanceof Error ? err : new Error('internal'))
+      if (!res.ok) return respond(res.code === 'NO_STREAM' ? SliceError.NO_STREAM : SliceError.BAD_BEGIN, res.code.toLowerCase())
+      return respond(SliceError.NONE, 'served', res.bytes)
     } finally {
       this.serving--
     }
@@ -263,44 +292,75 @@ export class XNetStreamService implements Startable {
     return this.components.connectionManager.openStream(addrs.length > 0 ? addrs : peer, protocol, { signal })
   }
 
+  /** An idle slice stream to `node`, or a new one. */
+  private async acquireStream (node: NodeId, signal: AbortSignal): Promise<{ idle: IdleStream, reused: boolean }> {
+    const list = this.idleStreams.get(node)
+    while (list !== undefined && list.length > 0) {
+      const idle = list.pop()!
+      const s = idle.stream
+      if (s.status === 'open' && s.writeStatus === 'writable' && s.readStatus === 'readable' && s.remoteWriteStatus === 'writable' &&
+        Date.now() - idle.since < CLIENT_STREAM_IDLE_MS) {
+        return { idle, reused: true }
+      }
+      void s.close().catch(() => {})
+    }
+    const stream = await this.openStream(node, XNET_STREAM_PROTOCOL, signal)
+    return { idle: { stream, lp: lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES + 16 }), since: 0 }, reused: false }
+  }
+
+  private releaseStream (node: NodeId, idle: IdleStream): void {
+    let list = this.idleStreams.get(node)
+    if (list === undefined) { list = []; this.idleStreams.set(node, list) }
+    if (!this.running || list.length >= MAX_OUTBOUND_STREAMS) { void idle.stream.close().catch(() => {}); return }
+    idle.since = Date.now()
+    list.push(idle)
+  }
+
   /** One request to one node: the slice, structurally checked against the request. Not yet verified. */
   private async request (node: NodeId, query: SliceRequest, signal: AbortSignal): Promise<CertifiedStreamSlice> {
-    const stream = await this.openStream(node, XNET_STREAM_PROTOCOL, signal)
+    const { idle, reused } = await this.acquireStream(node, signal)
+    let frame: Uint8ArrayList
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES + 16 })
-      await lp.write(SliceRequest.encode(query), { signal })
-      let frame: Uint8ArrayList
-      try {
-        frame = await lp.read({ signal })
-      } catch (err) {
-        // The length prefix is checked before the body is read: an oversized answer costs us nothing.
-        if (err instanceof Error && (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError')) {
-          throw new SliceTooLargeError(`response exceeds ${MAX_RESPONSE_BYTES} bytes`)
-        }
-        throw err
-      }
-      await stream.close({ signal }).catch(() => {})
-      const res = SliceResponse.decode(frame)
-      if (res.error !== SliceError.NONE) throw remoteError(res.error)
-      const slice = decodeCertifiedSlice(res.slice, { maxBytes: MAX_RESPONSE_BYTES })
-      // The answer must be the slice we asked for: a replayed or shifted one is refused.
-      const msgBegin = Number(query.msgBegin)
-      if (slice.messages.length > 0 && sliceMessagesBegin(slice) > msgBegin) {
-        throw new SliceGapError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
-      }
-      if (slice.messages.length > 0 && sliceMessagesBegin(slice) < msgBegin) {
-        throw new StaleSliceError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
-      }
-      if (slice.header.end < msgBegin) throw new StaleSliceError(`asked for messages from ${msgBegin}, stream ends at ${slice.header.end}`)
-      if (query.msgLimit !== 0 && slice.messages.length > query.msgLimit) throw new SliceTooLargeError(`${slice.messages.length} messages, asked for ${query.msgLimit}`)
-      if (query.byteLimit !== 0 && slice.messages.length > 1 && sliceByteSize(slice) > query.byteLimit) {
-        throw new SliceTooLargeError(`${sliceByteSize(slice)} bytes, asked for ${query.byteLimit}`)
-      }
-      return slice
+      await idle.lp.write(SliceRequest.encode(query), { signal })
+      frame = await idle.lp.read({ signal })
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      idle.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      // The length prefix is checked before the body is read: an oversized answer costs us nothing.
+      if (err instanceof Error && (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError')) {
+        throw new SliceTooLargeError(`response exceeds ${MAX_RESPONSE_BYTES} bytes`)
+      }
+      // A kept stream the server closed meanwhile is not the node's fault: ask again on a fresh one.
+      if (reused && !signal.aborted && err instanceof Error && err.name === 'UnexpectedEOFError') return this.request(node, query, signal)
       throw err
     }
+    try {
+      const slice = this.checkResponse(frame, query)
+      this.releaseStream(node, idle)
+      return slice
+    } catch (err) {
+      idle.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private checkResponse (frame: Uint8ArrayList, query: SliceRequest): CertifiedStreamSlice {
+    const res = SliceResponse.decode(frame)
+    if (res.error !== SliceError.NONE) throw remoteError(res.error)
+    const slice = decodeCertifiedSlice(res.slice, { maxBytes: MAX_RESPONSE_BYTES })
+    // The answer must be the slice we asked for: a replayed or shifted one is refused.
+    const msgBegin = Number(query.msgBegin)
+    if (slice.messages.length > 0 && sliceMessagesBegin(slice) > msgBegin) {
+      throw new SliceGapError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
+    }
+    if (slice.messages.length > 0 && sliceMessagesBegin(slice) < msgBegin) {
+      throw new StaleSliceError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
+    }
+    if (slice.header.end < msgBegin) throw new StaleSliceError(`asked for messages from ${msgBegin}, stream ends at ${slice.header.end}`)
+    if (query.msgLimit !== 0 && slice.messages.length > query.msgLimit) throw new SliceTooLargeError(`${slice.messages.length} messages, asked for ${query.msgLimit}`)
+    if (query.byteLimit !== 0 && slice.messages.length > 1 && sliceByteSize(slice) > query.byteLimit) {
+      throw new SliceTooLargeError(`${sliceByteSize(slice)} bytes, asked for ${query.byteLimit}`)
+    }
+    return slice
   }
 
   /**
@@ -321,9 +381,9 @@ export class XNetStreamService implements Startable {
         // Window-limited waits end when another request to the node ends (each has a timeout);
         // backoff waits count against this pull's deadline.
         const ready = sel.msUntilReady()
-        const wait = Math.max(5, ready)
-        if (!Number.isFinite(ready) || (ready > 0 && Date.now() + wait > deadline)) break
-        await sleep(wait, this.stopController.signal)
+        if (!Number.isFinite(ready) || (ready > 0 && Date.now() + ready > deadline)) break
+        // Window-limited (ready = 0): wake when a request ends, with a timeout as a safety net.
+        await Promise.race([sleep(ready > 0 ? ready : this.timeoutMs, this.stopController.signal), this.slotFreed.promise])
         continue
       }
       attempt++
@@ -359,6 +419,9 @@ export class XNetStreamService implements Startable {
         this.metrics.pullAttemptCount.inc(1, { status })
         this.metrics.outstandingQueries.dec()
         if (outcome !== undefined) sel.failed(node, outcome)
+        const freed = this.slotFreed
+        this.slotFreed = signalled()
+        freed.resolve()
       }
     }
     throw lastError
@@ -411,6 +474,20 @@ export class XNetStreamService implements Startable {
     verifyCertifiedSlice(slice, { ourSubnet: this.init.subnetId, sourceSubnet: source, registry: this.registry })
     return slice
   }
+}
+
+/** A promise and the function that resolves it. */
+function signalled (): { promise: Promise<void>, resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>(r => { resolve = r })
+  return { promise, resolve }
+}
+
+interface IdleStream {
+  stream: Stream
+  lp: ReturnType<typeof lpStream>
+  /** When it went idle (ms since epoch). */
+  since: number
 }
 
 function remoteError (code: SliceError): XNetRemoteError {

@@ -9,6 +9,7 @@ import {
   sliceMessagesEnd,
   takePrefix,
   verifyCertifiedSlice,
+  withoutMessages,
   type CertifiedStreamSlice
 } from './slice.js'
 
@@ -134,7 +135,7 @@ export class CertifiedSlicePool {
     let s = e.slice
     if (s.messages.length > 0 && sliceMessagesBegin(s) < expected.message) {
       const drop = expected.message - sliceMessagesBegin(s)
-      s = drop >= s.messages.length ? { ...s, messages: [] } : (takePrefix(s, { msgLimit: drop }).rest ?? { ...s, messages: [] })
+      s = drop >= s.messages.length ? withoutMessages(s) : (takePrefix(s, { msgLimit: drop }).rest ?? withoutMessages(s))
     }
     const useless = (s.messages.length === 0 && s.header.signalsEnd <= expected.signal) ||
       (s.messages.length > 0 && sliceMessagesBegin(s) > expected.message)

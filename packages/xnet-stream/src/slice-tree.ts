@@ -1,4 +1,4 @@
-import { concatBytes, domainSeparator, equalBytes } from '@icnet/types'
+import { equalBytes } from '@icnet/types'
 import {
   emptyDigest,
   forkDigest,
@@ -20,13 +20,6 @@ const utf8 = new TextEncoder()
 export const STREAMS_LABEL = utf8.encode('streams')
 export const HEADER_LABEL = utf8.encode('header')
 export const MESSAGES_LABEL = utf8.encode('messages')
-
-const STATE_ROOT_SEPARATOR = domainSeparator('ic-state-root')
-
-/** What the subnet threshold-signs for a state root: `dsep("ic-state-root") ‖ root`. */
-export function stateRootMessage (root: Uint8Array): Uint8Array {
-  return concatBytes(STATE_ROOT_SEPARATOR, root)
-}
 
 /** The big-endian u64 label of a stream index. */
 export function indexLabel (index: number): Uint8Array {

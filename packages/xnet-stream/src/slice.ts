@@ -1,26 +1,30 @@
 import {
-  MAX_STREAM_MESSAGES,
+  LruMap,
   Principal,
   decodeStreamMessage,
   equalBytes,
+  toHex,
   type RegistryView,
   type StreamMessage,
   type SubnetId
 } from '@icnet/types'
-import { decodeHashTree, emptyDigest, encodeHashTree, forkDigest, labeledDigest, leafDigest, type HashTree } from '@icnet/hashtree'
-import { verifyThreshold } from '@icnet/crypto'
-import { MAX_RESPONSE_BYTES, MAX_TREE_DEPTH } from './constants.js'
+import { decodeHashTree, encodeHashTree, type HashTree } from '@icnet/hashtree'
+import { certificateMessage, verifyThreshold } from '@icnet/crypto'
+import { MAX_RESPONSE_BYTES, MAX_TREE_DEPTH, VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
+import { emptyTreeDigest, forkTreeDigest, labeledTreeDigest, leafTreeDigest } from './digest.js'
 import {
   CertificationError,
   LoopbackSliceError,
   SliceDecodeError,
   SliceIndicesError,
+  SliceShapeError,
   UnknownSubnetError,
   WrongSubnetError
 } from './errors.js'
 import { decodeStreamHeader } from './header-codec.js'
-import { CertifiedStreamSlice as PbSlice } from './pb/xnet.js'
-import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, pruneMessagesFrom, stateRootMessage } from './slice-tree.js'
+import { proofRootFromBytes } from './proof-root.js'
+import { assembleSlice, encodeMessageField, readSliceWire, varintLength } from './slice-codec.js'
+import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, pruneMessagesFrom } from './slice-tree.js'
 import type { StreamHeader } from './stream.js'
 
 export interface Certification {
@@ -42,17 +46,25 @@ export interface SliceMessage {
   readonly message: StreamMessage
 }
 
+class LazySliceMessage implements SliceMessage {
+  readonly index: number
+  readonly bytes: Uint8Array
+  private decoded: StreamMessage | undefined
+  constructor (index: number, bytes: Uint8Array, message: StreamMessage | undefined) {
+    this.index = index
+    this.bytes = bytes
+    this.decoded = message
+  }
+
+  get message (): StreamMessage {
+    if (this.decoded === undefined) this.decoded = decodeStreamMessage(this.bytes)
+    return this.decoded
+  }
+}
+
 /** A slice message whose `message` is decoded lazily from `bytes`. */
 export function sliceMessage (index: number, bytes: Uint8Array, message?: StreamMessage): SliceMessage {
-  let decoded = message
-  return {
-    index,
-    bytes,
-    get message (): StreamMessage {
-      if (decoded === undefined) decoded = decodeStreamMessage(bytes)
-      return decoded
-    }
-  }
+  return new LazySliceMessage(index, bytes, message)
 }
 
 /**
@@ -85,10 +97,54 @@ export function sliceMessagesEnd (s: CertifiedStreamSlice): number {
 
 const encodedCache = new WeakMap<CertifiedStreamSlice, Uint8Array>()
 const proofBytesCache = new WeakMap<HashTree, Uint8Array>()
+/**
+ * The CBOR proof of slices that came off the wire (or were derived from one
+ * without changing the proof). Their `merkleProof` tree is decoded only when
+ * something asks for it; verification works on these bytes.
+ */
+const wireProofs = new WeakMap<CertifiedStreamSlice, WireProof>()
 
-function proofBytes (proof: HashTree): Uint8Array {
-  let b = proofBytesCache.get(proof)
-  if (b === undefined) { b = encodeHashTree(proof); proofBytesCache.set(proof, b) }
+/** A proof's CBOR bytes and, once someone needed it, its decoded tree. */
+interface WireProof { bytes: Uint8Array, tree?: HashTree }
+
+function wireProofTree (p: WireProof): HashTree {
+  if (p.tree === undefined) {
+    // proofRootFromBytes checks the same grammar, so a verified slice's proof always decodes.
+    p.tree = decodeHashTree(p.bytes, { maxBytes: MAX_RESPONSE_BYTES, maxDepth: MAX_TREE_DEPTH })
+    proofBytesCache.set(p.tree, p.bytes)
+  }
+  return p.tree
+}
+
+/**
+ * A slice that keeps `from`'s proof (as bytes, if `from` has them) with other
+ * messages. Slices are plain objects; the proof of a wire slice is a lazy,
+ * enumerable getter, so spreading one elsewhere still works (it decodes the tree).
+ */
+function withMessages (from: CertifiedStreamSlice, messages: readonly SliceMessage[]): CertifiedStreamSlice {
+  const wire = wireProofs.get(from)
+  if (wire === undefined) return { ...from, messages }
+  return wireSlice(from.subnet, from.header, from.headerBytes, messages, wire, from.certification)
+}
+
+function wireSlice (subnet: Uint8Array, header: StreamHeader, headerBytes: Uint8Array, messages: readonly SliceMessage[], wire: WireProof, certification: Certification): CertifiedStreamSlice {
+  const slice: CertifiedStreamSlice = {
+    subnet,
+    header,
+    headerBytes,
+    messages,
+    get merkleProof (): HashTree { return wireProofTree(wire) },
+    certification
+  }
+  wireProofs.set(slice, wire)
+  return slice
+}
+
+function proofBytesOf (s: CertifiedStreamSlice): Uint8Array {
+  const wire = wireProofs.get(s)
+  if (wire !== undefined) return wire.bytes
+  let b = proofBytesCache.get(s.merkleProof)
+  if (b === undefined) { b = encodeHashTree(s.merkleProof); proofBytesCache.set(s.merkleProof, b) }
   return b
 }
 
@@ -96,17 +152,32 @@ function proofBytes (proof: HashTree): Uint8Array {
 export function encodeCertifiedSlice (s: CertifiedStreamSlice): Uint8Array {
   let out = encodedCache.get(s)
   if (out !== undefined) return out
-  out = PbSlice.encode({
-    payload: {
-      subnet: s.subnet as Uint8Array<ArrayBuffer>,
-      header: s.headerBytes as Uint8Array<ArrayBuffer>,
-      messages: s.messages.map(m => ({ index: BigInt(m.index), message: m.bytes as Uint8Array<ArrayBuffer> }))
-    },
-    merkleProof: proofBytes(s.merkleProof) as Uint8Array<ArrayBuffer>,
-    certification: { height: BigInt(s.certification.height), signature: s.certification.signature as Uint8Array<ArrayBuffer> }
+  let fieldsLength = 0
+  const fields = s.messages.map(m => { const f = encodeMessageField(m.index, m.bytes); fieldsLength += f.length; return f })
+  const messageFields = new Uint8Array(fieldsLength)
+  let p = 0
+  for (const f of fields) { messageFields.set(f, p); p += f.length }
+  out = assembleSlice({
+    subnet: s.subnet,
+    headerBytes: s.headerBytes,
+    messageFields,
+    proof: proofBytesOf(s),
+    height: s.certification.height,
+    signature: s.certification.signature
   })
   encodedCache.set(s, out)
   return out
+}
+
+/**
+ * A slice whose wire bytes and proof bytes are already known (a server assembled
+ * them): encoding it and measuring it cost nothing, and its proof tree is decoded
+ * only if something asks for it.
+ */
+export function preEncodedSlice (parts: Omit<CertifiedStreamSlice, 'merkleProof'> & { proofBytes: Uint8Array, bytes: Uint8Array }): CertifiedStreamSlice {
+  const slice = wireSlice(parts.subnet, parts.header, parts.headerBytes, parts.messages, { bytes: parts.proofBytes }, parts.certification)
+  encodedCache.set(slice, parts.bytes)
+  return slice
 }
 
 /**
@@ -119,18 +190,12 @@ export function sliceByteSize (s: CertifiedStreamSlice): number {
   if (cached !== undefined) return cached.length
   let messages = 0
   for (const m of s.messages) messages += messageFieldLength(m)
-  return encodedLength(s, proofBytes(s.merkleProof).length, messages)
+  return encodedLength(s, proofBytesOf(s).length, messages)
 }
 
 /** Bytes of a length-delimited protobuf field (tag, length varint, body); proto3 omits empty ones. */
 function delimited (bodyLength: number, omitEmpty = true): number {
   return bodyLength === 0 && omitEmpty ? 0 : 1 + varintLength(bodyLength) + bodyLength
-}
-
-function varintLength (n: number): number {
-  let len = 1
-  while (n >= 0x80) { n = Math.floor(n / 0x80); len++ }
-  return len
 }
 
 /** Bytes one message adds to the encoded slice: its `SliceMessage` field inside `SlicePayload`. */
@@ -161,42 +226,22 @@ export interface DecodeSliceOptions {
 export function decodeCertifiedSlice (bytes: Uint8Array, opts: DecodeSliceOptions = {}): CertifiedStreamSlice {
   const maxBytes = opts.maxBytes ?? MAX_RESPONSE_BYTES
   if (bytes.length > maxBytes) throw new SliceDecodeError(`slice of ${bytes.length} bytes exceeds ${maxBytes}`)
-  let pb: PbSlice
-  try {
-    pb = PbSlice.decode(bytes, { limits: { payload: { messages: MAX_STREAM_MESSAGES } } } as never)
-  } catch (err) {
-    throw new SliceDecodeError('slice is not a valid CertifiedStreamSlice protobuf', { cause: err })
-  }
-  if (pb.payload == null || pb.certification == null) throw new SliceDecodeError('slice lacks payload or certification')
-  const header = decodeStreamHeader(pb.payload.header)
-  let merkleProof: HashTree
-  try {
-    merkleProof = decodeHashTree(pb.merkleProof, { maxBytes, maxDepth: MAX_TREE_DEPTH })
-  } catch (err) {
-    throw new SliceDecodeError('merkle proof is not a valid hash tree', { cause: err })
-  }
-  const height = safeNumber(pb.certification.height, 'height')
-  const messages: SliceMessage[] = new Array(pb.payload.messages.length)
+  const wire = readSliceWire(bytes)
+  const header = decodeStreamHeader(wire.headerBytes)
+  if (wire.proof.length === 0) throw new SliceShapeError('slice has no merkle proof')
+  const messages: SliceMessage[] = new Array(wire.messages.length)
   let expected = -1
-  for (let k = 0; k < pb.payload.messages.length; k++) {
-    const m = pb.payload.messages[k]!
-    const index = safeNumber(m.index, 'message index')
+  for (let k = 0; k < wire.messages.length; k++) {
+    const m = wire.messages[k]!
+    const index = m.index
     if (expected >= 0 && index !== expected) throw new SliceIndicesError(`message index ${index} where ${expected} was expected`)
     if (index < header.begin || index >= header.end) throw new SliceIndicesError(`message index ${index} outside the header's [${header.begin}, ${header.end})`)
     expected = index + 1
-    if (m.message.length === 0) throw new SliceDecodeError(`message ${index} is empty`)
-    messages[k] = sliceMessage(index, m.message)
+    if (m.bytes.length === 0) throw new SliceDecodeError(`message ${index} is empty`)
+    messages[k] = new LazySliceMessage(index, m.bytes, undefined)
   }
-  const slice: CertifiedStreamSlice = {
-    subnet: pb.payload.subnet,
-    header,
-    headerBytes: pb.payload.header,
-    messages,
-    merkleProof,
-    certification: { height, signature: pb.certification.signature }
-  }
+  const slice = wireSlice(wire.subnet, header, wire.headerBytes, messages, { bytes: wire.proof }, { height: wire.height, signature: wire.signature })
   encodedCache.set(slice, bytes)
-  proofBytesCache.set(merkleProof, pb.merkleProof)
   return slice
 }
 
@@ -210,43 +255,49 @@ export function decodeCertifiedSlice (bytes: Uint8Array, opts: DecodeSliceOption
  */
 export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
   const first = s.messages.length > 0 ? s.messages[0]!.index : 0
+  const wire = wireProofs.get(s)
+  if (wire !== undefined) {
+    return proofRootFromBytes(wire.bytes, { subnet: s.subnet, headerBytes: s.headerBytes, first, messages: s.messages })
+  }
   let placedMessages = 0
+  const placed = new Uint8Array(s.messages.length)
   let placedHeader = false
   type Ctx = 'root' | 'streams' | 'stream' | 'messages' | 'other'
   const digest = (n: HashTree, ctx: Ctx, depth: number): Uint8Array => {
     if (depth > MAX_TREE_DEPTH) throw new CertificationError('merkle proof nested too deep')
     switch (n.kind) {
-      case 'empty': return emptyDigest()
+      case 'empty': return emptyTreeDigest()
       case 'pruned': return n.digest
-      case 'leaf': return leafDigest(n.value)
-      case 'fork': return forkDigest(digest(n.left, ctx, depth + 1), digest(n.right, ctx, depth + 1))
+      case 'leaf': return leafTreeDigest(n.value)
+      case 'fork': return forkTreeDigest(digest(n.left, ctx, depth + 1), digest(n.right, ctx, depth + 1))
       case 'labeled': {
         let sub: Uint8Array
         if (ctx === 'root' && equalBytes(n.label, STREAMS_LABEL)) sub = digest(n.subtree, 'streams', depth + 1)
         else if (ctx === 'streams' && equalBytes(n.label, s.subnet)) sub = digest(n.subtree, 'stream', depth + 1)
         else if (ctx === 'stream' && equalBytes(n.label, HEADER_LABEL)) {
-          if (placedHeader) throw new CertificationError('merkle proof places the header twice')
+          if (placedHeader) throw new SliceShapeError('merkle proof places the header twice')
           placedHeader = true
-          sub = leafDigest(s.headerBytes)
+          sub = leafTreeDigest(s.headerBytes)
         } else if (ctx === 'stream' && equalBytes(n.label, MESSAGES_LABEL)) sub = digest(n.subtree, 'messages', depth + 1)
         else if (ctx === 'messages') {
           const k = labelIndex(n.label) - first
           if (k >= 0 && k < s.messages.length) {
+            if (placed[k] === 1) throw new SliceShapeError(`merkle proof places message ${k + first} twice`)
+            placed[k] = 1
             placedMessages++
-            sub = leafDigest(s.messages[k]!.bytes)
+            sub = leafTreeDigest(s.messages[k]!.bytes)
           } else {
             sub = digest(n.subtree, 'other', depth + 1)
           }
         } else sub = digest(n.subtree, 'other', depth + 1)
-        return labeledDigest(n.label, sub)
+        return labeledTreeDigest(n.label, sub)
       }
     }
   }
   const root = digest(s.merkleProof, 'root', 0)
-  // Labels in a level are distinct in a tree that verifies, but count anyway: every
-  // payload message must have been hashed into the root exactly once.
+  // Every payload message must have been hashed into the root exactly once.
   if (!placedHeader || placedMessages !== s.messages.length) {
-    throw new CertificationError(`payload does not fit the merkle proof (${placedMessages} of ${s.messages.length} messages placed)`)
+    throw new SliceShapeError(`payload does not fit the merkle proof (${placedMessages} of ${s.messages.length} messages placed)`)
   }
   return root
 }
@@ -273,10 +324,18 @@ export function verifyCertifiedSlice (s: CertifiedStreamSlice, ctx: VerifySliceC
   const record = ctx.registry.getSubnet(ctx.sourceSubnet)
   if (record == null) throw new UnknownSubnetError(`source subnet ${ctx.sourceSubnet.toText()} is not in the registry`)
   const root = sliceRootHash(s)
-  if (!verifyThreshold(record.publicKey, stateRootMessage(root), s.certification.signature)) {
+  // Verifying is a function of (key, root, signature): a pair check passed once need not
+  // run again, e.g. for the next slice of the same stream cut from the same certified state.
+  const key = `${toHex(record.publicKey)}/${toHex(root)}/${toHex(s.certification.signature)}`
+  if (verifiedCertifications.get(key) === true) return
+  if (!verifyThreshold(record.publicKey, certificateMessage(root), s.certification.signature)) {
     throw new CertificationError(`threshold signature of ${ctx.sourceSubnet.toText()} at height ${s.certification.height} does not verify`)
   }
+  verifiedCertifications.set(key, true)
 }
+
+/** (public key, state root, signature) triples that verified; bounded, least recently used goes first. */
+const verifiedCertifications = new LruMap<string, true>(VERIFIED_CERTIFICATIONS_CACHE_SIZE)
 
 /** Decode, then verify: nothing that fails any check leaves this function. */
 export function decodeAndVerifySlice (bytes: Uint8Array, ctx: VerifySliceContext & DecodeSliceOptions): CertifiedStreamSlice {
@@ -310,12 +369,12 @@ export function takePrefix (s: CertifiedStreamSlice, limits: PrefixLimits = {}):
   if (limits.maxEnd !== undefined) n = Math.min(n, Math.max(0, limits.maxEnd - begin))
   const make = (k: number): CertifiedStreamSlice => k === s.messages.length
     ? s
-    : { ...s, messages: s.messages.slice(0, k), merkleProof: pruneMessagesFrom(s.merkleProof, s.subnet, begin + k) }
+    : { subnet: s.subnet, header: s.header, headerBytes: s.headerBytes, messages: s.messages.slice(0, k), merkleProof: pruneMessagesFrom(s.merkleProof, s.subnet, begin + k), certification: s.certification }
   const byteLimit = limits.byteLimit ?? Number.POSITIVE_INFINITY
   if (byteLimit !== Number.POSITIVE_INFINITY) {
     // Pruning only shrinks a proof, so the full proof's length bounds every prefix's:
     // the largest k that fits with it is found in one pass, without encoding anything.
-    const proofLength = proofBytes(s.merkleProof).length
+    const proofLength = proofBytesOf(s).length
     let fields = 0
     let k = 0
     while (k < n) {
@@ -331,7 +390,7 @@ export function takePrefix (s: CertifiedStreamSlice, limits: PrefixLimits = {}):
   if (sliceByteSize(prefix) > byteLimit && !(n === 1 && limits.atLeastOne === true)) {
     return { prefix: undefined, rest: s }
   }
-  const rest = n === s.messages.length ? undefined : { ...s, messages: s.messages.slice(n) }
+  const rest = n === s.messages.length ? undefined : withMessages(s, s.messages.slice(n))
   return { prefix, rest }
 }
 
@@ -349,12 +408,12 @@ export function mergeSuffix (pooled: CertifiedStreamSlice, suffix: CertifiedStre
   }
   const first = pooled.messages.length > 0 ? pooled.messages[0]!.index : sliceMessagesBegin(suffix)
   if (first < suffix.header.begin) throw new SliceIndicesError(`pooled message ${first} is below the suffix header's begin ${suffix.header.begin}`)
-  return { ...suffix, messages: [...pooled.messages, ...suffix.messages] }
+  return withMessages(suffix, [...pooled.messages, ...suffix.messages])
 }
 
-function safeNumber (v: bigint, what: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SliceDecodeError(`${what} ${v} is beyond 2^53`)
-  return Number(v)
+/** The slice without its messages (signals only), keeping its proof: what GC leaves of a consumed slice. */
+export function withoutMessages (s: CertifiedStreamSlice): CertifiedStreamSlice {
+  return withMessages(s, [])
 }
 
 function safeText (bytes: Uint8Array): string {

@@ -1,0 +1,212 @@
+import { MAX_STREAM_MESSAGES } from '@icnet/types'
+import { SliceDecodeError } from './errors.js'
+
+/**
+ * The protobuf `CertifiedStreamSlice` (src/pb/xnet.proto), read and written by
+ * hand on the hot path. Reading keeps every byte string as a view into the input
+ * (messages are not copied, indices are not BigInts); writing assembles a slice
+ * from parts encoded once, so a server cuts any range of a certified stream by
+ * copying one run of pre-encoded message fields. The bytes are exactly those of
+ * the generated codec (tested), which remains the reference.
+ */
+export interface SliceWireParts {
+  subnet: Uint8Array
+  headerBytes: Uint8Array
+  /** Message indices and CBOR bytes, in order (not checked here). */
+  messages: Array<{ index: number, bytes: Uint8Array }>
+  proof: Uint8Array
+  height: number
+  signature: Uint8Array
+}
+
+// Field keys: (field number << 3) | wire type.
+const KEY_VARINT_1 = 0x08
+const KEY_BYTES_1 = 0x0a
+const KEY_BYTES_2 = 0x12
+const KEY_BYTES_3 = 0x1a
+
+class Reader {
+  readonly buf: Uint8Array
+  readonly end: number
+  pos: number
+  constructor (buf: Uint8Array, pos: number, end: number) { this.buf = buf; this.pos = pos; this.end = end }
+
+  varint (): number {
+    let v = 0
+    let mul = 1
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new SliceDecodeError('truncated varint')
+      const b = this.buf[this.pos++]!
+      v += (b & 0x7f) * mul
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(v)) throw new SliceDecodeError('varint beyond 2^53')
+        return v
+      }
+      mul *= 128
+    }
+    throw new SliceDecodeError('varint longer than 10 bytes')
+  }
+
+  /** A length-delimited field's body, as a view. */
+  bytes (): Uint8Array {
+    const n = this.varint()
+    if (n > this.end - this.pos) throw new SliceDecodeError(`field of ${n} bytes runs past its message`)
+    const v = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return v
+  }
+
+  /** A length-delimited field as a nested reader. */
+  nested (): Reader {
+    const n = this.varint()
+    if (n > this.end - this.pos) throw new SliceDecodeError(`field of ${n} bytes runs past its message`)
+    const r = new Reader(this.buf, this.pos, this.pos + n)
+    this.pos += n
+    return r
+  }
+
+  skip (wireType: number): void {
+    switch (wireType) {
+      case 0: this.varint(); return
+      case 1: this.advance(8); return
+      case 2: this.advance(this.varint()); return
+      case 5: this.advance(4); return
+      default: throw new SliceDecodeError(`unsupported protobuf wire type ${wireType}`)
+    }
+  }
+
+  private advance (n: number): void {
+    if (n > this.end - this.pos) throw new SliceDecodeError('truncated field')
+    this.pos += n
+  }
+
+  get done (): boolean { return this.pos >= this.end }
+}
+
+/** Parses the wire form of a slice. Bounds: the caller bounds the input; messages by MAX_STREAM_MESSAGES. */
+export function readSliceWire (bytes: Uint8Array): SliceWireParts {
+  const r = new Reader(bytes, 0, bytes.length)
+  const seen = new Set<number>()
+  const once = (key: number, what: string): void => {
+    if (seen.has(key)) throw new SliceDecodeError(`${what} appears twice`)
+    seen.add(key)
+  }
+  let payload: Omit<SliceWireParts, 'proof' | 'height' | 'signature'> | undefined
+  let proof: Uint8Array = new Uint8Array(0)
+  let cert: { height: number, signature: Uint8Array } | undefined
+  while (!r.done) {
+    const key = r.varint()
+    if (key === KEY_BYTES_1) { once(key, 'payload'); payload = readPayload(r.nested()) } else if (key === KEY_BYTES_2) { once(key, 'merkle_proof'); proof = r.bytes() } else if (key === KEY_BYTES_3) { once(key, 'certification'); cert = readCertification(r.nested()) } else r.skip(key & 7)
+  }
+  if (payload === undefined || cert === undefined) throw new SliceDecodeError('slice lacks payload or certification')
+  return { ...payload, proof, height: cert.height, signature: cert.signature }
+}
+
+function readPayload (r: Reader): Omit<SliceWireParts, 'proof' | 'height' | 'signature'> {
+  let subnet: Uint8Array = new Uint8Array(0)
+  let headerBytes: Uint8Array = new Uint8Array(0)
+  const messages: Array<{ index: number, bytes: Uint8Array }> = []
+  while (!r.done) {
+    const key = r.varint()
+    if (key === KEY_BYTES_3) {
+      if (messages.length >= MAX_STREAM_MESSAGES) throw new SliceDecodeError(`more than ${MAX_STREAM_MESSAGES} messages`)
+      const m = r.nested()
+      let index = 0
+      let body: Uint8Array = new Uint8Array(0)
+      while (!m.done) {
+        const k = m.varint()
+        if (k === KEY_VARINT_1) index = m.varint()
+        else if (k === KEY_BYTES_2) body = m.bytes()
+        else m.skip(k & 7)
+      }
+      messages.push({ index, bytes: body })
+    } else if (key === KEY_BYTES_1) subnet = r.bytes()
+    else if (key === KEY_BYTES_2) headerBytes = r.bytes()
+    else r.skip(key & 7)
+  }
+  return { subnet, headerBytes, messages }
+}
+
+function readCertification (r: Reader): { height: number, signature: Uint8Array } {
+  let height = 0
+  let signature: Uint8Array = new Uint8Array(0)
+  while (!r.done) {
+    const key = r.varint()
+    if (key === KEY_VARINT_1) height = r.varint()
+    else if (key === KEY_BYTES_2) signature = r.bytes()
+    else r.skip(key & 7)
+  }
+  return { height, signature }
+}
+
+export function varintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 0x80); len++ }
+  return len
+}
+
+function writeVarint (out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) { out[pos++] = (n % 0x80) | 0x80; n = Math.floor(n / 0x80) }
+  out[pos++] = n
+  return pos
+}
+
+/** The `SliceMessage` field of one message inside `SlicePayload` (key, length, body). */
+export function encodeMessageField (index: number, bytes: Uint8Array): Uint8Array {
+  const body = (index === 0 ? 0 : 1 + varintLength(index)) + (bytes.length === 0 ? 0 : 1 + varintLength(bytes.length) + bytes.length)
+  const out = new Uint8Array(1 + varintLength(body) + body)
+  let p = writeVarint(out, 0, KEY_BYTES_3)
+  p = writeVarint(out, p, body)
+  if (index !== 0) { out[p++] = KEY_VARINT_1; p = writeVarint(out, p, index) }
+  if (bytes.length > 0) { out[p++] = KEY_BYTES_2; p = writeVarint(out, p, bytes.length); out.set(bytes, p) }
+  return out
+}
+
+/** Bytes of a length-delimited field; proto3 omits an empty one unless it is a message. */
+function delimited (bodyLength: number, omitEmpty = true): number {
+  return bodyLength === 0 && omitEmpty ? 0 : 1 + varintLength(bodyLength) + bodyLength
+}
+
+export interface SliceAssembly {
+  subnet: Uint8Array
+  headerBytes: Uint8Array
+  /** The messages' `SliceMessage` fields, concatenated (`encodeMessageField` of each). */
+  messageFields: Uint8Array
+  proof: Uint8Array
+  height: number
+  signature: Uint8Array
+}
+
+/** The exact encoded length of an assembled slice. */
+export function assembledLength (a: Omit<SliceAssembly, 'messageFields' | 'proof'> & { messageFieldsLength: number, proofLength: number }): number {
+  const payload = delimited(a.subnet.length) + delimited(a.headerBytes.length) + a.messageFieldsLength
+  const cert = (a.height === 0 ? 0 : 1 + varintLength(a.height)) + delimited(a.signature.length)
+  return delimited(payload, false) + delimited(a.proofLength) + delimited(cert, false)
+}
+
+/** Writes the slice with one copy of each part. */
+export function assembleSlice (a: SliceAssembly): Uint8Array {
+  const payloadLength = delimited(a.subnet.length) + delimited(a.headerBytes.length) + a.messageFields.length
+  const certLength = (a.height === 0 ? 0 : 1 + varintLength(a.height)) + delimited(a.signature.length)
+  const out = new Uint8Array(delimited(payloadLength, false) + delimited(a.proof.length) + delimited(certLength, false))
+  let p = 0
+  const field = (key: number, v: Uint8Array): void => {
+    if (v.length === 0) return
+    out[p++] = key
+    p = writeVarint(out, p, v.length)
+    out.set(v, p)
+    p += v.length
+  }
+  out[p++] = KEY_BYTES_1
+  p = writeVarint(out, p, payloadLength)
+  field(KEY_BYTES_1, a.subnet)
+  field(KEY_BYTES_2, a.headerBytes)
+  out.set(a.messageFields, p)
+  p += a.messageFields.length
+  field(KEY_BYTES_2, a.proof)
+  out[p++] = KEY_BYTES_3
+  p = writeVarint(out, p, certLength)
+  if (a.height !== 0) { out[p++] = KEY_VARINT_1; p = writeVarint(out, p, a.height) }
+  field(KEY_BYTES_2, a.signature)
+  return out
+}

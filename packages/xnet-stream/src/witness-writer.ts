@@ -1,0 +1,134 @@
+import { equalBytes } from '@icnet/types'
+import type { HashTree } from '@icnet/hashtree'
+import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, type DigestCache } from './slice-tree.js'
+
+/**
+ * Writes the CBOR of `sliceWitness(state, subnet, from, to)` straight into bytes:
+ * the same tree (byte for byte: `encodeHashTree(sliceWitness(...))`, tested),
+ * without building it. Subtrees of the messages level that hold no index in
+ * `[from, to)` are written as one pruned digest without being descended into,
+ * using the index range of each node, computed once per tree and cached; so a
+ * witness costs the messages it covers plus a logarithmic border, not the
+ * stream's length.
+ */
+export class SliceWitnessWriter {
+  private readonly digests: DigestCache
+  private readonly ranges = new WeakMap<HashTree, Range>()
+  private buf = new Uint8Array(64 * 1024)
+  private pos = 0
+
+  constructor (digests: DigestCache) { this.digests = digests }
+
+  write (state: HashTree, subnet: Uint8Array, from: number, to: number): Uint8Array {
+    this.pos = 0
+    const topLevel = (n: HashTree & { kind: 'labeled' }): boolean => equalBytes(n.label, STREAMS_LABEL)
+    const streamsLevel = (n: HashTree & { kind: 'labeled' }): boolean => equalBytes(n.label, subnet)
+    this.level(state, topLevel, top => {
+      this.labeledHead(top.label)
+      this.level(top.subtree, streamsLevel, s => {
+        this.labeledHead(s.label)
+        this.level(s.subtree, c => equalBytes(c.label, HEADER_LABEL) || (to > from && equalBytes(c.label, MESSAGES_LABEL)), c => {
+          this.labeledHead(c.label)
+          if (equalBytes(c.label, HEADER_LABEL)) this.pruned(this.digests.of(c.subtree))
+          else this.messages(c.subtree, from, to)
+        })
+      })
+    })
+    return this.buf.slice(0, this.pos)
+  }
+
+  /**
+   * One labeled level: forks that lead to a kept label are written as forks, the
+   * rest as pruned digests. `keeps` says whether a labeled node is kept.
+   */
+  private level (n: HashTree, keeps: (n: HashTree & { kind: 'labeled' }) => boolean, writeKept: (n: HashTree & { kind: 'labeled' }) => void): void {
+    const contains = (x: HashTree): boolean => x.kind === 'fork' ? contains(x.left) || contains(x.right) : x.kind === 'labeled' && keeps(x)
+    const walk = (x: HashTree): void => {
+      if (!contains(x)) { this.prune(x); return }
+      if (x.kind === 'fork') { this.forkHead(); walk(x.left); walk(x.right) } else writeKept(x as HashTree & { kind: 'labeled' })
+    }
+    walk(n)
+  }
+
+  private messages (n: HashTree, from: number, to: number): void {
+    if (!this.covers(n, from, to)) { this.prune(n); return }
+    if (n.kind === 'fork') { this.forkHead(); this.messages(n.left, from, to); this.messages(n.right, from, to); return }
+    if (n.kind === 'labeled') { this.labeledHead(n.label); this.pruned(this.digests.of(n.subtree)); return }
+    this.prune(n)
+  }
+
+  /** Whether any message index under `n` is in `[from, to)`. */
+  private covers (n: HashTree, from: number, to: number): boolean {
+    const r = this.rangeOf(n)
+    if (r.hi < from || r.lo >= to) return false
+    // Stream indices are consecutive, so an overlapping range holds one; check otherwise.
+    if (r.count === r.hi - r.lo + 1) return true
+    return n.kind === 'fork' && (this.covers(n.left, from, to) || this.covers(n.right, from, to))
+  }
+
+  /** Lowest and highest message index under a node of the messages level, and how many (empty: lo > hi). */
+  private rangeOf (n: HashTree): Range {
+    let r = this.ranges.get(n)
+    if (r !== undefined) return r
+    if (n.kind === 'fork') {
+      const a = this.rangeOf(n.left)
+      const b = this.rangeOf(n.right)
+      r = { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi), count: a.count + b.count }
+    } else if (n.kind === 'labeled') {
+      const i = labelIndex(n.label)
+      r = i < 0 ? EMPTY_RANGE : { lo: i, hi: i, count: 1 }
+    } else r = EMPTY_RANGE
+    this.ranges.set(n, r)
+    return r
+  }
+
+  private prune (n: HashTree): void {
+    if (n.kind === 'empty') { this.reserve(2); this.buf[this.pos++] = 0x81; this.buf[this.pos++] = 0x00; return }
+    this.pruned(this.digests.of(n))
+  }
+
+  private pruned (digest: Uint8Array): void {
+    this.reserve(4 + digest.length)
+    this.buf[this.pos++] = 0x82
+    this.buf[this.pos++] = 0x04
+    this.bytesHead(digest.length)
+    this.buf.set(digest, this.pos)
+    this.pos += digest.length
+  }
+
+  private forkHead (): void {
+    this.reserve(2)
+    this.buf[this.pos++] = 0x83
+    this.buf[this.pos++] = 0x01
+  }
+
+  private labeledHead (label: Uint8Array): void {
+    this.reserve(7 + label.length)
+    this.buf[this.pos++] = 0x83
+    this.buf[this.pos++] = 0x02
+    this.bytesHead(label.length)
+    this.buf.set(label, this.pos)
+    this.pos += label.length
+  }
+
+  /** A CBOR byte-string head in its shortest form (labels and digests are short). */
+  private bytesHead (n: number): void {
+    this.reserve(5)
+    if (n < 24) this.buf[this.pos++] = 0x40 | n
+    else if (n < 256) { this.buf[this.pos++] = 0x58; this.buf[this.pos++] = n } else if (n < 65536) { this.buf[this.pos++] = 0x59; this.buf[this.pos++] = n >> 8; this.buf[this.pos++] = n & 0xff } else {
+      this.buf[this.pos++] = 0x5a
+      new DataView(this.buf.buffer, this.buf.byteOffset).setUint32(this.pos, n)
+      this.pos += 4
+    }
+  }
+
+  private reserve (n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n))
+    next.set(this.buf.subarray(0, this.pos))
+    this.buf = next
+  }
+}
+
+interface Range { lo: number, hi: number, count: number }
+const EMPTY_RANGE: Range = { lo: Number.POSITIVE_INFINITY, hi: Number.NEGATIVE_INFINITY, count: 0 }
