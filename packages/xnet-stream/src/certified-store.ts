@@ -44,8 +44,8 @@ interface CertifiedStream {
   header: StreamHeader
   headerBytes: Uint8Array
   messages: SliceMessage[]
-  /** The messages' wire fields, concatenated, and where each starts (made on the first request). */
-  wire?: { fields: Uint8Array, offsets: Float64Array }
+  /** The messages' wire fields and where each starts in a slice from the first (made on the first request). */
+  wire?: { fields: Uint8Array[], offsets: Float64Array }
 }
 
 /**
@@ -64,6 +64,16 @@ interface CertifiedState {
 }
 
 const encodedMessages = new WeakMap<StreamMessage, Uint8Array>()
+/** A message keeps its index and bytes while it is in the stream: its wire field is encoded once, not once per height. */
+const messageFields = new WeakMap<Uint8Array, { index: number, field: Uint8Array }>()
+
+function messageField (m: SliceMessage): Uint8Array {
+  const cached = messageFields.get(m.bytes)
+  if (cached !== undefined && cached.index === m.index) return cached.field
+  const field = encodeMessageField(m.index, m.bytes)
+  messageFields.set(m.bytes, { index: m.index, field })
+  return field
+}
 
 function encodeOnce (m: StreamMessage): Uint8Array {
   let b = encodedMessages.get(m)
@@ -230,7 +240,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
     const bytes = assembleSlice({
       subnet,
       headerBytes: cs.headerBytes,
-      messageFields: fields.subarray(offsets[first]!, offsets[last]!),
+      messageFields: fields.slice(first, last),
       proof,
       height: state.height,
       signature: state.signature
@@ -238,13 +248,11 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
     return { state, stream: cs, first, last, proof, bytes }
   }
 
-  private wireOf (cs: CertifiedStream): { fields: Uint8Array, offsets: Float64Array } {
+  private wireOf (cs: CertifiedStream): { fields: Uint8Array[], offsets: Float64Array } {
     if (cs.wire !== undefined) return cs.wire
-    const encoded = cs.messages.map(m => encodeMessageField(m.index, m.bytes))
-    const offsets = new Float64Array(encoded.length + 1)
-    for (let i = 0; i < encoded.length; i++) offsets[i + 1] = offsets[i]! + encoded[i]!.length
-    const fields = new Uint8Array(offsets[encoded.length]!)
-    for (let i = 0; i < encoded.length; i++) fields.set(encoded[i]!, offsets[i]!)
+    const fields = cs.messages.map(m => messageField(m))
+    const offsets = new Float64Array(fields.length + 1)
+    for (let i = 0; i < fields.length; i++) offsets[i + 1] = offsets[i]! + fields[i]!.length
     cs.wire = { fields, offsets }
     return cs.wire
   }

@@ -170,8 +170,8 @@ function delimited (bodyLength: number, omitEmpty = true): number {
 export interface SliceAssembly {
   subnet: Uint8Array
   headerBytes: Uint8Array
-  /** The messages' `SliceMessage` fields, concatenated (`encodeMessageField` of each). */
-  messageFields: Uint8Array
+  /** The messages' `SliceMessage` fields (`encodeMessageField` of each), concatenated or as a list. */
+  messageFields: Uint8Array | readonly Uint8Array[]
   proof: Uint8Array
   height: number
   signature: Uint8Array
@@ -186,7 +186,10 @@ export function assembledLength (a: Omit<SliceAssembly, 'messageFields' | 'proof
 
 /** Writes the slice with one copy of each part. */
 export function assembleSlice (a: SliceAssembly): Uint8Array {
-  const payloadLength = delimited(a.subnet.length) + delimited(a.headerBytes.length) + a.messageFields.length
+  let fieldsLength = 0
+  if (a.messageFields instanceof Uint8Array) fieldsLength = a.messageFields.length
+  else for (const f of a.messageFields) fieldsLength += f.length
+  const payloadLength = delimited(a.subnet.length) + delimited(a.headerBytes.length) + fieldsLength
   const certLength = (a.height === 0 ? 0 : 1 + varintLength(a.height)) + delimited(a.signature.length)
   const out = new Uint8Array(delimited(payloadLength, false) + delimited(a.proof.length) + delimited(certLength, false))
   let p = 0
@@ -201,8 +204,12 @@ export function assembleSlice (a: SliceAssembly): Uint8Array {
   p = writeVarint(out, p, payloadLength)
   field(KEY_BYTES_1, a.subnet)
   field(KEY_BYTES_2, a.headerBytes)
-  out.set(a.messageFields, p)
-  p += a.messageFields.length
+  if (a.messageFields instanceof Uint8Array) {
+    out.set(a.messageFields, p)
+    p += a.messageFields.length
+  } else {
+    for (const f of a.messageFields) { out.set(f, p); p += f.length }
+  }
   field(KEY_BYTES_2, a.proof)
   out[p++] = KEY_BYTES_3
   p = writeVarint(out, p, certLength)

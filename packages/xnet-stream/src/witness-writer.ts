@@ -7,13 +7,11 @@ import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, type DigestCac
  * the same tree (byte for byte: `encodeHashTree(sliceWitness(...))`, tested),
  * without building it. Subtrees of the messages level that hold no index in
  * `[from, to)` are written as one pruned digest without being descended into,
- * using the index range of each node, computed once per tree and cached; so a
- * witness costs the messages it covers plus a logarithmic border, not the
- * stream's length.
+ * using the index range of each subtree (its edge labels); so a witness costs
+ * the messages it covers plus a logarithmic border, not the stream's length.
  */
 export class SliceWitnessWriter {
   private readonly digests: DigestCache
-  private readonly ranges = new WeakMap<HashTree, Range>()
   private buf = new Uint8Array(64 * 1024)
   private pos = 0
 
@@ -57,29 +55,21 @@ export class SliceWitnessWriter {
     this.prune(n)
   }
 
-  /** Whether any message index under `n` is in `[from, to)`. */
+  /**
+   * Whether any message index under `n` is in `[from, to)`. A subtree's lowest and
+   * highest index are those of its leftmost and rightmost labeled nodes (labels
+   * are sorted), found by walking down its edges: a few pointer hops, nothing
+   * cached. Only a subtree that straddles a bound is looked into further.
+   */
   private covers (n: HashTree, from: number, to: number): boolean {
-    const r = this.rangeOf(n)
-    if (r.hi < from || r.lo >= to) return false
-    // Stream indices are consecutive, so an overlapping range holds one; check otherwise.
-    if (r.count === r.hi - r.lo + 1) return true
-    return n.kind === 'fork' && (this.covers(n.left, from, to) || this.covers(n.right, from, to))
-  }
-
-  /** Lowest and highest message index under a node of the messages level, and how many (empty: lo > hi). */
-  private rangeOf (n: HashTree): Range {
-    let r = this.ranges.get(n)
-    if (r !== undefined) return r
-    if (n.kind === 'fork') {
-      const a = this.rangeOf(n.left)
-      const b = this.rangeOf(n.right)
-      r = { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi), count: a.count + b.count }
-    } else if (n.kind === 'labeled') {
-      const i = labelIndex(n.label)
-      r = i < 0 ? EMPTY_RANGE : { lo: i, hi: i, count: 1 }
-    } else r = EMPTY_RANGE
-    this.ranges.set(n, r)
-    return r
+    if (n.kind === 'labeled') { const i = labelIndex(n.label); return i >= from && i < to }
+    if (n.kind !== 'fork') return false
+    const lo = edgeIndex(n, 'left')
+    const hi = edgeIndex(n, 'right')
+    if (lo < 0 || hi < 0) return this.covers(n.left, from, to) || this.covers(n.right, from, to)
+    if (hi < from || lo >= to) return false
+    if (lo >= from || hi < to) return true // an end of the subtree is in range
+    return this.covers(n.left, from, to) || this.covers(n.right, from, to)
   }
 
   private prune (n: HashTree): void {
@@ -130,5 +120,9 @@ export class SliceWitnessWriter {
   }
 }
 
-interface Range { lo: number, hi: number, count: number }
-const EMPTY_RANGE: Range = { lo: Number.POSITIVE_INFINITY, hi: Number.NEGATIVE_INFINITY, count: 0 }
+/** The index of the labeled node at the left or right edge of a fork subtree, or -1 if the edge ends elsewhere. */
+function edgeIndex (n: HashTree, side: 'left' | 'right'): number {
+  let x = n
+  while (x.kind === 'fork') x = side === 'left' ? x.left : x.right
+  return x.kind === 'labeled' ? labelIndex(x.label) : -1
+}
