@@ -58,7 +58,7 @@ describe('block frames', () => {
     }), { numRuns: 200 })
     // Arbitrary bytes: the fast path either declines or agrees with the full decoder.
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      let fast
+      let fast: ReturnType<typeof decodeBlockFrame>
       try { fast = decodeBlockFrame(new Uint8ArrayList(bytes)) } catch { return }
       if (fast === undefined) return
       assert.deepEqual(fast.data.subarray(), decodeMessage(bytes).blocks[0]!.data)
