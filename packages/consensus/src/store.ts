@@ -111,7 +111,7 @@ export class LmdbConsensusStore implements ConsensusStore {
     if (cup != null) state.cup = new Uint8Array(cup)
     const d = this.db.get('delivered')
     if (d != null) state.delivered = Number(dec.decode(d))
-    for (const { key, value } of this.db.getRange({ start: 'f:', end: 'f;', reverse: true, limit: 1 })) {
+    for (const { key, value } of this.db.getRange({ start: 'f;', end: 'f:', reverse: true, limit: 1 })) {
       state.top = decodeFinalized(heightOf(key), new Uint8Array(value))
     }
     const floor = state.top?.height ?? 0

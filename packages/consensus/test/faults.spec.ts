@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { InMemoryMetrics, toHex } from '@icnet/types'
+import { InMemoryBus, LmdbConsensusStore } from '../src/index.js'
+import { assertSameChains, dealSubnet, startBusSubnet, startNode, waitFor, type TestNode } from './helpers.js'
+
+async function stopAll (nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map(async n => { await n.consensus.stop() }))
+}
+
+describe('consensus faults over an in-memory bus', function () {
+  this.timeout(120_000)
+
+  it('stays live with 1 of 4 nodes crashed from the start', async () => {
+    const keys = dealSubnet(4)
+    const bus = new InMemoryBus()
+    const nodes: TestNode[] = []
+    for (let i = 0; i < 3; i++) nodes.push(await startNode(keys, i, bus.transport(`node-${i}`)))
+    try {
+      await waitFor(() => nodes.every(n => n.chain.size >= 30), '30 heights on the 3 live nodes')
+      assert.ok(assertSameChains(nodes) >= 30)
+    } finally {
+      await stopAll(nodes)
+    }
+  })
+
+  it('an equivocating block maker cannot split the honest nodes', async () => {
+    const metrics = new InMemoryMetrics()
+    const { nodes } = await startBusSubnet(4, i => i === 0 ? { faults: { equivocate: true } } : { metrics: i === 1 ? metrics : undefined })
+    const honest = nodes.slice(1)
+    try {
+      await waitFor(() => honest.every(n => n.chain.size >= 40), '40 heights on the honest nodes')
+      assert.ok(assertSameChains(honest) >= 40)
+      // Node 0 did equivocate: some heights saw two notarization-worthy proposals of the same rank.
+      assert.ok(nodes[0]!.chain.size > 0)
+    } finally {
+      await stopAll(nodes)
+    }
+  })
+
+  it('a 7-node subnet tolerates 2 crashed nodes', async () => {
+    const keys = dealSubnet(7)
+    const bus = new InMemoryBus()
+    const nodes: TestNode[] = []
+    for (let i = 2; i < 7; i++) nodes.push(await startNode(keys, i, bus.transport(`node-${i}`)))
+    try {
+      await waitFor(() => nodes.every(n => n.chain.size >= 20), '20 heights on the 5 live nodes')
+      assert.ok(assertSameChains(nodes) >= 20)
+    } finally {
+      await stopAll(nodes)
+    }
+  })
+
+  it('a node restarted from its lmdb store resumes and catches up without re-delivering', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'icnet-consensus-'))
+    const keys = dealSubnet(4)
+    const bus = new InMemoryBus()
+    const nodes: TestNode[] = []
+    for (let i = 0; i < 4; i++) nodes.push(await startNode(keys, i, bus.transport(`node-${i}`), { store: new LmdbConsensusStore(join(dir, `n${i}`)) }))
+    try {
+      await waitFor(() => nodes[3]!.chain.size >= 15, 'node 3 at height 15')
+      await nodes[3]!.consensus.stop()
+      await nodes[3]!.consumer
+      const before = nodes[3]!.chain
+      const stoppedAt = nodes[3]!.consensus.deliveredHeight
+      const others = nodes.slice(0, 3)
+      await waitFor(() => others.every(n => n.chain.size >= stoppedAt + 20), 'the others 20 heights further')
+      const restarted = await startNode(keys, 3, bus.transport('node-3'), { store: new LmdbConsensusStore(join(dir, 'n3')) })
+      nodes[3] = restarted
+      assert.ok(restarted.consensus.finalizedHeight >= stoppedAt, 'resumed from its store')
+      const target = Math.max(...others.map(n => n.chain.size)) + 5
+      await waitFor(() => restarted.chain.size > 0 && Math.max(...restarted.chain.keys()) >= target, 'the restarted node to catch up')
+      // Delivery resumed right after what the host had taken: nothing twice, nothing missing.
+      assert.equal(Math.min(...restarted.chain.keys()), stoppedAt + 1)
+      for (const [h, hash] of before) assert.equal(nodes[0]!.chain.get(h), hash)
+      assertSameChains(nodes)
+    } finally {
+      await stopAll(nodes)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('certification and catch-up packages', function () {
+  this.timeout(120_000)
+
+  it('combines certifications and CUPs; a node far behind jumps to the latest CUP', async () => {
+    const keys = dealSubnet(4)
+    const bus = new InMemoryBus()
+    const certified = new Map<number, Set<string>>()
+    const cups: Array<{ node: number, height: number, jumped: boolean }> = []
+    const nodes: TestNode[] = []
+    const stateRoot = (h: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (h * 7 + i) & 0xff)
+    for (let i = 0; i < 3; i++) {
+      const node = await startNode(keys, i, bus.transport(`node-${i}`), {
+        onCertification: c => {
+          const h = Number(c.height)
+          if (!certified.has(h)) certified.set(h, new Set())
+          certified.get(h)!.add(toHex(c.signature))
+        },
+        onCatchUpPackage: (cup, info) => { cups.push({ node: i, height: Number(cup.content!.block!.block!.height), jumped: info.jumped }) }
+      })
+      nodes.push(node)
+    }
+    // A host: certify every executed height, checkpoint every 50.
+    const hosts = nodes.map((n) => (async () => {
+      let done = 0
+      while (done < 120) {
+        await waitFor(() => n.consensus.deliveredHeight > done, 'progress')
+        for (; done < n.consensus.deliveredHeight; done++) {
+          const h = done + 1
+          await n.consensus.submitStateRoot(h, stateRoot(h))
+          if (h % 50 === 0) await n.consensus.submitCheckpoint(h, stateRoot(h))
+        }
+      }
+    })())
+    try {
+      await Promise.all(hosts)
+      await waitFor(() => nodes.every(n => n.consensus.catchUpPackageHeight >= 100), 'CUP at 100 on all')
+      await waitFor(() => (certified.get(100)?.size ?? 0) === 1, 'certification of height 100')
+      // Threshold signatures are unique: every node combined the same certification.
+      for (const sigs of certified.values()) assert.equal(sigs.size, 1)
+      assert.ok(cups.some(c => c.height === 100 && !c.jumped))
+      // A fresh node (empty store) far behind: it adopts the CUP instead of replaying 100 heights.
+      const late = await startNode(keys, 3, bus.transport('node-3'), {
+        onCatchUpPackage: (cup, info) => { cups.push({ node: 3, height: Number(cup.content!.block!.block!.height), jumped: info.jumped }) }
+      })
+      nodes.push(late)
+      await waitFor(() => late.chain.size >= 5, 'the late node to deliver batches')
+      assert.ok(cups.some(c => c.node === 3 && c.jumped && c.height >= 100))
+      assert.ok(Math.min(...late.chain.keys()) > 100, 'no batch below the CUP was replayed')
+      assertSameChains(nodes)
+    } finally {
+      await stopAll(nodes)
+    }
+  })
+})
