@@ -34,3 +34,22 @@ export const MAX_BLOCK_TIME_SKEW_MS = 5_000
 export const RESEND_AFTER_DELAYS = 10
 /** Lower bound of the resend / catch-up period, so a tiny Δ does not turn into a flood. */
 export const MIN_RESEND_MS = 250
+
+/** Direct artifact push: one long-lived stream per peer and direction; 2 allows a replacement while the old one closes. */
+export const ARTIFACT_PROTOCOL = '/icnet/consensus/artifacts/1.0.0'
+export const ARTIFACT_MAX_INBOUND_STREAMS = 2
+export const ARTIFACT_MAX_OUTBOUND_STREAMS = 2
+/** Catch-up: one short request/response stream; a lagging peer needs one at a time, 2 tolerates a retry. */
+export const CATCH_UP_PROTOCOL = '/icnet/consensus/catch-up/1.0.0'
+export const CATCH_UP_MAX_INBOUND_STREAMS = 2
+export const CATCH_UP_MAX_OUTBOUND_STREAMS = 2
+/** A catch-up exchange (up to 64 blocks of 4 MiB at loopback-to-LAN speeds) must finish within this. */
+export const CATCH_UP_TIMEOUT_MS = 10_000
+/** Frames queued per peer before new ones are dropped (consensus re-sends what matters when stuck). */
+export const PEER_QUEUE_FRAMES = 4096
+/** Bytes queued per peer before new frames are dropped: a few maximal blocks. */
+export const PEER_QUEUE_BYTES = 64 * MiB
+/** Largest artifact frame: a maximal proposal plus the frame's own fields. */
+export const MAX_FRAME_BYTES = MAX_CUP_BYTES + 64
+/** How often the transport dials subnet members it is not connected to (from their registry addresses). */
+export const REDIAL_INTERVAL_MS = 2_000
