@@ -8,7 +8,7 @@
  * client's verification inside the pull, so the rest (transport, framing,
  * scheduling) can be read off.
  *
- *   node bench/dist/run.js xnet-stream [--mib 200] [--raw-mib 512] [--pipeline 4] [--chunk 1000]
+ *   node bench/dist/run.js xnet-stream [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4]
  */
 import '@icnet/types/polyfill'
 import type { Stream } from '@libp2p/interface'
@@ -28,12 +28,13 @@ function arg (name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
 }
-const TARGET_MIB = arg('mib', 200)
-const RAW_MIB = arg('raw-mib', 512)
+const TARGET_MIB = arg('mib', 100)
+const RAW_MIB = arg('raw-mib', 256)
 const MSG_BYTES = 1024
 const SLICE_BYTES = 4 * 1024 * 1024
 const PIPELINE = arg('pipeline', 4)
 const CHUNK_MSGS = arg('chunk', 1000)
+const ROUNDS = arg('rounds', 4)
 
 function subnet (seed: string): { keys: ReturnType<typeof dealThresholdKeys>, id: ReturnType<typeof subnetIdFromPublicKeyDer> } {
   const keys = dealThresholdKeys({ n: 4, t: 3, seed: new TextEncoder().encode(seed) })
@@ -80,6 +81,10 @@ registry = new StaticRegistryView({
 await nodeB.dial(nodeA.getMultiaddrs()[0]!)
 const xnetB = (nodeB.services as unknown as { xnet: XNetStreamService }).xnet
 
+// The machine this runs on may be shared: load drifts over a run. So the two
+// measurements alternate in ROUNDS rounds (certified, then raw) and each total
+// is summed over all rounds, so both see the same conditions.
+
 // ---- certified pull
 const stream = store.stream(b.id)
 let seq = 0
@@ -92,47 +97,83 @@ let pullMs = 0
 let certifyMs = 0
 let verifyMs = 0
 let slices = 0
-const target = TARGET_MIB * 1024 * 1024
-while (payloadBytes < target) {
-  const header = store.certifiedHeader(b.id)!
-  let next = received
-  const t0 = performance.now()
-  // Pipelined: up to PIPELINE disjoint sub-ranges in flight, a new one sent as soon as
-  // one completes (the client's congestion window per peer decides how many go out).
-  let issued = next
-  const one = async (begin: number, count: number): Promise<void> => {
-    const got = await xnetB.pull(a.id, { msgBegin: begin, msgLimit: count, byteLimit: SLICE_BYTES }, slice => {
-      const t0 = performance.now()
-      verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
-      verifyMs += performance.now() - t0
-      for (const m of slice.messages) payloadBytes += m.bytes.length
-      return slice.messages.length
-    })
-    slices++
-    next += got
-    if (got < count) await one(begin + got, count - got) // cut short by the byte limit
-  }
-  const lanes: Array<Promise<void>> = []
-  const lane = async (): Promise<void> => {
-    while (issued < header.end) {
-      const begin = issued
-      issued = Math.min(header.end, issued + CHUNK_MSGS)
-      await one(begin, issued - begin)
+
+/** Pulls whole certified heights until `target` more payload bytes arrived. */
+async function certifiedRound (target: number): Promise<void> {
+  const goal = payloadBytes + target
+  while (payloadBytes < goal) {
+    const header = store.certifiedHeader(b.id)!
+    let next = received
+    const t0 = performance.now()
+    // Pipelined: up to PIPELINE disjoint sub-ranges in flight, a new one sent as soon as
+    // one completes (the client's congestion window per peer decides how many go out).
+    let issued = next
+    const one = async (begin: number, count: number): Promise<void> => {
+      const got = await xnetB.pull(a.id, { msgBegin: begin, msgLimit: count, byteLimit: SLICE_BYTES }, slice => {
+        const v0 = performance.now()
+        verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
+        verifyMs += performance.now() - v0
+        for (const m of slice.messages) payloadBytes += m.bytes.length
+        return slice.messages.length
+      })
+      slices++
+      next += got
+      if (got < count) await one(begin + got, count - got) // cut short by the byte limit
     }
+    const lane = async (): Promise<void> => {
+      while (issued < header.end) {
+        const begin = issued
+        issued = Math.min(header.end, issued + CHUNK_MSGS)
+        await one(begin, issued - begin)
+      }
+    }
+    await Promise.all(Array.from({ length: PIPELINE }, lane))
+    pullMs += performance.now() - t0
+    received = next
+    // A learns B's signals (as it would from B's reverse stream), GCs and refills.
+    const t1 = performance.now()
+    stream.discardMessagesBefore(received, [])
+    fill()
+    store.certify()
+    certifyMs += performance.now() - t1
   }
-  for (let k = 0; k < PIPELINE; k++) lanes.push(lane())
-  await Promise.all(lanes)
-  pullMs += performance.now() - t0
-  received = next
-  // A learns B's signals (as it would from B's reverse stream), GCs and refills.
-  const t1 = performance.now()
-  stream.discardMessagesBefore(received, [])
-  fill()
-  store.certify()
-  certifyMs += performance.now() - t1
 }
+
+// ---- raw libp2p stream baseline, same nodes, same direction (A writes, B reads)
+const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
+const rawRoundBytes = Math.ceil(RAW_MIB / ROUNDS) * 1024 * 1024
+let rawBytes = 0
+let rawMs = 0
+await nodeA.handle(RAW_PROTOCOL, async (s) => {
+  const chunk = new Uint8Array(64 * 1024)
+  for (let sent = 0; sent < rawRoundBytes; sent += chunk.length) {
+    if (!s.send(chunk)) await waitDrain(s)
+  }
+  await s.close().catch(() => {})
+}, { maxInboundStreams: 1 })
+
+async function rawRound (): Promise<void> {
+  const r0 = performance.now()
+  const raw = await nodeB.dialProtocol(nodeA.getMultiaddrs()[0]!, RAW_PROTOCOL)
+  let got = 0
+  for await (const chunk of raw) {
+    got += chunk.byteLength
+    if (got >= rawRoundBytes) break
+  }
+  rawMs += performance.now() - r0
+  rawBytes += got
+  await raw.close().catch(() => {})
+}
+
+for (let round = 0; round < ROUNDS; round++) {
+  await certifiedRound(Math.ceil(TARGET_MIB / ROUNDS) * 1024 * 1024)
+  await rawRound()
+}
+await stopAll([nodeA, nodeB])
+
 const messagesPerS = received / (pullMs / 1000)
 const payloadMbPerS = payloadBytes / 1e6 / (pullMs / 1000)
+const rawMbPerS = rawBytes / 1e6 / (rawMs / 1000)
 console.log(JSON.stringify({
   phase: 'certified-pull',
   messages: received,
@@ -143,31 +184,7 @@ console.log(JSON.stringify({
   client_verify_s: +(verifyMs / 1000).toFixed(3),
   certify_s: +(certifyMs / 1000).toFixed(3)
 }))
-
-// ---- raw libp2p stream baseline, same nodes
-const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
-const rawTotal = RAW_MIB * 1024 * 1024
-// A (the certified server) writes, B reads: the direction the slices travel.
-await nodeA.handle(RAW_PROTOCOL, async (s) => {
-  const chunk = new Uint8Array(64 * 1024)
-  for (let sent = 0; sent < rawTotal; sent += chunk.length) {
-    if (!s.send(chunk)) await waitDrain(s)
-  }
-  await s.close().catch(() => {})
-}, { maxInboundStreams: 1 })
-const r0 = performance.now()
-const raw = await nodeB.dialProtocol(nodeA.getMultiaddrs()[0]!, RAW_PROTOCOL)
-let rawReceived = 0
-for await (const chunk of raw) {
-  rawReceived += chunk.byteLength
-  if (rawReceived >= rawTotal) break
-}
-const rawMs = performance.now() - r0
-const rawMbPerS = rawTotal / 1e6 / (rawMs / 1000)
-console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawTotal, s: +(rawMs / 1000).toFixed(3) }))
-await raw.close().catch(() => {})
-await stopAll([nodeA, nodeB])
-
+console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawBytes, s: +(rawMs / 1000).toFixed(3) }))
 console.log(JSON.stringify({
   bench: 'xnet-stream',
   message_bytes: MSG_BYTES,
@@ -175,6 +192,9 @@ console.log(JSON.stringify({
   payload_mb_per_s: +payloadMbPerS.toFixed(1),
   raw_stream_mb_per_s: +rawMbPerS.toFixed(1),
   ratio: +(payloadMbPerS / rawMbPerS).toFixed(3),
+  server_cut_share: +(serverCutMs / pullMs).toFixed(2),
+  client_verify_share: +(verifyMs / pullMs).toFixed(2),
+  rounds: ROUNDS,
   slices,
   slice_bytes_limit: SLICE_BYTES,
   pipeline: PIPELINE,

@@ -3,7 +3,7 @@ import { buildHashTree, type HashTree, type LabeledTree } from '@icnet/hashtree'
 import { encodeStreamMessage, type StreamMessage, type SubnetId, type SubnetType } from '@icnet/types'
 import { encodeStreamHeader } from './header-codec.js'
 import { preEncodedSlice, type CertifiedStreamSlice, type SliceMessage } from './slice.js'
-import { assembleSlice, assembledLength, encodeMessageField } from './slice-codec.js'
+import { assembleSlice, assembledLength, messageFieldLength } from './slice-codec.js'
 import { DigestCache, HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, indexLabel } from './slice-tree.js'
 import { SliceWitnessWriter } from './witness-writer.js'
 import { Stream, streamLimitsFor, type StreamHeader } from './stream.js'
@@ -44,8 +44,8 @@ interface CertifiedStream {
   header: StreamHeader
   headerBytes: Uint8Array
   messages: SliceMessage[]
-  /** The messages' wire fields and where each starts in a slice from the first (made on the first request). */
-  wire?: { fields: Uint8Array[], offsets: Float64Array }
+  /** Where each message's wire field starts, counted from the first message's (made on the first request). */
+  offsets?: Float64Array
 }
 
 /**
@@ -64,16 +64,6 @@ interface CertifiedState {
 }
 
 const encodedMessages = new WeakMap<StreamMessage, Uint8Array>()
-/** A message keeps its index and bytes while it is in the stream: its wire field is encoded once, not once per height. */
-const messageFields = new WeakMap<Uint8Array, { index: number, field: Uint8Array }>()
-
-function messageField (m: SliceMessage): Uint8Array {
-  const cached = messageFields.get(m.bytes)
-  if (cached !== undefined && cached.index === m.index) return cached.field
-  const field = encodeMessageField(m.index, m.bytes)
-  messageFields.set(m.bytes, { index: m.index, field })
-  return field
-}
 
 function encodeOnce (m: StreamMessage): Uint8Array {
   let b = encodedMessages.get(m)
@@ -191,7 +181,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
       !Number.isSafeInteger(witnessBegin) || witnessBegin < header.begin || witnessBegin > query.msgBegin) {
       return { code: 'BAD_BEGIN' }
     }
-    const { fields, offsets } = this.wireOf(cs)
+    const offsets = this.offsetsOf(cs)
     const subnet = destination.toUint8Array()
     const first = query.msgBegin - header.begin
     let last = cs.messages.length
@@ -240,7 +230,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
     const bytes = assembleSlice({
       subnet,
       headerBytes: cs.headerBytes,
-      messageFields: fields.slice(first, last),
+      messages: cs.messages.slice(first, last),
       proof,
       height: state.height,
       signature: state.signature
@@ -248,12 +238,14 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
     return { state, stream: cs, first, last, proof, bytes }
   }
 
-  private wireOf (cs: CertifiedStream): { fields: Uint8Array[], offsets: Float64Array } {
-    if (cs.wire !== undefined) return cs.wire
-    const fields = cs.messages.map(m => messageField(m))
-    const offsets = new Float64Array(fields.length + 1)
-    for (let i = 0; i < fields.length; i++) offsets[i + 1] = offsets[i]! + fields[i]!.length
-    cs.wire = { fields, offsets }
-    return cs.wire
+  private offsetsOf (cs: CertifiedStream): Float64Array {
+    if (cs.offsets !== undefined) return cs.offsets
+    const offsets = new Float64Array(cs.messages.length + 1)
+    for (let i = 0; i < cs.messages.length; i++) {
+      const m = cs.messages[i]!
+      offsets[i + 1] = offsets[i]! + messageFieldLength(m.index, m.bytes.length)
+    }
+    cs.offsets = offsets
+    return offsets
   }
 }

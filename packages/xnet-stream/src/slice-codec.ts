@@ -151,14 +151,29 @@ function writeVarint (out: Uint8Array, pos: number, n: number): number {
   return pos
 }
 
+function messageBodyLength (index: number, length: number): number {
+  return (index === 0 ? 0 : 1 + varintLength(index)) + (length === 0 ? 0 : 1 + varintLength(length) + length)
+}
+
+/** Bytes of one message's `SliceMessage` field inside `SlicePayload` (key, length, body). */
+export function messageFieldLength (index: number, length: number): number {
+  const body = messageBodyLength(index, length)
+  return 1 + varintLength(body) + body
+}
+
+/** Writes one message's `SliceMessage` field at `p`; returns the end. */
+function writeMessageField (out: Uint8Array, p: number, index: number, bytes: Uint8Array): number {
+  out[p++] = KEY_BYTES_3
+  p = writeVarint(out, p, messageBodyLength(index, bytes.length))
+  if (index !== 0) { out[p++] = KEY_VARINT_1; p = writeVarint(out, p, index) }
+  if (bytes.length > 0) { out[p++] = KEY_BYTES_2; p = writeVarint(out, p, bytes.length); out.set(bytes, p); p += bytes.length }
+  return p
+}
+
 /** The `SliceMessage` field of one message inside `SlicePayload` (key, length, body). */
 export function encodeMessageField (index: number, bytes: Uint8Array): Uint8Array {
-  const body = (index === 0 ? 0 : 1 + varintLength(index)) + (bytes.length === 0 ? 0 : 1 + varintLength(bytes.length) + bytes.length)
-  const out = new Uint8Array(1 + varintLength(body) + body)
-  let p = writeVarint(out, 0, KEY_BYTES_3)
-  p = writeVarint(out, p, body)
-  if (index !== 0) { out[p++] = KEY_VARINT_1; p = writeVarint(out, p, index) }
-  if (bytes.length > 0) { out[p++] = KEY_BYTES_2; p = writeVarint(out, p, bytes.length); out.set(bytes, p) }
+  const out = new Uint8Array(messageFieldLength(index, bytes.length))
+  writeMessageField(out, 0, index, bytes)
   return out
 }
 
@@ -170,15 +185,15 @@ function delimited (bodyLength: number, omitEmpty = true): number {
 export interface SliceAssembly {
   subnet: Uint8Array
   headerBytes: Uint8Array
-  /** The messages' `SliceMessage` fields (`encodeMessageField` of each), concatenated or as a list. */
-  messageFields: Uint8Array | readonly Uint8Array[]
+  /** The messages, in order (their fields are written straight into the output). */
+  messages: ReadonlyArray<{ readonly index: number, readonly bytes: Uint8Array }>
   proof: Uint8Array
   height: number
   signature: Uint8Array
 }
 
 /** The exact encoded length of an assembled slice. */
-export function assembledLength (a: Omit<SliceAssembly, 'messageFields' | 'proof'> & { messageFieldsLength: number, proofLength: number }): number {
+export function assembledLength (a: Omit<SliceAssembly, 'messages' | 'proof'> & { messageFieldsLength: number, proofLength: number }): number {
   const payload = delimited(a.subnet.length) + delimited(a.headerBytes.length) + a.messageFieldsLength
   const cert = (a.height === 0 ? 0 : 1 + varintLength(a.height)) + delimited(a.signature.length)
   return delimited(payload, false) + delimited(a.proofLength) + delimited(cert, false)
@@ -187,8 +202,7 @@ export function assembledLength (a: Omit<SliceAssembly, 'messageFields' | 'proof
 /** Writes the slice with one copy of each part. */
 export function assembleSlice (a: SliceAssembly): Uint8Array {
   let fieldsLength = 0
-  if (a.messageFields instanceof Uint8Array) fieldsLength = a.messageFields.length
-  else for (const f of a.messageFields) fieldsLength += f.length
+  for (const m of a.messages) fieldsLength += messageFieldLength(m.index, m.bytes.length)
   const payloadLength = delimited(a.subnet.length) + delimited(a.headerBytes.length) + fieldsLength
   const certLength = (a.height === 0 ? 0 : 1 + varintLength(a.height)) + delimited(a.signature.length)
   const out = new Uint8Array(delimited(payloadLength, false) + delimited(a.proof.length) + delimited(certLength, false))
@@ -204,12 +218,7 @@ export function assembleSlice (a: SliceAssembly): Uint8Array {
   p = writeVarint(out, p, payloadLength)
   field(KEY_BYTES_1, a.subnet)
   field(KEY_BYTES_2, a.headerBytes)
-  if (a.messageFields instanceof Uint8Array) {
-    out.set(a.messageFields, p)
-    p += a.messageFields.length
-  } else {
-    for (const f of a.messageFields) { out.set(f, p); p += f.length }
-  }
+  for (const m of a.messages) p = writeMessageField(out, p, m.index, m.bytes)
   field(KEY_BYTES_2, a.proof)
   out[p++] = KEY_BYTES_3
   p = writeVarint(out, p, certLength)

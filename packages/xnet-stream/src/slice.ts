@@ -23,7 +23,7 @@ import {
 } from './errors.js'
 import { decodeStreamHeader } from './header-codec.js'
 import { proofRootFromBytes } from './proof-root.js'
-import { assembleSlice, encodeMessageField, readSliceWire, varintLength } from './slice-codec.js'
+import { assembleSlice, readSliceWire, varintLength } from './slice-codec.js'
 import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, pruneMessagesFrom } from './slice-tree.js'
 import type { StreamHeader } from './stream.js'
 
@@ -152,15 +152,10 @@ function proofBytesOf (s: CertifiedStreamSlice): Uint8Array {
 export function encodeCertifiedSlice (s: CertifiedStreamSlice): Uint8Array {
   let out = encodedCache.get(s)
   if (out !== undefined) return out
-  let fieldsLength = 0
-  const fields = s.messages.map(m => { const f = encodeMessageField(m.index, m.bytes); fieldsLength += f.length; return f })
-  const messageFields = new Uint8Array(fieldsLength)
-  let p = 0
-  for (const f of fields) { messageFields.set(f, p); p += f.length }
   out = assembleSlice({
     subnet: s.subnet,
     headerBytes: s.headerBytes,
-    messageFields,
+    messages: s.messages,
     proof: proofBytesOf(s),
     height: s.certification.height,
     signature: s.certification.signature
