@@ -1,5 +1,6 @@
 import { LimitExceededError, type RegistryView, type SubnetId } from '@icnet/types'
 import { KIND_NAME_PATTERN, MAX_ARTIFACT_BYTES } from './constants.js'
+import type { ArtifactIdFn } from './envelope.js'
 import type { ArtifactPool } from './pool.js'
 import type { Priority, PriorityFn } from './priority.js'
 import type { SignatureSet } from './verifier.js'
@@ -43,6 +44,13 @@ export interface ArtifactKind<A> {
   validate?(artifact: A, ctx: ValidationContext<A>): Verdict | Promise<Verdict>
   /** Overrides the pool's default priority (drop below the purge height, else fetch now). */
   priority?: PriorityFn
+  /**
+   * The artifact's id from its canonical bytes: 32 bytes, a collision-resistant hash
+   * (default SHA-256 of the bytes). It is also the gossipsub message id, so the host's
+   * gossipsub must compute it the same way: pass this kind (not just its name) to
+   * `artifactGossipsubOptions({ kinds })`. Called once per received message.
+   */
+  id?: ArtifactIdFn
 }
 
 /** Checks a kind definition once, at registration, so bad names never reach a topic. */

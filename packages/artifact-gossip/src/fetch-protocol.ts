@@ -33,15 +33,16 @@ export async function serveFetch (stream: Stream, source: ArtifactSource): Promi
       outcome = 'ok'
       response = { status: FetchResponse.Status.OK, artifact: bytes as Uint8Array<ArrayBuffer> }
     }
-  } catch (err: any) {
+  } catch (err) {
+    const name = (err as Error)?.name
     if (err instanceof UnknownKindError) {
       outcome = 'unknown_kind'
       response = { status: FetchResponse.Status.UNKNOWN_KIND, artifact: new Uint8Array(0) }
-    } else if (err instanceof InvalidEncodingError || err?.name === 'RangeError' || err?.name === 'InvalidDataLengthError') {
+    } else if (err instanceof InvalidEncodingError || name === 'RangeError' || name === 'InvalidDataLengthError') {
       outcome = 'bad_request'
       response = { status: FetchResponse.Status.BAD_REQUEST, artifact: new Uint8Array(0) }
     } else {
-      stream.abort(err)
+      stream.abort(err as Error)
       throw err
     }
   }

@@ -17,6 +17,8 @@ export interface FetcherInit {
   fallbackPeers(kind: string): string[]
   /** A peer served bytes that are not the requested artifact: an unambiguous lie. */
   onBadPeer(peer: string): void
+  /** The artifact id (hex) of `bytes` for `kind` (default SHA-256); served bytes must match the advert's. */
+  idOf?(kind: string, bytes: Uint8Array): string
   timeoutMs?: number
   maxAttempts?: number
   metrics?: ArtifactGossipMetrics | Metrics
@@ -88,14 +90,16 @@ export class ArtifactFetcher {
       const stream = await this.init.openStream(peer, FETCH_PROTOCOL, { signal })
       const bytes = await requestArtifact(stream, { kind: advert.kind, idHex: advert.id, expectedSize: advert.size }, signal)
       // The hash is authoritative; a size that differs from the advert is the advertiser's lie, judged by the caller.
-      if (artifactIdHex(bytes) !== advert.id) {
+      const id = this.init.idOf != null ? this.init.idOf(advert.kind, bytes) : artifactIdHex(bytes)
+      if (id !== advert.id) {
         log('peer %s served bytes that do not match %s', peer, advert.id)
         return { outcome: 'bad_bytes' }
       }
       return { outcome: 'ok', bytes }
-    } catch (err: any) {
-      log('fetch of %s from %s failed: %s', advert.id, peer, err?.name)
-      if (err?.name === 'NotFoundError' || err?.name === 'UnknownKindError') return { outcome: 'not_found', error: err }
+    } catch (err) {
+      const name = (err as Error)?.name
+      log('fetch of %s from %s failed: %s', advert.id, peer, name)
+      if (name === 'NotFoundError' || name === 'UnknownKindError') return { outcome: 'not_found', error: err }
       if (timeout.aborted) return { outcome: 'timeout', error: new TimeoutError(`fetch from ${peer} timed out`, { cause: err }) }
       return { outcome: 'error', error: err }
     }

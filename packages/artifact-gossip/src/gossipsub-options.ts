@@ -3,16 +3,21 @@ import {
   DEFAULT_INLINE_THRESHOLD_BYTES, GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_DELIVERY_DECAY,
   INVALID_DELIVERY_WEIGHT, NON_MEMBER_APP_SCORE, PUBLISH_THRESHOLD
 } from './constants.js'
-import { artifactMessageId, messageIdToString } from './envelope.js'
+import { artifactMessageId, artifactMessageIdFn, messageIdToString, type ArtifactIdFn } from './envelope.js'
 import { isSubnetMember, resolveRegistry, type RegistrySource } from './membership.js'
 import { artifactTopic } from './topics.js'
+import type { ArtifactKind } from './artifact-kind.js'
 import type { GossipsubOpts } from '@libp2p/gossipsub'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 
 export interface ArtifactGossipsubOptionsInit {
   subnetId: SubnetId
-  /** Kind names that will be registered; their topics get score parameters. */
-  kinds: string[]
+  /**
+   * The kinds that will be registered (names, or the kind definitions themselves); their
+   * topics get score parameters. Pass definitions for kinds with their own `id` function,
+   * so message ids equal artifact ids.
+   */
+  kinds: Array<string | Pick<ArtifactKind<unknown>, 'kind' | 'id'>>
   /** The registry (or a getter for the current one): non-members are scored below the graylist. */
   registry: RegistrySource
   /** Must match the service's inlineThresholdBytes (default 64 KiB). */
@@ -58,7 +63,12 @@ export const artifactScoreThresholds: Partial<PeerScoreThresholds> = {
  */
 export function artifactGossipsubOptions (init: ArtifactGossipsubOptionsInit): Partial<GossipsubOpts> {
   const topics: Record<string, Partial<TopicScoreParams>> = {}
-  for (const kind of init.kinds) topics[artifactTopic(init.subnetId, kind)] = artifactTopicScoreParams(init.topicScoreParams)
+  const idFns = new Map<string, ArtifactIdFn>()
+  for (const k of init.kinds) {
+    const name = typeof k === 'string' ? k : k.kind
+    if (typeof k !== 'string' && k.id != null) idFns.set(name, k.id)
+    topics[artifactTopic(init.subnetId, name)] = artifactTopicScoreParams(init.topicScoreParams)
+  }
   const scoreParams: Partial<PeerScoreParams> = {
     topics: topics as Record<string, TopicScoreParams>,
     appSpecificScore: (peer: string) => isSubnetMember(resolveRegistry(init.registry), init.subnetId, peer) ? 0 : NON_MEMBER_APP_SCORE,
@@ -69,7 +79,7 @@ export function artifactGossipsubOptions (init: ArtifactGossipsubOptionsInit): P
   const inline = init.inlineThresholdBytes ?? DEFAULT_INLINE_THRESHOLD_BYTES
   return {
     globalSignaturePolicy: 'StrictNoSign',
-    msgIdFn: artifactMessageId,
+    msgIdFn: idFns.size === 0 ? artifactMessageId : artifactMessageIdFn(kind => idFns.get(kind)),
     msgIdToStrFn: messageIdToString,
     asyncValidation: true,
     allowPublishToZeroTopicPeers: true,

@@ -1,12 +1,12 @@
-import { BoundedQueue, LruMap, type RegistryView, type SubnetId } from '@icnet/types'
+import { BoundedQueue, LruMap, toHex, type RegistryView, type SubnetId } from '@icnet/types'
 import { logger } from '@libp2p/logger'
-import { artifactIdHex } from './artifact-id.js'
+import { artifactId } from './artifact-id.js'
 import { checkArtifactKind, type ArtifactKind, type Verdict } from './artifact-kind.js'
 import {
-  DEFAULT_FETCH_QUEUE_LENGTH, DEFAULT_INLINE_THRESHOLD_BYTES, DEFAULT_MAX_CONCURRENT_BATCHES, DEFAULT_MAX_CONCURRENT_FETCHES,
+  ARTIFACT_ID_BYTES, DEFAULT_FETCH_QUEUE_LENGTH, DEFAULT_INLINE_THRESHOLD_BYTES, DEFAULT_MAX_CONCURRENT_BATCHES, DEFAULT_MAX_CONCURRENT_FETCHES,
   DEFAULT_STASH_LENGTH, DEFAULT_TOPIC_QUEUE_LENGTH, DEFAULT_VALIDATION_BATCH
 } from './constants.js'
-import { decodeGossipMessage, type Advert, type GossipBody } from './envelope.js'
+import { readGossipMessage, type Advert, type ArtifactIdFn, type GossipBody } from './envelope.js'
 import { UnknownKindError } from './errors.js'
 import { InMemoryArtifactPool, type ArtifactPool, type PoolEntry } from './pool.js'
 import { defaultPriority, type Priority, type PriorityFn } from './priority.js'
@@ -23,6 +23,8 @@ interface Received {
   msgId: string
   from: string
   body: GossipBody
+  /** The artifact id (hex): the advert's, or the kind's id function over the inline bytes. */
+  id: string
 }
 
 /** An artifact decoded and ready for signature checks. */
@@ -36,8 +38,16 @@ interface Prepared {
   height: number
 }
 
+/** An artifact admitted to its pool, with its signature sets at `offset` in the batch's list. */
+interface Admitted {
+  p: Prepared
+  sets: SignatureSet[]
+  offset: number
+}
+
 interface KindState<A> {
   def: ArtifactKind<A>
+  idFn: ArtifactIdFn
   pool: ArtifactPool<A>
   priority: PriorityFn
   queue: BoundedQueue<Received>
@@ -90,7 +100,7 @@ export interface KindRegistration<A> {
  */
 export class ArtifactProcessor {
   private readonly init: ProcessorInit
-  private readonly kinds = new Map<string, KindState<any>>()
+  private readonly kinds = new Map<string, KindState<unknown>>()
   private readonly fetchQueue: BoundedQueue<{ kind: KindState<unknown>, item: Received, advert: Advert }>
   private readonly ready: Prepared[] = []
   private readonly inline: number
@@ -103,6 +113,7 @@ export class ArtifactProcessor {
   private retryTimer?: ReturnType<typeof setTimeout>
   private stopped = false
   private roundRobin = 0
+  private readonly idMismatchWarned = new Set<string>()
   /** Calls to `validate` and signature checks, per kind (tests count them). */
   readonly validationCalls = new Map<string, number>()
 
@@ -122,13 +133,16 @@ export class ArtifactProcessor {
     checkArtifactKind(def as ArtifactKind<unknown>)
     if (this.kinds.has(def.kind)) throw new RangeError(`artifact kind ${def.kind} is already registered`)
     const pool = reg.pool ?? new InMemoryArtifactPool<A>(def.kind, metricsFactory)
-    this.kinds.set(def.kind, {
+    const state: KindState<A> = {
       def,
+      idFn: def.id ?? artifactId,
       pool,
       priority: def.priority ?? defaultPriority,
       queue: new BoundedQueue(this.init.topicQueueLength ?? DEFAULT_TOPIC_QUEUE_LENGTH),
       stash: new LruMap(this.init.stashLength ?? DEFAULT_STASH_LENGTH)
-    })
+    }
+    // Stored type-erased: the processor only hands artifacts back to the kind's own functions.
+    this.kinds.set(def.kind, state as KindState<unknown>)
     return pool
   }
 
@@ -145,41 +159,65 @@ export class ArtifactProcessor {
   get fetchQueueLength (): number { return this.fetchQueue.length }
 
   /**
-   * Takes one gossip message for `kind`. Only the envelope is decoded here (cheap and
-   * bounded); everything else happens later in the pump.
+   * Takes one gossip message for `kind`. The envelope is decoded (once: `msgIdFn` already
+   * did it) and duplicates are dropped. When nothing is waiting, the artifact is judged
+   * right here, inside gossipsub's message event: an artifact without signature sets gets
+   * its verdict, and so its forward to our mesh peers, before this returns, and one with
+   * signature sets goes to the verifier at once. Otherwise it waits in the kind's bounded
+   * queue for the pump, which batches.
    */
   receive (kind: string, msgId: string, from: string, data: Uint8Array): void {
     const state = this.kinds.get(kind)
     if (state == null || this.stopped) { this.init.report(msgId, from, 'ignore'); return }
-    let body: GossipBody
+    let read: { body: GossipBody, id: string }
     try {
-      body = decodeGossipMessage(data, this.inline)
-    } catch (err: any) {
-      log('malformed gossip message from %s: %s', from, err?.code)
+      read = readGossipMessage(data, this.inline, state.idFn)
+    } catch (err) {
+      log('malformed gossip message from %s: %s', from, (err as { code?: string }).code)
       this.reject(state, msgId, from)
       return
     }
+    const { body, id } = read
     this.init.metrics.received.inc(1, { kind, mode: body.type })
-    const id = body.type === 'advert' ? body.advert.id : msgId
+    if (id !== msgId) this.warnIdMismatch(kind)
     if (state.pool.has(id)) {
       this.init.metrics.duplicates.inc(1, { kind })
       this.init.report(msgId, from, 'ignore')
       return
     }
-    this.enqueue(state, { msgId, from, body })
+    const item: Received = { msgId, from, body, id }
+    if (this.idle()) {
+      const prepared = this.prepare(state, item)
+      if (prepared != null) this.validate([prepared])
+      this.startFetches()
+      return
+    }
+    this.enqueue(state, item)
     this.schedule()
   }
 
   /** Publishes locally: decodes our own bytes and stores them as validated. */
   addLocal<A> (kind: string, bytes: Uint8Array): PoolEntry<A> {
+    return this.addLocalWithId<A>(kind, bytes).entry
+  }
+
+  /** `addLocal`, also giving the id bytes and the function that computed them (for the message id). */
+  addLocalWithId<A> (kind: string, bytes: Uint8Array): { entry: PoolEntry<A>, id: Uint8Array, idFn: ArtifactIdFn } {
     const state = this.state(kind) as KindState<A>
     if (bytes.byteLength > state.def.maxBytes) throw new RangeError(`artifact of ${bytes.byteLength} bytes exceeds ${kind}'s maxBytes`)
     const artifact = state.def.decode(bytes)
     const height = state.def.height(artifact)
-    const id = artifactIdHex(bytes)
+    const idBytes = state.idFn(bytes)
+    if (idBytes.byteLength !== ARTIFACT_ID_BYTES) throw new RangeError(`${kind}'s id function must return ${ARTIFACT_ID_BYTES} bytes`)
+    const id = toHex(idBytes)
     const result = state.pool.add({ id, artifact, bytes, height }, 'validated')
     if (result === 'full' || result === 'below-purge') throw new RangeError(`pool refused artifact: ${result}`)
-    return state.pool.get(id)!
+    return { entry: state.pool.get(id)!, id: idBytes, idFn: state.idFn }
+  }
+
+  /** A kind's artifact id (hex) of `bytes`, as the fetcher checks served bytes against adverts. */
+  idHexOf (kind: string, bytes: Uint8Array): string {
+    return toHex(this.state(kind).idFn(bytes))
   }
 
   /** Purges the pool below `height` and re-judges stashed work against the new floor. */
@@ -253,6 +291,22 @@ export class ArtifactProcessor {
     return state.priority({ kind: state.def.kind, height, size, inline: item.body.type === 'inline' }, { purgeHeight: state.pool.purgeHeight })
   }
 
+  /**
+   * The host's gossipsub computes message ids without the kind's id function (built from
+   * kind names only, or with another msgIdFn): things still work, keyed by artifact id,
+   * but gossipsub's duplicate detection no longer matches ours. Said once per kind.
+   */
+  private warnIdMismatch (kind: string): void {
+    if (this.idMismatchWarned.has(kind)) return
+    this.idMismatchWarned.add(kind)
+    log.error('message ids on %s are not artifact ids: build gossipsub with artifactGossipsubOptions({ kinds }) listing this kind\'s definition', kind)
+  }
+
+  /** Nothing queued, a validation slot free and the verifier accepting work: a new artifact need not wait. */
+  private idle (): boolean {
+    return this.batchesInFlight < this.maxBatches && this.pendingInput() === 0 && !this.verifierBusy()
+  }
+
   private schedule (): void {
     if (this.scheduled || this.stopped) return
     this.scheduled = true
@@ -290,24 +344,30 @@ export class ArtifactProcessor {
   private pump (): void {
     if (this.stopped) return
     this.startFetches()
-    while (this.batchesInFlight < this.maxBatches) {
+    // A few batches per turn: artifacts without signature sets are judged synchronously, so
+    // without this bound a flood would be drained in one go while the network waits.
+    for (let turn = 0; turn < this.maxBatches && this.batchesInFlight < this.maxBatches; turn++) {
       if (this.verifierBusy()) { this.retryLater(); return }
-      const batch: Prepared[] = []
-      while (batch.length < this.batchSize) {
-        const ready = this.ready.shift()
-        if (ready != null) { batch.push(ready); continue }
-        const next = this.nextReceived()
-        if (next == null) break
-        const prepared = this.prepare(next.state, next.item)
-        if (prepared != null) batch.push(prepared)
-      }
+      const batch = this.takeBatch()
       if (batch.length === 0) break
-      this.batchesInFlight++
-      this.validateBatch(batch)
-        .catch(err => { log.error('validation batch failed: %s', err?.message) })
-        .finally(() => { this.batchesInFlight--; this.schedule() })
+      this.validate(batch)
     }
     this.startFetches()
+    if (this.batchesInFlight < this.maxBatches && this.pendingInput() > 0) this.schedule()
+  }
+
+  /** Up to `batchSize` artifacts: fetched ones first, then queued ones, kinds in turn. */
+  private takeBatch (): Prepared[] {
+    const batch: Prepared[] = []
+    while (batch.length < this.batchSize) {
+      const ready = this.ready.shift()
+      if (ready != null) { batch.push(ready); continue }
+      const next = this.nextReceived()
+      if (next == null) break
+      const prepared = this.prepare(next.state, next.item)
+      if (prepared != null) batch.push(prepared)
+    }
+    return batch
   }
 
   private retryLater (): void {
@@ -341,14 +401,14 @@ export class ArtifactProcessor {
       artifact = state.def.decode(bytes)
       height = state.def.height(artifact)
       if (!Number.isSafeInteger(height) || height < 0) throw new RangeError('height out of range')
-    } catch (err: any) {
-      log('undecodable %s from %s: %s', kind, item.from, err?.message)
+    } catch (err) {
+      log('undecodable %s from %s: %s', kind, item.from, (err as Error)?.message)
       this.reject(state, item.msgId, item.from)
       return undefined
     }
     const p = this.priorityOf(state, item, height)
     if (p !== 'fetch') { this.park(state, item, p); return undefined }
-    return { msgId: item.msgId, from: item.from, kind: state, id: artifactIdHex(bytes), bytes, artifact, height }
+    return { msgId: item.msgId, from: item.from, kind: state, id: item.id, bytes, artifact, height }
   }
 
   private park (state: KindState<unknown>, item: Received, p: Priority): void {
@@ -384,7 +444,10 @@ export class ArtifactProcessor {
             return
           }
           if (height !== advert.height) { this.reject(state, item.msgId, item.from); return }
-          this.ready.push({ msgId: item.msgId, from: item.from, kind: state, id: advert.id, bytes, artifact, height })
+          const prepared: Prepared = { msgId: item.msgId, from: item.from, kind: state, id: advert.id, bytes, artifact, height }
+          // Idle: straight to validation (and the advert's forward), no pump turn in between.
+          if (this.idle()) this.validate([prepared])
+          else this.ready.push(prepared)
         }, () => {
           // Nobody served it: not proof of malice (peers may have purged it), so no penalty.
           this.init.metrics.dropped.inc(1, { kind: state.def.kind, reason: 'fetch_failed' })
@@ -394,9 +457,13 @@ export class ArtifactProcessor {
     }
   }
 
-  private async validateBatch (batch: Prepared[]): Promise<void> {
-    const registry = this.init.registry()
-    const admitted: Array<{ p: Prepared, sets: SignatureSet[], offset: number }> = []
+  /**
+   * Admits a batch to the pool's unvalidated section and judges it: at once when no
+   * signature needs checking (and `validate`, if any, answers synchronously), otherwise
+   * after one `verifyMany` call for the whole batch. Async work holds a validation slot.
+   */
+  private validate (batch: Prepared[]): void {
+    const admitted: Admitted[] = []
     const allSets: SignatureSet[] = []
     for (const p of batch) {
       const kind = p.kind.def.kind
@@ -413,33 +480,54 @@ export class ArtifactProcessor {
         continue
       }
       this.validationCalls.set(kind, (this.validationCalls.get(kind) ?? 0) + 1)
-      this.init.metrics.signatureSets.inc(sets.length, { kind })
+      if (sets.length > 0) this.init.metrics.signatureSets.inc(sets.length, { kind })
       admitted.push({ p, sets, offset: allSets.length })
       for (const s of sets) allSets.push(s)
     }
     if (admitted.length === 0) return
-    let results: boolean[]
-    try {
-      results = allSets.length === 0 ? [] : await this.init.verifier.verifyMany(allSets)
-    } catch (err: any) {
-      // The verifier failed (e.g. closed): we cannot judge, so nobody is penalised.
-      log.error('verifier failed: %s', err?.message)
-      for (const { p } of admitted) this.finish(p, 'ignore')
-      return
-    }
-    await Promise.all(admitted.map(async ({ p, sets, offset }) => {
-      let verdict: Verdict = 'accept'
+    if (allSets.length === 0) { this.conclude(admitted, []); return }
+    this.batchesInFlight++
+    this.init.verifier.verifyMany(allSets)
+      .then(results => { this.conclude(admitted, results) }, (err: Error) => {
+        // The verifier failed (e.g. closed): we cannot judge, so nobody is penalised.
+        log.error('verifier failed: %s', err?.message)
+        for (const { p } of admitted) this.finish(p, 'ignore')
+      })
+      .catch((err: Error) => { log.error('validation batch failed: %s', err?.message) })
+      .finally(() => { this.batchesInFlight--; this.schedule() })
+  }
+
+  /** Verdicts for admitted artifacts given the verifier's results; async `validate` calls share one slot. */
+  private conclude (admitted: Admitted[], results: boolean[]): void {
+    const pending: Array<Promise<void>> = []
+    let registry: RegistryView | undefined
+    for (const { p, sets, offset } of admitted) {
+      let verdict: Verdict | Promise<Verdict> = 'accept'
       for (let i = 0; i < sets.length; i++) if (results[offset + i] !== true) { verdict = 'reject'; break }
       if (verdict === 'accept' && p.kind.def.validate != null) {
-        try {
-          verdict = await p.kind.def.validate(p.artifact, { subnetId: this.init.subnetId, registry, pool: p.kind.pool, from: p.from })
-        } catch (err: any) {
-          log('validate threw for %s: %s', p.id, err?.message)
-          verdict = 'reject'
-        }
+        registry ??= this.init.registry()
+        verdict = this.runValidate(p, registry)
       }
-      this.finish(p, verdict)
-    }))
+      if (typeof verdict === 'string') this.finish(p, verdict)
+      else pending.push(verdict.then(v => { this.finish(p, v) }))
+    }
+    if (pending.length === 0) return
+    this.batchesInFlight++
+    void Promise.all(pending).finally(() => { this.batchesInFlight--; this.schedule() })
+  }
+
+  /** The kind's own checks; a throw or a rejected promise counts as `reject`. */
+  private runValidate (p: Prepared, registry: RegistryView): Verdict | Promise<Verdict> {
+    const onError = (err: unknown): Verdict => {
+      log('validate threw for %s: %s', p.id, (err as Error)?.message)
+      return 'reject'
+    }
+    try {
+      const v = p.kind.def.validate!(p.artifact, { subnetId: this.init.subnetId, registry, pool: p.kind.pool, from: p.from })
+      return typeof v === 'string' ? v : Promise.resolve(v).catch(onError)
+    } catch (err) {
+      return onError(err)
+    }
   }
 
   private finish (p: Prepared, verdict: Verdict): void {

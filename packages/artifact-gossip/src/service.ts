@@ -6,7 +6,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import {
   DEFAULT_INLINE_THRESHOLD_BYTES, FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_PROTOCOL, GRAYLIST_THRESHOLD
 } from './constants.js'
-import { encodeAdvert, encodeInline } from './envelope.js'
+import { encodeAdvert, encodeInlineWithId } from './envelope.js'
 import { NotStartedError } from './errors.js'
 import { ArtifactFetcher } from './fetcher.js'
 import { serveFetch } from './fetch-protocol.js'
@@ -60,7 +60,7 @@ export interface ArtifactGossipInit {
   /** Batch signature verifier, e.g. @icnet/crypto's BlsVerifierPool. */
   verifier: SignatureVerifier
   /** Kinds served from the start (more can be registered before start). */
-  kinds?: Array<ArtifactKind<any> | KindRegistration<any>>
+  kinds?: Array<ArtifactKind<unknown> | KindRegistration<unknown>>
   /**
    * The host's gossipsub: the name of the libp2p service (default 'pubsub'), or a getter.
    * Build it with `artifactGossipsubOptions(...)` so ids, signing and scoring fit.
@@ -143,6 +143,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
       openStream: async (peer, protocol, opts) => this.components.connectionManager.openStream(peerIdFromString(peer), protocol, opts),
       fallbackPeers: kind => this.fallbackPeers(kind),
       onBadPeer: peer => { this.punish(peer, 'served bytes that do not match the id') },
+      idOf: (kind, bytes) => this.processor.idHexOf(kind, bytes),
       timeoutMs: init.fetchTimeoutMs,
       maxAttempts: init.fetchMaxAttempts,
       metrics: this.metrics
@@ -228,11 +229,11 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
   async publish (kind: string, bytes: Uint8Array): Promise<PublishedArtifact> {
     const router = this.router
     if (router == null || !this.running) throw new NotStartedError('artifact gossip is not started')
-    const entry = this.processor.addLocal(kind, bytes)
+    const { entry, id, idFn } = this.processor.addLocalWithId(kind, bytes)
     const large = bytes.byteLength > this.processor.inlineThresholdBytes
     const data = large
       ? encodeAdvert({ id: entry.id, kind, size: bytes.byteLength, height: entry.height })
-      : encodeInline(bytes)
+      : encodeInlineWithId(bytes, id, idFn)
     const mode = large ? 'advert' : 'inline'
     const { recipients } = await router.publish(artifactTopic(this.subnetId, kind), data)
     this.metrics.published.inc(1, { kind, mode })
@@ -339,8 +340,8 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
   private safeDispatch (accepted: AcceptedArtifact): void {
     try {
       this.safeDispatchEvent('artifact', { detail: accepted })
-    } catch (err: any) {
-      this.log.error('artifact listener threw: %s', err?.message)
+    } catch (err) {
+      this.log.error('artifact listener threw: %s', (err as Error)?.message)
     }
   }
 }

@@ -1,9 +1,9 @@
 import '@icnet/types/polyfill'
 import { Principal, RoutingTable, concatBytes, domainSeparator, readU64be, u64be, type NodeId, type RegistryView, type SubnetId, type SubnetRecord, type NodeRecord } from '@icnet/types'
 import { BlsVerifierPool, generateNodeKeyPair, nodeSign, type NodeKeyPair } from '@icnet/crypto'
-import { gossipsub } from '@libp2p/gossipsub'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { createTestNode, type TestTransport } from '@icnet/test-utils'
-import { artifactGossip, artifactGossipsubOptions, subnetConnectionGater, PeerBanList, type ArtifactGossipService, type ArtifactKind, type SignatureVerifier, type ArtifactGossipInit } from '../src/index.js'
+import { artifactGossip, artifactGossipsubOptions, subnetConnectionGater, PeerBanList, type ArtifactGossipService, type ArtifactKind, type SignatureVerifier, type ArtifactGossipInit, type GossipsubRouter } from '../src/index.js'
 import type { Libp2p } from '@libp2p/interface'
 
 /**
@@ -92,7 +92,8 @@ export class TestRegistry implements RegistryView {
 
 export const SUBNET: SubnetId = Principal.fromUint8Array(new Uint8Array([0x5e, 0x70, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x02]))
 
-export type GossipNode = Libp2p<{ pubsub: any, artifacts: ArtifactGossipService }>
+/** Gossipsub's public interface, plus the public methods of its class that the service uses. */
+export type GossipNode = Libp2p<{ pubsub: GossipSub & GossipsubRouter, artifacts: ArtifactGossipService }>
 
 export interface MeshNode {
   node: GossipNode

@@ -61,14 +61,14 @@ describe('artifact gossip on a 13-node mesh (memory transport)', function () {
     const publisher = nodes[0]!
     await publisher.node.dial(receiver.node.getMultiaddrs()[0]!)
     const topic = receiver.service.topic('note')
-    await waitFor(() => receiver.node.services.pubsub.getMeshPeers(topic).length > 0 && publisher.node.services.pubsub.getSubscribers(topic).some((p: any) => p.toString() === receiver.id),
+    await waitFor(() => receiver.node.services.pubsub.getMeshPeers(topic).length > 0 && publisher.node.services.pubsub.getSubscribers(topic).some(p => p.toString() === receiver.id),
       { timeoutMs: 30_000, what: 'receiver in the mesh' })
     let maxDepth = 0
     const flood = 200
     const notes = Array.from({ length: flood }, (_, i) => makeNote(publisher.keys, 10_000 + i, randomBytes(256)))
     const floodIds = new Set(notes.map(n => artifactIdHex(n)))
     let floodArrived = 0
-    receiver.node.services.pubsub.addEventListener('gossipsub:message', (evt: any) => {
+    receiver.node.services.pubsub.addEventListener('gossipsub:message', evt => {
       maxDepth = Math.max(maxDepth, receiver.service.queueLength('note'))
       if (floodIds.has(evt.detail.msgId)) floodArrived++
     })
