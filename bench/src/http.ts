@@ -10,10 +10,11 @@
  * on separate machines, and the server's CPU time per request is measured
  * apart from the client's. The client is the same for every case: a raw
  * node:http client with keep-alive sockets (`concurrency` of them, one request
- * in flight on each, closed loop) sending pre-encoded CBOR bodies; update
- * bodies differ only in their 8-byte nonce, patched into a template. So the
- * ratio compares the servers, not client-side encoding (@dfinity/agent is
- * used in the package's tests, not here).
+ * in flight on each, closed loop) sending pre-encoded CBOR bodies that differ
+ * only in an 8-byte nonce patched into a template (every request has its own
+ * request id; the bare server gets the same bodies). So the ratio compares
+ * the servers, not client-side encoding (@dfinity/agent is used in the
+ * package's tests, not here).
  *
  *   node bench/dist/run.js http [seconds=3] [concurrency=32] [parts=bare,query,update]
  */
@@ -130,22 +131,26 @@ async function drive (): Promise<void> {
   if (installed.status !== 200) throw new Error(`install failed: ${installed.status}`)
 
   const echoArg = new Uint8Array(IDL.encode([IDL.Text], ['x'.repeat(64)]))
-  const queryBody = cbor({ content: { request_type: 'query', canister_id: canisterBytes, method_name: 'echo', arg: echoArg, sender: ANON, ingress_expiry: expiry() } })
   const queryPath = `/api/v2/canister/${canisterText}/query`
 
-  // Update bodies: one template with an 8-byte nonce; each request patches a counter into it.
+  // Every request is distinct (its own request id, as from distinct clients): one template per kind with an
+  // 8-byte nonce, into which each request patches a counter.
   const NONCE_MARK = Buffer.from('NONCE-##')
-  const callTemplate = cbor({ content: { request_type: 'call', canister_id: canisterBytes, method_name: 'inc', arg: new Uint8Array(IDL.encode([], [])), sender: ANON, ingress_expiry: expiry(), nonce: NONCE_MARK } })
-  const nonceAt = callTemplate.indexOf(NONCE_MARK)
   let nonce = 0n
-  const callBody = (): Buffer => {
-    const b = Buffer.from(callTemplate)
-    b.writeBigUInt64BE(++nonce, nonceAt)
-    return b
+  const bodies = (content: Record<string, unknown>): () => Buffer => {
+    const template = cbor({ content: { ...content, sender: ANON, ingress_expiry: expiry(), nonce: NONCE_MARK } })
+    const at = template.indexOf(NONCE_MARK)
+    return () => {
+      const b = Buffer.from(template)
+      b.writeBigUInt64BE(++nonce, at)
+      return b
+    }
   }
+  const queryBody = bodies({ request_type: 'query', canister_id: canisterBytes, method_name: 'echo', arg: echoArg })
+  const callBody = bodies({ request_type: 'call', canister_id: canisterBytes, method_name: 'inc', arg: new Uint8Array(IDL.encode([], [])) })
 
   // The bare baseline answers with the bytes the endpoint answers a query with.
-  const sample = await post(setupAgent, port, queryPath, queryBody)
+  const sample = await post(setupAgent, port, queryPath, queryBody())
   setupAgent.destroy()
   if (sample.status !== 200) throw new Error(`query failed: ${sample.status}`)
   const barePort = (await ask({ kind: 'bare', body: new Uint8Array(sample.body) }, 'bare')).port
@@ -189,16 +194,16 @@ async function drive (): Promise<void> {
   }
 
   // Warm-up (JIT, socket pools) for both servers, not measured.
-  if (parts.has('bare')) await load(barePort, queryPath, () => queryBody, 500)
-  if (parts.has('query')) await load(port, queryPath, () => queryBody, 500)
+  if (parts.has('bare')) await load(barePort, queryPath, queryBody, 500)
+  if (parts.has('query')) await load(port, queryPath, queryBody, 500)
 
   const best: Record<string, number> = {}
   const cpu: Record<string, number> = {}
   const loopCpu: Record<string, number> = {}
   const ratios: number[] = []
   const cases: Array<{ key: string, what: string, target: number, path: string, body: () => Buffer }> = [
-    { key: 'bare', what: 'bare node:http, same response bytes', target: barePort, path: queryPath, body: () => queryBody },
-    { key: 'query', what: 'query (anonymous, node-signed reply)', target: port, path: queryPath, body: () => queryBody },
+    { key: 'bare', what: 'bare node:http, same response bytes', target: barePort, path: queryPath, body: queryBody },
+    { key: 'query', what: 'query (anonymous, node-signed reply)', target: port, path: queryPath, body: queryBody },
     { key: 'update', what: 'update v3 (certified reply)', target: port, path: callPath, body: callBody }
   ]
   for (const round of [1, 2]) {

@@ -2,8 +2,8 @@
  * The interface specification's representation-independent hash
  * (`hash_of_map`), which names requests (request ids) and is what senders and
  * nodes sign. SHA-256 by node:crypto's one-shot `hash` (no Hash object per
- * call); it runs on every request and response, so the field-name hashes of
- * the specification's own fields are computed once.
+ * call); it runs on every request and response, so the hashes of the
+ * specification's field names and recurring values are computed once.
  */
 import { createHash, hash as oneShotHash } from 'node:crypto'
 
@@ -11,12 +11,28 @@ import { createHash, hash as oneShotHash } from 'node:crypto'
 export type HashableValue = Uint8Array | string | bigint | number | readonly HashableValue[] | HashableMap
 export type HashableMap = ReadonlyMap<string, HashableValue> | { readonly [key: string]: HashableValue | undefined }
 
-const HASH_BYTES = 32
+/**
+ * SHA-256 digests travel as 32-character latin1 strings inside this module:
+ * node:crypto returns a string without allocating an ArrayBuffer, pairs and
+ * lists are string concatenations, and comparing latin1 strings orders them
+ * as their bytes. Only the final hash becomes a Uint8Array.
+ */
+type Digest = string
 
-/** SHA-256 as a Buffer (a Uint8Array); node:crypto's one-shot form where this Node has it. */
-const sha256: (bytes: Uint8Array | string) => Buffer = typeof oneShotHash === 'function'
-  ? bytes => oneShotHash('sha256', bytes, 'buffer')
-  : bytes => createHash('sha256').update(bytes).digest()
+const sha256: (data: Uint8Array | string) => Digest = typeof oneShotHash === 'function'
+  ? data => oneShotHash('sha256', data, 'binary')
+  : data => createHash('sha256').update(data).digest('binary')
+
+function digestOfDigests (joined: string): Digest {
+  return sha256(Buffer.from(joined, 'latin1'))
+}
+
+function toBytes (d: Digest): Uint8Array {
+  // 32 bytes: V8 keeps a typed array this small on its heap (no separate backing store).
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = d.charCodeAt(i)
+  return out
+}
 
 /** Field names of requests, delegations and query responses: their hashes never change. */
 const KNOWN_KEYS = [
@@ -24,14 +40,14 @@ const KNOWN_KEYS = [
   'pubkey', 'expiration', 'targets', 'sender_info',
   'status', 'reply', 'reject_code', 'reject_message', 'error_code', 'timestamp', 'request_id'
 ]
-const keyHashes = new Map<string, Buffer>(KNOWN_KEYS.map(k => [k, sha256(k)]))
+const keyHashes = new Map<string, Digest>(KNOWN_KEYS.map(k => [k, sha256(k)]))
 /** Text values that recur in every request or answer (request types, statuses). */
 const KNOWN_TEXT = ['call', 'query', 'read_state', 'replied', 'rejected']
-const textHashes = new Map<string, Buffer>(KNOWN_TEXT.map(t => [t, sha256(t)]))
+const textHashes = new Map<string, Digest>(KNOWN_TEXT.map(t => [t, sha256(t)]))
 /** The anonymous principal, the sender of most queries. */
 const ANONYMOUS_HASH = sha256(Uint8Array.of(0x04))
 
-function keyHash (key: string): Buffer {
+function keyHash (key: string): Digest {
   return keyHashes.get(key) ?? sha256(key)
 }
 
@@ -54,47 +70,39 @@ export function leb128 (value: bigint | number): Uint8Array {
 }
 
 export function hashValue (value: HashableValue): Uint8Array {
-  return new Uint8Array(digestOf(value))
+  return toBytes(digestOf(value))
 }
 
-/** The hash of a value; cached digests are shared, so this stays internal (callers only read it). */
-function digestOf (value: HashableValue): Buffer {
+function digestOf (value: HashableValue): Digest {
   if (typeof value === 'string') return textHashes.get(value) ?? sha256(value)
   if (value instanceof Uint8Array) return value.length === 1 && value[0] === 0x04 ? ANONYMOUS_HASH : sha256(value)
   if (typeof value === 'bigint' || typeof value === 'number') return sha256(leb128(value))
   if (Array.isArray(value)) {
-    const items = value as readonly HashableValue[]
-    const joined = Buffer.allocUnsafe(items.length * HASH_BYTES)
-    for (let i = 0; i < items.length; i++) joined.set(digestOf(items[i]!), i * HASH_BYTES)
-    return sha256(joined)
+    let joined = ''
+    for (const item of value as readonly HashableValue[]) joined += digestOf(item)
+    return digestOfDigests(joined)
   }
   return mapDigest(value as HashableMap)
 }
 
 /** `hash_of_map`: fields sorted by their hashed pair, absent (undefined) fields omitted. */
 export function hashOfMap (map: HashableMap): Uint8Array {
-  const d = mapDigest(map)
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+  return toBytes(mapDigest(map))
 }
 
-function mapDigest (map: HashableMap): Buffer {
-  const pairs: Buffer[] = []
-  const add = (k: string, v: HashableValue): void => {
-    const pair = Buffer.allocUnsafe(2 * HASH_BYTES)
-    pair.set(keyHash(k), 0)
-    pair.set(digestOf(v), HASH_BYTES)
-    pairs.push(pair)
-  }
+function mapDigest (map: HashableMap): Digest {
+  const pairs: string[] = []
   if (map instanceof Map) {
-    for (const [k, v] of map as ReadonlyMap<string, HashableValue>) add(k, v)
+    for (const [k, v] of map as ReadonlyMap<string, HashableValue>) pairs.push(keyHash(k) + digestOf(v))
   } else {
     for (const k of Object.keys(map)) {
       const v = (map as Record<string, HashableValue | undefined>)[k]
-      if (v !== undefined) add(k, v)
+      if (v !== undefined) pairs.push(keyHash(k) + digestOf(v))
     }
   }
-  pairs.sort(Buffer.compare)
-  return sha256(Buffer.concat(pairs, pairs.length * 2 * HASH_BYTES))
+  // Default sort compares UTF-16 code units: for latin1 strings, the bytes.
+  pairs.sort()
+  return digestOfDigests(pairs.join(''))
 }
 
 /** The request id of a request's `content` map. */
