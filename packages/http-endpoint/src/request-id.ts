@@ -56,9 +56,24 @@ export function leb128 (value: bigint | number): Uint8Array {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('naturals only')
     if (value < 0x80) return Uint8Array.of(value)
+    value = BigInt(value)
   }
-  let v = BigInt(value)
-  if (v < 0n) throw new RangeError('naturals only')
+  if (value < 0n) throw new RangeError('naturals only')
+  if (value < 1n << 64n) {
+    // Timestamps and expiries (nanoseconds, above 2^53) on every request: two 32-bit halves, no BigInt per byte.
+    let lo = Number(value & 0xffffffffn)
+    let hi = Number(value >> 32n)
+    const out: number[] = []
+    for (;;) {
+      const b = lo & 0x7f
+      lo = (lo >>> 7) | ((hi & 0x7f) << 25)
+      hi >>>= 7
+      if (lo === 0 && hi === 0) { out.push(b); break }
+      out.push(b | 0x80)
+    }
+    return Uint8Array.from(out)
+  }
+  let v = value
   const out: number[] = []
   do {
     let b = Number(v & 0x7fn)

@@ -91,6 +91,21 @@ describe('the request path', function () {
     assert.deepEqual(hashValue('query'), referenceHash('query'))
   })
 
+  it('LEB128 of naturals equals the bytewise definition, below and above 2^64', () => {
+    const plainLeb = (v: bigint): number[] => {
+      const out: number[] = []
+      do { out.push(Number(v & 0x7fn) | (v >> 7n === 0n ? 0 : 0x80)); v >>= 7n } while (v !== 0n)
+      return out
+    }
+    fc.assert(fc.property(fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 80n }), fc.constantFrom(0n, 127n, 128n, (1n << 32n) - 1n, 1n << 32n, (1n << 63n) | 1n, (1n << 64n) - 1n, 1n << 64n)), v => {
+      assert.deepEqual([...leb128(v)], plainLeb(v))
+      if (v <= BigInt(Number.MAX_SAFE_INTEGER)) assert.deepEqual([...leb128(Number(v))], plainLeb(v))
+    }), { numRuns: 500 })
+    assert.deepEqual([...leb128(624485n)], [0xe5, 0x8e, 0x26])
+    assert.throws(() => leb128(-1), RangeError)
+    assert.throws(() => leb128(-1n), RangeError)
+  })
+
   it('admission runs at once while slots are free, then in FIFO order, and refuses past the queue bound', async () => {
     const q = new AdmissionQueue(2, 3)
     const ran: number[] = []
