@@ -52,6 +52,12 @@ export interface ConsensusInit {
   /** A new CUP: made by this subnet at a checkpoint, or adopted from a peer (`jumped`: this node skipped to it and must sync state). */
   onCatchUpPackage?: (cup: CatchUpPackage, info: { jumped: boolean }) => void
   faults?: ConsensusFaults
+  /**
+   * Make the beacon of height h+1 while round h runs (default true), so its
+   * threshold signing leaves the critical path. The ranking of a height is
+   * then known one round earlier than on the IC.
+   */
+  beaconLookahead?: boolean
   /** Log name suffix. */
   name?: string
 }
@@ -521,12 +527,21 @@ export class Consensus {
       this.combineBeacon(h, r)
     }
     if (r.beacon == null) return
+    // The round starts (rank delays count) when it becomes current, not when its beacon appeared.
+    r.start ??= this.now()
     for (const p of [...r.pending.values()]) await this.validatePending(r, p)
     await this.maybePropose(h, r)
     await this.maybeNotarize(h, r)
     this.aggregateShares(h, r, 'notarization')
     if (this.advanceNotarized()) { this.stepAgain = true; return }
     this.scheduleRankTimer(r)
+    // One round of lookahead, after this round's own work: the next beacon is
+    // made while this round waits for the network, off the next round's critical path.
+    const next = this.round(h + 1)
+    if (this.init.beaconLookahead !== false && next != null && next.beacon == null && h + 1 - this.delivered <= this.maxUnconsumed) {
+      this.maybeSignBeacon(h + 1, next)
+      this.combineBeacon(h + 1, next)
+    }
   }
 
   private round (h: number): Round | undefined {
@@ -572,7 +587,6 @@ export class Consensus {
     r.beaconHash = beaconHash(b)
     r.ranks = rankNodes(r.beaconHash, this.committee.n)
     r.beaconShares.clear()
-    r.start ??= this.now()
   }
 
   private maybeSignBeacon (h: number, r: Round): void {

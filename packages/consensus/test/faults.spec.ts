@@ -107,7 +107,7 @@ describe('certification and catch-up packages', function () {
     // A host: certify every executed height, checkpoint every 50.
     const hosts = nodes.map((n) => (async () => {
       let done = 0
-      while (done < 120) {
+      while (done < 60) {
         await waitFor(() => n.consensus.deliveredHeight > done, 'progress')
         for (; done < n.consensus.deliveredHeight; done++) {
           const h = done + 1
@@ -118,19 +118,19 @@ describe('certification and catch-up packages', function () {
     })())
     try {
       await Promise.all(hosts)
-      await waitFor(() => nodes.every(n => n.consensus.catchUpPackageHeight >= 100), 'CUP at 100 on all')
-      await waitFor(() => (certified.get(100)?.size ?? 0) === 1, 'certification of height 100')
+      await waitFor(() => nodes.every(n => n.consensus.catchUpPackageHeight >= 50), 'CUP at 50 on all')
+      await waitFor(() => (certified.get(50)?.size ?? 0) === 1, 'certification of height 50')
       // Threshold signatures are unique: every node combined the same certification.
       for (const sigs of certified.values()) assert.equal(sigs.size, 1)
-      assert.ok(cups.some(c => c.height === 100 && !c.jumped))
-      // A fresh node (empty store) far behind: it adopts the CUP instead of replaying 100 heights.
+      assert.ok(cups.some(c => c.height === 50 && !c.jumped))
+      // A fresh node (empty store) far behind: it adopts the CUP instead of replaying 50 heights.
       const late = await startNode(keys, 3, bus.transport('node-3'), {
         onCatchUpPackage: (cup, info) => { cups.push({ node: 3, height: Number(cup.content!.block!.block!.height), jumped: info.jumped }) }
       })
       nodes.push(late)
       await waitFor(() => late.chain.size >= 5, 'the late node to deliver batches')
-      assert.ok(cups.some(c => c.node === 3 && c.jumped && c.height >= 100))
-      assert.ok(Math.min(...late.chain.keys()) > 100, 'no batch below the CUP was replayed')
+      assert.ok(cups.some(c => c.node === 3 && c.jumped && c.height >= 50))
+      assert.ok(Math.min(...late.chain.keys()) > 50, 'no batch below the CUP was replayed')
       assertSameChains(nodes)
     } finally {
       await stopAll(nodes)
