@@ -8,12 +8,13 @@
 import type { IncomingMessage } from 'node:http'
 import type { Deadlines } from './deadlines.js'
 import { HttpRequestError } from './errors.js'
+import { requestHeader } from './headers.js'
 
 export type BodyCallback = (err: HttpRequestError | undefined, body: Uint8Array | undefined) => void
 
 /** Reads the whole body of `req`, then calls `done` exactly once. */
 export function readBody (req: IncomingMessage, maxBytes: number, timeoutMs: number, deadlines: Deadlines, done: BodyCallback): void {
-  const declared = req.headers['content-length']
+  const declared = requestHeader(req, 'content-length')
   if (declared !== undefined) {
     const n = Number(declared)
     if (!Number.isSafeInteger(n) || n < 0) { done(new HttpRequestError(400, 'malformed-request', 'invalid Content-Length'), undefined); return }

@@ -16,6 +16,7 @@ import { encodeAnswer, type AnswerValue } from './cbor-encode.js'
 import * as C from './constants.js'
 import { Deadlines } from './deadlines.js'
 import { LoopLoad } from './loop-load.js'
+import { requestHeader } from './headers.js'
 import { parseEnvelope, type CallContent, type Envelope } from './envelope.js'
 import { badRequest, HttpRequestError, type RefusalReason } from './errors.js'
 import { managementEffectiveCanisterId } from './management-candid.js'
@@ -194,7 +195,7 @@ export class HttpEndpoint {
       return
     }
     if (!this.#method(req, res, 'POST')) return
-    const contentType = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase()
+    const contentType = (requestHeader(req, 'content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase()
     if (contentType !== 'application/cbor') {
       this.#refuse(res, new HttpRequestError(415, 'unsupported-media-type', `Content-Type must be application/cbor, not "${contentType.slice(0, 60)}"`), true)
       return
