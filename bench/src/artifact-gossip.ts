@@ -209,7 +209,16 @@ async function artifactHarness (verifier: SignatureVerifier): Promise<Harness> {
   }
 }
 
-interface Result { p50_ms: number, p99_ms: number, cpu_us_per_msg: number, msgs_per_s: number, mb_per_s: number, arrival_p50_ms?: number }
+interface Result {
+  p50_ms: number
+  p99_ms: number
+  cpu_us_per_msg: number
+  msgs_per_s: number
+  mb_per_s: number
+  arrival_p50_ms?: number
+  service_p50_ms?: number
+  service_p99_ms?: number
+}
 
 let heightCounter = 1
 const DELIVERY_TIMEOUT_MS = 60_000
@@ -225,21 +234,34 @@ async function idleCpuPercent (ms = 2000): Promise<number> {
 /** Delivery bookkeeping for one harness: latency samples, gossipsub arrival samples and CPU time. */
 class Tracker {
   readonly samples: number[] = []
-  /** Artifact path only: when gossipsub handed the message to the service (the rest is the service's own time). */
+  /** Artifact path only: when gossipsub handed the message to the service. */
   readonly arrivals: number[] = []
+  /**
+   * Artifact path only: per node, from gossipsub's message event to the service's artifact
+   * event; 0 when the service delivered inside the message event itself (it listens first).
+   */
+  readonly service: number[] = []
   cpuUs = 0
+  wallUs = 0
   counted = 0
-  private readonly pending = new Map<string, { t0: number, left: Set<number>, unarrived: Set<number>, done: () => void }>()
+  private readonly pending = new Map<string, { t0: number, left: Set<number>, arrivedAt: Map<number, number>, done: () => void }>()
 
   constructor (readonly h: Harness) {
     h.onArrive?.((node, key) => {
       const p = this.pending.get(key)
-      if (p != null && p.unarrived.delete(node)) this.arrivals.push(performance.now() - p.t0)
+      if (p == null || p.arrivedAt.has(node)) return
+      const now = performance.now()
+      p.arrivedAt.set(node, now)
+      this.arrivals.push(now - p.t0)
     })
     h.onDeliver((node, key) => {
       const p = this.pending.get(key)
       if (p == null || !p.left.delete(node)) return
-      this.samples.push(performance.now() - p.t0)
+      const now = performance.now()
+      this.samples.push(now - p.t0)
+      // Not yet seen arriving: the service delivered within gossipsub's message event.
+      const arrived = p.arrivedAt.get(node) ?? now
+      if (this.h.onArrive != null) this.service.push(now - arrived)
       if (p.left.size === 0) { this.pending.delete(key); p.done() }
     })
   }
@@ -247,7 +269,7 @@ class Tracker {
   track (bytes: Uint8Array, from: number): Promise<void> {
     const left = new Set(Array.from({ length: NODES }, (_, i) => i))
     left.delete(from)
-    return new Promise<void>(resolve => { this.pending.set(this.h.keyOf(bytes), { t0: performance.now(), left, unarrived: new Set(left), done: resolve }) })
+    return new Promise<void>(resolve => { this.pending.set(this.h.keyOf(bytes), { t0: performance.now(), left, arrivedAt: new Map(), done: resolve }) })
   }
 
   /** One artifact in flight: publish and wait until every other node delivered it. */
@@ -255,13 +277,14 @@ class Tracker {
     const bytes = makeBlob(heightCounter++, size)
     const done = this.track(bytes, from)
     const cpu0 = process.cpuUsage()
+    const wall0 = performance.now()
     await this.h.publish(from, bytes)
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([done, new Promise((_resolve, reject) => {
       timer = setTimeout(() => { reject(new Error(`artifact not delivered to every node within ${DELIVERY_TIMEOUT_MS} ms`)) }, DELIVERY_TIMEOUT_MS)
     })]).finally(() => { clearTimeout(timer) })
     const cpu = process.cpuUsage(cpu0)
-    if (count) { this.cpuUs += cpu.user + cpu.system; this.counted++ }
+    if (count) { this.cpuUs += cpu.user + cpu.system; this.wallUs += (performance.now() - wall0) * 1000; this.counted++ }
     if (size > 64 * KiB) this.h.afterRound(heightCounter)
   }
 }
@@ -275,31 +298,57 @@ class Tracker {
 async function measureLatency (trackers: Tracker[], size: number, rounds: number): Promise<void> {
   const warm = 5
   for (let i = 0; i < rounds + warm; i++) {
-    if (i === warm) for (const t of trackers) { t.samples.length = 0; t.arrivals.length = 0 }
+    if (i === warm) for (const t of trackers) { t.samples.length = 0; t.arrivals.length = 0; t.service.length = 0 }
     const order = i % 2 === 0 ? trackers : [...trackers].reverse()
     for (const t of order) await t.one(i % NODES, size, i >= warm)
   }
 }
 
-/** Throughput: a burst from one publisher, until every node holds every artifact. */
-async function measureBurst (t: Tracker, size: number, burstCount: number): Promise<{ msgs_per_s: number, mb_per_s: number }> {
-  const blobs = Array.from({ length: burstCount }, () => makeBlob(heightCounter++, size))
-  const t0 = performance.now()
-  const all = blobs.map(b => t.track(b, 0))
-  for (const b of blobs) await t.h.publish(0, b)
-  await Promise.all(all)
-  const secs = (performance.now() - t0) / 1000
-  t.h.afterRound(heightCounter)
-  return { msgs_per_s: round(burstCount / secs, 1), mb_per_s: round(burstCount * size * (NODES - 1) / secs / 1e6, 1) }
+/**
+ * Throughput: bursts from one publisher, each until every node holds every artifact of it.
+ * Interleaved like latency: the burst is cut into chunks that alternate between the meshes.
+ */
+async function measureBursts (trackers: Tracker[], size: number, burstCount: number, chunks = 4): Promise<Array<{ msgs_per_s: number, mb_per_s: number }>> {
+  const secs = trackers.map(() => 0)
+  const sent = trackers.map(() => 0)
+  const perChunk = Math.max(1, Math.ceil(burstCount / chunks))
+  for (let k = 0; k < chunks; k++) {
+    const order = trackers.map((_, i) => i)
+    if (k % 2 === 1) order.reverse()
+    for (const i of order) {
+      const t = trackers[i]!
+      const blobs = Array.from({ length: perChunk }, () => makeBlob(heightCounter++, size))
+      const t0 = performance.now()
+      const all = blobs.map(b => t.track(b, 0))
+      for (const b of blobs) await t.h.publish(0, b)
+      await Promise.all(all)
+      secs[i]! += (performance.now() - t0) / 1000
+      sent[i]! += perChunk
+      t.h.afterRound(heightCounter)
+    }
+  }
+  return trackers.map((_, i) => ({
+    msgs_per_s: round(sent[i]! / secs[i]!, 1),
+    mb_per_s: round(sent[i]! * size * (NODES - 1) / secs[i]! / 1e6, 1)
+  }))
 }
 
-function result (t: Tracker, burst: { msgs_per_s: number, mb_per_s: number }, lat: number[], arrivals: number[]): Result {
+/**
+ * CPU per artifact: process CPU while it was in flight, less what the idle process burns
+ * in that time (both meshes' heartbeats and keep-alives), per artifact.
+ */
+function cpuPerArtifact (t: Tracker, idleCpuPercent: number): number {
+  return Math.round(Math.max(0, t.cpuUs - t.wallUs * idleCpuPercent / 100) / Math.max(1, t.counted))
+}
+
+function result (t: Tracker, idleCpu: number, burst: { msgs_per_s: number, mb_per_s: number }, lat: number[], arrivals: number[], service: number[]): Result {
   return {
     p50_ms: round(percentile(lat, 0.5)),
     p99_ms: round(percentile(lat, 0.99)),
-    cpu_us_per_msg: Math.round(t.cpuUs / Math.max(1, t.counted)),
+    cpu_us_per_msg: cpuPerArtifact(t, idleCpu),
     ...burst,
-    ...(arrivals.length > 0 ? { arrival_p50_ms: round(percentile(arrivals, 0.5)) } : {})
+    ...(arrivals.length > 0 ? { arrival_p50_ms: round(percentile(arrivals, 0.5)) } : {}),
+    ...(service.length > 0 ? { service_p50_ms: round(percentile(service, 0.5)), service_p99_ms: round(percentile(service, 0.99)) } : {})
   }
 }
 
@@ -317,12 +366,12 @@ for (const c of cases.filter(c => CASES.has(c.name))) {
   const rawLat = [...raw.samples]
   const artLat = [...art.samples]
   const artArrivals = [...art.arrivals]
-  const rawBurst = await measureBurst(raw, c.size, c.burst)
-  const artBurst = await measureBurst(art, c.size, c.burst)
+  const artService = [...art.service]
+  const [rawBurst, artBurst] = await measureBursts([raw, art], c.size, c.burst)
   await raw.h.stop()
   await art.h.stop()
-  const r = result(raw, rawBurst, rawLat, [])
-  const a = result(art, artBurst, artLat, artArrivals)
+  const r = result(raw, idleCpu, rawBurst, rawLat, [], [])
+  const a = result(art, idleCpu, artBurst, artLat, artArrivals, artService)
   emit({ case: c.name, impl: 'raw-gossipsub', nodes: NODES, transport: TRANSPORT, ...r })
   emit({ case: c.name, impl: 'artifact-gossip', mode: c.size > 64 * KiB ? 'advert+fetch' : 'inline', verify: VERIFY, nodes: NODES, transport: TRANSPORT, ...a })
   summary[c.name] = {

@@ -33,9 +33,9 @@ export type ArtifactIdFn = (bytes: Uint8Array) => Uint8Array
 /**
  * What has been learnt about one gossip message's data: its decoded envelope and, for an
  * inline artifact, its id and the function that computed it. Gossipsub hands the same
- * `data` object to `msgIdFn` and then to the message event (and, when we publish, our own
- * encoded bytes to `msgIdFn`), so keying on that object lets each message be decoded once
- * and hashed once. Entries go when the data is collected.
+ * `data` object to `msgIdFn` and, a few microtasks later, to the message event (and, when
+ * we publish, our own encoded bytes to `msgIdFn`), so keying on that object lets each
+ * message be decoded once and hashed once.
  */
 interface EnvelopeMemo {
   msg: GossipMessage
@@ -43,14 +43,27 @@ interface EnvelopeMemo {
   idFn?: ArtifactIdFn
 }
 
-const memos = new WeakMap<Uint8Array, EnvelopeMemo>()
+/**
+ * The most recent memos, oldest first. Only the short gap between `msgIdFn` and the
+ * message event needs covering (messages of one RPC interleave there), so a few dozen
+ * entries suffice; a miss only costs a second decode. A small FIFO rather than a WeakMap:
+ * most entries belong to duplicates that never reach the event, and weak keys by the
+ * thousand make every garbage collection slower.
+ */
+const MEMO_ENTRIES = 64
+const memos = new Map<Uint8Array, EnvelopeMemo>()
+
+function remember (data: Uint8Array, memo: EnvelopeMemo): void {
+  if (memos.size >= MEMO_ENTRIES) memos.delete(memos.keys().next().value!)
+  memos.set(data, memo)
+}
 
 /** Decodes the protobuf envelope, or reuses the decoding `msgIdFn` already did; throws on malformed bytes. */
 function decodeEnvelope (data: Uint8Array): EnvelopeMemo {
   let memo = memos.get(data)
   if (memo == null) {
     memo = { msg: GossipMessage.decode(data) }
-    memos.set(data, memo)
+    remember(data, memo)
   }
   return memo
 }
@@ -70,7 +83,7 @@ function inlineId (memo: EnvelopeMemo, artifact: Uint8Array, idFn: ArtifactIdFn)
  */
 export function encodeInlineWithId (bytes: Uint8Array, id: Uint8Array, idFn: ArtifactIdFn): Uint8Array {
   const data = encodeInline(bytes)
-  memos.set(data, { msg: { artifact: bytes as Uint8Array<ArrayBuffer> }, id, idFn })
+  remember(data, { msg: { artifact: bytes as Uint8Array<ArrayBuffer> }, id, idFn })
   return data
 }
 
