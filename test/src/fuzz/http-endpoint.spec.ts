@@ -10,8 +10,8 @@ import { connect } from 'node:net'
 import { encode, Tagged } from 'cborg'
 import fc from 'fast-check'
 import { Principal } from '@dfinity/principal'
-import { encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs, httpEndpoint, ReferenceNetwork, type HttpEndpoint } from '@icnet/http-endpoint'
-import { fuzz, targetTimeoutMs } from './harness.js'
+import { decodeBounded, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs, httpEndpoint, parseEnvelope, ReferenceNetwork, type HttpEndpoint } from '@icnet/http-endpoint'
+import { expectDecoderContract, fuzz, targetTimeoutMs } from './harness.js'
 import { fuzzInput } from './mutate.js'
 
 const ANONYMOUS = Uint8Array.of(4)
@@ -129,6 +129,13 @@ describe('fuzz: @icnet/http-endpoint', function () {
     fc.dictionary(fc.stringMatching(/^x-[a-z0-9-]{1,20}$/), fc.stringMatching(/^[\x20-\x7e]{0,200}$/), { maxKeys: 4 }),
     fc.option(fc.constantFrom('gzip', 'chunked, gzip', 'identity'), { nil: undefined })
   ).map(([type, extra, encoding]) => ({ ...(type === '' ? {} : { 'Content-Type': type }), ...extra, ...(encoding === undefined ? {} : { 'Content-Encoding': encoding }) }))
+
+  it('decodeBounded and parseEnvelope throw only typed errors (HttpRequestError)', async () => {
+    await fuzz('http-endpoint/parseEnvelope', fuzzInput(arbEnvelope()), input => {
+      expectDecoderContract(input, decodeBounded)
+      for (const type of ['call', 'query', 'read_state'] as const) expectDecoderContract(input, bytes => parseEnvelope(bytes, type as 'call'))
+    }, 1500)
+  })
 
   it('mutated envelopes on random paths, methods and headers: 2xx/4xx with a reason, 503/504 by design, never a hang', async () => {
     const url = (i: number): string => endpoints[i % endpoints.length]!.url
