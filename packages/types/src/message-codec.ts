@@ -116,9 +116,15 @@ function asBytes (v: unknown, what: string, max: number): Uint8Array {
   return v
 }
 
+const utf8 = new TextEncoder()
+
 function asText (v: unknown, what: string, maxBytes: number): string {
   if (typeof v !== 'string') throw new InvalidEncodingError(`${what} must be a text string`)
-  if (v.length > maxBytes) throw new InvalidEncodingError(`${what} exceeds ${maxBytes} bytes`)
+  // A UTF-16 length above maxBytes is always too long; otherwise count the UTF-8 bytes,
+  // since one character may take up to 3 bytes.
+  if (v.length > maxBytes || utf8.encode(v).length > maxBytes) {
+    throw new InvalidEncodingError(`${what} exceeds ${maxBytes} bytes`)
+  }
   return v
 }
 

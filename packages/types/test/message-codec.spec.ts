@@ -56,6 +56,13 @@ describe('stream message codec', () => {
     assert.throws(() => decodeStreamMessage(encode({ response: { originator: new Uint8Array(10), respondent: new Uint8Array(10), originator_reply_callback: 1, response_payload: { reject: { code: 9, message: '' } } } })), InvalidEncodingError)
   })
 
+  it('bounds text fields in UTF-8 bytes, not characters', () => {
+    const m = { kind: 'request' as const, receiver: canisterIdFromU64(1n), sender: canisterIdFromU64(2n), methodName: '€'.repeat(7000), methodPayload: new Uint8Array(0), senderReplyCallback: 1 }
+    // 7,000 characters, 21,000 bytes: over MAX_METHOD_NAME_BYTES (20,000)
+    assert.throws(() => decodeStreamMessage(encodeStreamMessage(m)), InvalidEncodingError)
+    assert.equal(decodeStreamMessage(encodeStreamMessage({ ...m, methodName: '€'.repeat(6000) })).kind, 'request')
+  })
+
   it('maps reject reasons to the IC reject codes', () => {
     assert.equal(rejectCodeForReason(RejectReason.CanisterMigrating), RejectCode.SysTransient)
     assert.equal(rejectCodeForReason(RejectReason.CanisterNotFound), RejectCode.DestinationInvalid)
