@@ -20,6 +20,11 @@ export function readBody (req: IncomingMessage, maxBytes: number, timeoutMs: num
     if (!Number.isSafeInteger(n) || n < 0) { done(new HttpRequestError(400, 'malformed-request', 'invalid Content-Length'), undefined); return }
     if (n > maxBytes) { done(new HttpRequestError(413, 'body-too-large', `request body of ${n} bytes exceeds the limit of ${maxBytes}`), undefined); return }
   }
+  if (req.destroyed && !req.complete) {
+    // The client went away while the request waited for a slot: its 'aborted' has already passed.
+    done(new HttpRequestError(400, 'malformed-request', 'the client aborted the request'), undefined)
+    return
+  }
   let first: Buffer | undefined
   let more: Buffer[] | undefined
   let size = 0

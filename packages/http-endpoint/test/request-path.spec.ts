@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { type ClientRequest, request as httpRequest } from 'node:http'
 import { decode, encode, Tagged } from 'cborg'
 import fc from 'fast-check'
 import { pollForResponse } from '@dfinity/agent'
@@ -191,6 +192,39 @@ describe('the request path', function () {
       assert.equal(install.response.status, 202)
       const echoed = await agent.query(created, { methodName: 'echo', arg: IDL.encode([IDL.Text], ['after 202']) })
       assert.equal(echoed.status, 'replied')
+    } finally {
+      await endpoint.stop()
+    }
+  })
+
+  it('a request whose client left while it waited for a slot gives the slot up at once', async () => {
+    const network = new ReferenceNetwork({ subnets: 1 })
+    // One slot, one waiting place, and a body limit far beyond the test's duration.
+    const endpoint = httpEndpoint({ backend: network.root, maxConcurrent: 1, maxQueued: 1, bodyReadTimeoutMs: 120_000 })
+    await endpoint.start()
+    try {
+      const path = '/api/v2/canister/aaaaa-aa/call'
+      const open = (): ClientRequest => {
+        const req = httpRequest({ host: '127.0.0.1', port: endpoint.address.port, path, method: 'POST', headers: { 'Content-Type': 'application/cbor', 'Content-Length': 10 } })
+        req.on('error', () => {})
+        req.write(Uint8Array.of(0xa1))
+        req.flushHeaders()
+        return req
+      }
+      const holder = open()
+      const leaver = open()
+      while (endpoint.queueDepth().call_v2 !== 1) await new Promise(resolve => setTimeout(resolve, 10))
+      leaver.destroy()
+      await new Promise(resolve => setTimeout(resolve, 50))
+      // The holder finishes (an invalid body: 400); the leaver's turn ends at once, so a third request is served.
+      const held = new Promise<number>(resolve => { holder.on('response', res => { res.resume(); resolve(res.statusCode ?? 0) }) })
+      holder.end(new Uint8Array(9))
+      assert.equal(await held, 400)
+      const third = await fetch(`${endpoint.url}/api/v2/status`)
+      assert.equal(third.status, 200)
+      const call = await fetch(`${endpoint.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/cbor' }, body: Uint8Array.of(0xa0) })
+      assert.equal(call.status, 400, 'the slot was free for the next call')
+      assert.equal(endpoint.queueDepth().call_v2, 0)
     } finally {
       await endpoint.stop()
     }
