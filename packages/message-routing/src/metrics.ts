@@ -27,13 +27,13 @@ export interface MessageRoutingMetrics {
 
 export function createMetrics (m: Metrics = noopMetrics): MessageRoutingMetrics {
   return {
-    inducted: m.counter({ name: 'icnet_mr_inducted_messages_total', help: 'Messages inducted, by source (loopback, xnet, ingress) and outcome' }),
-    criticalErrors: m.counter({ name: 'icnet_mr_critical_errors_total', help: 'Critical errors of message routing, by kind' }),
-    executed: m.counter({ name: 'icnet_mr_executed_messages_total', help: 'Messages executed, by kind' }),
+    inducted: m.counter({ name: 'icnet_mr_inducted_messages_total', help: 'Messages inducted, by source (loopback, xnet, ingress) and outcome', labelNames: ['source', 'outcome'] }),
+    criticalErrors: m.counter({ name: 'icnet_mr_critical_errors_total', help: 'Critical errors of message routing, by kind', labelNames: ['kind'] }),
+    executed: m.counter({ name: 'icnet_mr_executed_messages_total', help: 'Messages executed, by kind', labelNames: ['kind'] }),
     roundInstructions: m.histogram({ name: 'icnet_mr_round_instructions', help: 'Instructions used per round', buckets: [1e5, 1e6, 1e7, 1e8, 1e9, 4e9] }),
     roundDuration: m.histogram({ name: 'icnet_mr_round_duration_seconds', help: 'Wall time to execute a batch', buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2] }),
-    streamMessages: m.gauge({ name: 'icnet_mr_stream_messages', help: 'Messages in the stream towards a subnet' }),
-    streamBytes: m.gauge({ name: 'icnet_mr_stream_bytes', help: 'Message bytes in the stream towards a subnet' }),
+    streamMessages: m.gauge({ name: 'icnet_mr_stream_messages', help: 'Messages in the stream towards a subnet', labelNames: ['subnet'] }),
+    streamBytes: m.gauge({ name: 'icnet_mr_stream_bytes', help: 'Message bytes in the stream towards a subnet', labelNames: ['subnet'] }),
     outputsWaiting: m.gauge({ name: 'icnet_mr_outputs_waiting', help: 'Messages waiting in canister output queues (stream backpressure)' }),
     ingressHistory: m.gauge({ name: 'icnet_mr_ingress_history_entries', help: 'Entries in the ingress history' }),
     checkpointDuration: m.histogram({ name: 'icnet_mr_checkpoint_duration_seconds', help: 'Wall time to write a checkpoint', buckets: [0.01, 0.1, 0.5, 2, 10] }),

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { writeFileAtomic } from '@icnet/registry'
-import { Principal, canisterIdFromU64, type CanisterId, type SubnetId } from '@icnet/types'
+import { encodeXnetLoadConfig } from '@icnet/execution'
+import { Principal, canisterIdFromU64, type CanisterId } from '@icnet/types'
 import { CANISTER_IDS_PER_SUBNET, type Registry } from '@icnet/registry'
 import { TestnetLayoutError } from './errors.js'
 
@@ -21,8 +22,8 @@ export interface GenesisCanister {
   subnetId: string
   canisterId: string
   module: GenesisModule
-  /** For xnet-load: requests per round (over all targets) and their size; targets are the load canisters of the other subnets. */
-  load?: { rate: number, payloadSize: number, targets: string[], startAtMs?: number, stopAtMs?: number }
+  /** For xnet-load: requests per round (over all targets) and their size; targets are the load canisters of the other subnets. The canister starts idle; the testnet runner configures it by ingress. */
+  load?: { rate: number, payloadSize: number, targets: string[] }
 }
 
 export interface GenesisCanisters {
@@ -67,39 +68,19 @@ export async function readGenesisCanisters (path: string): Promise<GenesisCanist
     if (typeof c?.subnetId !== 'string' || typeof c.canisterId !== 'string' || !isGenesisModule(c.module)) throw new TestnetLayoutError(`${path}: malformed canister entry`)
     if (c.load !== undefined && !(Number.isSafeInteger(c.load.rate) && c.load.rate >= 0 && Number.isSafeInteger(c.load.payloadSize) &&
       c.load.payloadSize >= 16 && c.load.payloadSize <= 65536 && Array.isArray(c.load.targets) &&
-      (c.load.stopAtMs === undefined || Number.isSafeInteger(c.load.stopAtMs)) &&
-      (c.load.startAtMs === undefined || Number.isSafeInteger(c.load.startAtMs)))) throw new TestnetLayoutError(`${path}: malformed load settings`)
+      c.load.targets.length <= 64 && c.load.targets.every((t: unknown) => typeof t === 'string'))) throw new TestnetLayoutError(`${path}: malformed load settings`)
   }
   return g as GenesisCanisters
 }
 
-/** The load canister on `subnet`, with its targets resolved to their subnets. */
-export function loadCanisterOf (g: GenesisCanisters, registry: Registry, subnet: SubnetId): { canisterId: CanisterId, rate: number, payloadSize: number, startAtMs?: number, stopAtMs?: number, targets: Array<{ subnetId: SubnetId, canisterId: CanisterId }> } | undefined {
-  const c = g.canisters.find(x => x.module === 'xnet-load' && x.subnetId === subnet.toText())
-  if (c?.load == null) return undefined
-  const targets = c.load.targets.map(t => {
-    const canisterId = Principal.fromText(t)
-    const subnetId = registry.routingTable().route(canisterId)
-    if (subnetId == null) throw new TestnetLayoutError(`load target ${t} is in no subnet's range`)
-    return { subnetId, canisterId }
-  })
-  return { canisterId: Principal.fromText(c.canisterId), rate: c.load.rate, payloadSize: c.load.payloadSize, ...(c.load.startAtMs !== undefined ? { startAtMs: c.load.startAtMs } : {}), ...(c.load.stopAtMs !== undefined ? { stopAtMs: c.load.stopAtMs } : {}), targets }
-}
-
 /**
- * Sets (or clears) the block-time window in which the load canisters send:
- * a run of fixed length then drains, and "nothing lost" is exact
- * (sent = replied + rejected). Written before the nodes start, so all of them
- * read the same window; a restarted node reads it again.
+ * The `configure` argument of a subnet's load canister: its planned rate and
+ * payload size (`rate` 0 stops the traffic), its targets, and a seed that
+ * differs per subnet. Sent as an ingress message, so every node of the subnet
+ * executes it at the same height.
  */
-export async function setLoadWindow (path: string, window: { startAtMs?: number, stopAtMs?: number }): Promise<void> {
-  const g = await readGenesisCanisters(path)
-  for (const c of g.canisters) {
-    if (c.load == null) continue
-    delete c.load.startAtMs
-    delete c.load.stopAtMs
-    if (window.startAtMs !== undefined) c.load.startAtMs = window.startAtMs
-    if (window.stopAtMs !== undefined) c.load.stopAtMs = window.stopAtMs
-  }
-  await writeGenesisCanisters(path, g)
+export function loadConfigureArg (c: GenesisCanister, rate = c.load?.rate ?? 0): Uint8Array {
+  if (c.load == null) throw new TestnetLayoutError(`canister ${c.canisterId} has no load settings`)
+  const seed = BigInt(c.canisterId.length) * 0x9E3779B97F4A7C15n + BigInt(Principal.fromText(c.canisterId).toUint8Array().reduce((n, b) => n * 31 + b, 7))
+  return encodeXnetLoadConfig({ rate, payloadSize: c.load.payloadSize, seed: BigInt.asUintN(64, seed), targets: c.load.targets.map(t => Principal.fromText(t)) })
 }

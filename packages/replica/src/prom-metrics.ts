@@ -1,7 +1,10 @@
+import { logger } from '@libp2p/logger'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type {
   Counter as IcnetCounter, Gauge as IcnetGauge, Histogram as IcnetHistogram, HistogramOptions, Labels, MetricOptions, Metrics
 } from '@icnet/types'
+
+const log = logger('icnet:replica:metrics')
 
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>
 
@@ -40,13 +43,40 @@ export class PromMetrics implements Metrics {
     return metric
   }
 
+  /**
+   * A metric update never fails the caller: a mistake in a metric's labels
+   * (e.g. a label that was not declared) is reported once per metric and
+   * counted, and the update is dropped.
+   */
+  private guard (name: string, fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.misuse.inc({ metric: name.slice(0, 100) })
+      if (!this.warned.has(name) && this.warned.size < 1000) {
+        this.warned.add(name)
+        log.error('metric %s: %s', name, (err as Error).message)
+      }
+    }
+  }
+
+  private readonly warned = new Set<string>()
+  private get misuse (): Counter<'metric'> {
+    this._misuse ??= new Counter({ name: 'icnet_replica_metric_errors_total', help: 'Metric updates dropped because of a labelling mistake', labelNames: ['metric'], registers: [this.registry] })
+    return this._misuse
+  }
+
+  private _misuse?: Counter<'metric'>
+
   counter (opts: MetricOptions): IcnetCounter {
     const c = this.get('counter', opts.name, () => new Counter({ name: opts.name, help: opts.help, labelNames: [...(opts.labelNames ?? [])], registers: [this.registry] }))
     return {
       inc: (value = 1, labels) => {
-        const l = promLabels(labels)
-        if (l === undefined) c.inc(value)
-        else c.inc(l, value)
+        this.guard(opts.name, () => {
+          const l = promLabels(labels)
+          if (l === undefined) c.inc(value)
+          else c.inc(l, value)
+        })
       }
     }
   }
@@ -54,9 +84,9 @@ export class PromMetrics implements Metrics {
   gauge (opts: MetricOptions): IcnetGauge {
     const g = this.get('gauge', opts.name, () => new Gauge({ name: opts.name, help: opts.help, labelNames: [...(opts.labelNames ?? [])], registers: [this.registry] }))
     return {
-      set: (value, labels) => { const l = promLabels(labels); if (l === undefined) g.set(value); else g.set(l, value) },
-      inc: (value = 1, labels) => { const l = promLabels(labels); if (l === undefined) g.inc(value); else g.inc(l, value) },
-      dec: (value = 1, labels) => { const l = promLabels(labels); if (l === undefined) g.dec(value); else g.dec(l, value) }
+      set: (value, labels) => { this.guard(opts.name, () => { const l = promLabels(labels); if (l === undefined) g.set(value); else g.set(l, value) }) },
+      inc: (value = 1, labels) => { this.guard(opts.name, () => { const l = promLabels(labels); if (l === undefined) g.inc(value); else g.inc(l, value) }) },
+      dec: (value = 1, labels) => { this.guard(opts.name, () => { const l = promLabels(labels); if (l === undefined) g.dec(value); else g.dec(l, value) }) }
     }
   }
 
@@ -69,9 +99,11 @@ export class PromMetrics implements Metrics {
       ...(opts.buckets != null ? { buckets: [...opts.buckets] } : {})
     }))
     const observe = (value: number, labels?: Labels): void => {
-      const l = promLabels(labels)
-      if (l === undefined) h.observe(value)
-      else h.observe(l, value)
+      this.guard(opts.name, () => {
+        const l = promLabels(labels)
+        if (l === undefined) h.observe(value)
+        else h.observe(l, value)
+      })
     }
     return {
       observe,

@@ -10,8 +10,11 @@ import {
   type ConsensusParams
 } from '@icnet/consensus'
 import { FileRegistryStore, RegistryWatcher, type Registry } from '@icnet/registry'
+import { WasmSandbox } from '@icnet/execution'
+import { loadTestCanister } from '@icnet/execution/canisters'
+import { MessageRouting, type IngressMessage } from '@icnet/message-routing'
 import { FsCheckpointStore, stateSync, type StateSyncService } from '@icnet/state-sync'
-import { Principal, fromHex, principalEquals, toHex, type SubnetId } from '@icnet/types'
+import { InvalidIdError, Principal, fromHex, principalEquals, toHex, type SubnetId } from '@icnet/types'
 import { CertifiedSlicePool, XNetPayloadBuilder, createXNetMetrics, xnetStream, type XNetStreamService } from '@icnet/xnet-stream'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub } from '@libp2p/gossipsub'
@@ -25,19 +28,21 @@ import type { ReplicaConfig } from './config.js'
 import { consensusArtifactKinds, refuseAllVerifier } from './consensus-artifacts.js'
 import { GossipConsensusTransport } from './consensus-transport.js'
 import { ConfigError } from './errors.js'
-import { loadCanisterOf, readGenesisCanisters } from './genesis-canisters.js'
-import { ReplicaHttpServer, type Health } from './http.js'
-import { StreamLoadState } from './interim/stream-load-state.js'
+import { readGenesisCanisters, type GenesisCanisters } from './genesis-canisters.js'
+import { ReplicaHttpServer, type Health, type IngressSubmission } from './http.js'
+import { INGRESS_SECTION, IngressPool, batchIngress, ingressPayloadSection, ingressRequestId } from './ingress.js'
+import { LoadMonitor, type LoadReport } from './load-monitor.js'
 import { createLog, type StructuredLog } from './log.js'
 import { PromMetrics } from './prom-metrics.js'
 import { ReplayFromCheckpointStore } from './replay-store.js'
-import type { ReplicatedStateMachine } from './state-machine.js'
 import { XNET_SECTION, batchSlices, xnetPayloadSection } from './xnet-payload.js'
 
 /** Members of the subnet not connected are redialled this often (they may start later or restart). */
 export const REDIAL_INTERVAL_MS = 1_000
 /** How often the registry directory is checked for a new version. */
 export const REGISTRY_POLL_MS = 2_000
+/** State roots kept per node for the agreement check (one per height). */
+export const ROOTS_KEPT = 4_096
 
 export interface ReplicaInit {
   config: ReplicaConfig
@@ -71,14 +76,19 @@ export class Replica {
   private node!: Libp2p<Services>
   private consensus!: Consensus
   private transport!: GossipConsensusTransport
-  private state!: ReplicatedStateMachine
+  private state!: MessageRouting
+  private sandbox?: WasmSandbox
+  private stateSyncStore?: FsCheckpointStore
+  private readonly ingressPool: IngressPool
+  private loadMonitor?: LoadMonitor
+  /** Roots this node computed, by height (bounded): what the agreement check compares across nodes. */
+  private readonly roots = new Map<number, Uint8Array>()
   private http?: ReplicaHttpServer
   private redialTimer?: ReturnType<typeof setInterval>
   private roundLoop?: Promise<void>
   private status: Health['status'] = 'starting'
   private readonly startedAt = Date.now()
   private heightWaiters: Array<{ height: number, resolve: (ok: boolean) => void }> = []
-  private readonly interim = true
   private params!: ConsensusParams
   private httpPort?: number
 
@@ -89,6 +99,7 @@ export class Replica {
     this.subnetId = Principal.fromText(config.subnetId)
     this.log = log
     this.metrics = new PromMetrics({ processMetrics: config.replica.processMetrics })
+    this.ingressPool = new IngressPool(this.metrics)
   }
 
   static async start (init: ReplicaInit): Promise<Replica> {
@@ -116,27 +127,28 @@ export class Replica {
     const m = this.metrics
     this.params = paramsFromRegistry(this.registry, this.subnetId)
 
-    // The replicated state machine, opened at its latest checkpoint.
+    // The replicated state machine (message routing over a wasm sandbox), opened at its latest checkpoint.
     const genesis = await readGenesisCanisters(config.replica.genesisCanistersPath)
-    const load = loadCanisterOf(genesis, this.registry, this.subnetId)
-    this.state = await StreamLoadState.open({
+    this.sandbox = new WasmSandbox()
+    const stateDir = join(config.dataDir, 'state')
+    this.state = await MessageRouting.open({
       subnetId: this.subnetId,
-      canisterId: load?.canisterId ?? Principal.managementCanister(),
-      targets: load?.targets ?? [],
-      rate: load?.rate ?? 0,
-      payloadSize: load?.payloadSize ?? 1024,
-      ...(load?.startAtMs !== undefined ? { startAtMs: load.startAtMs } : {}),
-      ...(load?.stopAtMs !== undefined ? { stopAtMs: load.stopAtMs } : {}),
-      dataDir: config.dataDir,
+      registry: this.registry,
+      sandbox: this.sandbox,
+      dataDir: stateDir,
       checkpointInterval: this.params.checkpointInterval,
       metrics: m
     })
+    if (this.state.height === 0) await this.installGenesis(genesis)
+    this.loadMonitor = new LoadMonitor({ state: this.state, genesis, subnetId: this.subnetId })
 
     const xnetMetrics = createXNetMetrics(m)
     const pool = new CertifiedSlicePool({ ourSubnet: this.subnetId, registry: this.registry, metrics: xnetMetrics })
     const bans = new PeerBanList()
     const registry = (): Registry => this.registry
-    const checkpoints = await FsCheckpointStore.open(join(config.dataDir, 'state-sync'))
+    // Message routing writes its checkpoints as an FsCheckpointStore root: state sync serves them from there.
+    const checkpoints = await FsCheckpointStore.open(stateDir)
+    this.stateSyncStore = checkpoints
     const kinds = ARTIFACT_KINDS as unknown as string[]
 
     this.node = await createLibp2p({
@@ -173,6 +185,11 @@ export class Replica {
     await this.transport.start()
 
     const builder = new XNetPayloadBuilder({ ourSubnet: this.subnetId, registry: this.registry, pool, metrics: xnetMetrics })
+    const ingressSection = ingressPayloadSection({
+      pool: this.ingressPool,
+      maxBlockPayloadBytes: this.params.maxBlockPayloadBytes,
+      known: id => this.state.ingressStatus(id) !== undefined
+    })
     const section = xnetPayloadSection({
       builder,
       pool,
@@ -190,14 +207,14 @@ export class Replica {
       params: this.params,
       transport: this.transport,
       store: new ReplayFromCheckpointStore(lmdb, this.state.height),
-      payloadBuilders: [section],
+      payloadBuilders: [ingressSection, section],
       metrics: m,
       name: `${config.subnetId.slice(0, 5)}-${config.nodeIndex}`,
       onCertification: c => { this.onCertification(Number(c.height), c.stateRoot, c.signature) },
       onCatchUpPackage: (cup, { jumped }) => {
         const h = Number(cup.content?.block?.block?.height ?? 0n)
         if (jumped && h > this.state.height) {
-          this.log.error('consensus jumped past the local state; this state machine cannot sync state from peers', { cupHeight: h, height: this.state.height })
+          this.log.warn('consensus jumped past the local state', { cupHeight: h, height: this.state.height })
         }
       }
     })
@@ -214,10 +231,37 @@ export class Replica {
       listen: this.node.getMultiaddrs().map(a => a.toString()),
       http: this.httpPort,
       height: this.state.height,
-      stateMachine: this.interim ? 'interim-stream-load' : 'message-routing',
       checkpointInterval: this.params.checkpointInterval,
       unitDelayMs: this.params.unitDelayMs
     })
+  }
+
+  /**
+   * Genesis canisters of our subnet, installed before the first batch in the
+   * order of the genesis file: every node of the subnet does the same, so the
+   * state at height 0 is the same everywhere (a node that restarts before its
+   * first checkpoint does it again).
+   */
+  private async installGenesis (genesis: GenesisCanisters): Promise<void> {
+    for (const c of genesis.canisters) {
+      if (c.subnetId !== this.config.subnetId) continue
+      const module = await loadTestCanister(c.module === 'xnet-load' ? 'xnet_load' : c.module)
+      await this.state.installCanister({ canisterId: Principal.fromText(c.canisterId), module })
+      this.log.info('genesis canister installed', { canisterId: c.canisterId, module: c.module })
+    }
+  }
+
+  /** An ingress message submitted to this node (the CLI, the testnet runner): checked, then pooled for a block. */
+  submitIngress (sub: IngressSubmission): { requestId: string, status: 'accepted' | 'known' } {
+    const expiry = sub.expiry ?? Date.now() + 4 * 60_000
+    let canisterId: Principal
+    try { canisterId = Principal.fromText(sub.canisterId) } catch (err) { throw new InvalidIdError(`not a canister id: ${sub.canisterId.slice(0, 64)}`, { cause: err }) }
+    const fields = { sender: Principal.anonymous(), canisterId, methodName: sub.method, arg: sub.arg, expiry }
+    const msg: IngressMessage = { requestId: ingressRequestId({ ...fields, ...(sub.nonce != null ? { nonce: sub.nonce } : {}) }), ...fields }
+    const requestId = toHex(msg.requestId)
+    if (this.state.ingressStatus(msg.requestId) !== undefined) return { requestId, status: 'known' }
+    this.state.validateIngress(msg, Date.now())
+    return { requestId, status: this.ingressPool.add(msg) ? 'accepted' : 'known' }
   }
 
   private isMember (peer: string): boolean {
@@ -250,8 +294,10 @@ export class Replica {
     this.http = new ReplicaHttpServer({
       health: () => this.health(),
       metrics: async () => this.metrics.exposition(),
-      load: () => this.loadReport(),
-      stateRoot: (h) => { const r = this.state.stateRootAt(h); return r == null ? undefined : toHex(r) }
+      load: async () => this.loadReport(),
+      stateRoot: (h) => { const r = this.roots.get(h); return r == null ? undefined : toHex(r) },
+      submitIngress: sub => this.submitIngress(sub),
+      ingressStatus: id => this.state.ingressStatus(id)
     })
     const addr = await this.http.listen(this.config.http.host, this.config.http.port)
     this.httpPort = addr.port
@@ -271,12 +317,15 @@ export class Replica {
           height: batch.height,
           time: batch.time,
           randomness: batch.randomness,
-          ingress: [],
+          ingress: batchIngress(batch.payload.get(INGRESS_SECTION), maxBytes),
           xnetSlices: batchSlices(batch.payload.get(XNET_SECTION), maxBytes, this.subnetId)
         })
         done()
         executed.inc()
         heightGauge.set(result.height)
+        this.roots.set(result.height, result.stateRoot)
+        this.roots.delete(result.height - ROOTS_KEPT)
+        this.ingressPool.purge(id => this.state.ingressStatus(id) !== undefined, batch.time)
         await this.consensus.submitStateRoot(result.height, result.stateRoot)
         if (result.checkpoint != null) {
           await this.consensus.submitCheckpoint(result.checkpoint.height, result.checkpoint.stateHash).catch(err => {
@@ -284,6 +333,8 @@ export class Replica {
             this.log.debug('checkpoint share not needed', { height: result.checkpoint!.height, reason: err.message })
           })
           this.log.info('checkpoint', { height: result.checkpoint.height, stateHash: toHex(result.checkpoint.stateHash) })
+          // Index it for serving state sync to peers that fell behind.
+          await this.stateSyncStore?.addCheckpoint(BigInt(result.checkpoint.height)).catch(err => { this.log.warn('checkpoint not indexed for state sync', { err }) })
         }
         this.transport.purgeBelow(this.consensus.finalizedHeight)
         this.wakeHeightWaiters()
@@ -296,7 +347,14 @@ export class Replica {
   }
 
   private onCertification (height: number, stateRoot: Uint8Array, signature: Uint8Array): void {
-    this.state.setCertification(height, signature)
+    try {
+      // False for a height this node has not executed yet (it is replaying) or already passed.
+      if (!this.state.setCertification(height, signature)) return
+    } catch (err) {
+      // The subnet certified a root this node did not compute: its state diverged. Loud, never silent.
+      this.log.error('certification does not match the local state', { height, err })
+      return
+    }
     // Tell the receivers our streams moved, so they pull now rather than at their next poll.
     const xnet = this.node.services.xnet
     for (const remote of this.registry.subnetIds()) {
@@ -345,14 +403,14 @@ export class Replica {
       finalizedHeight: this.consensus?.finalizedHeight ?? 0,
       ...(this.lastCertifiedRoot != null ? { certifiedStateRoot: toHex(this.lastCertifiedRoot) } : {}),
       peers: this.node?.getPeers().length ?? 0,
-      stateMachine: this.interim ? 'interim-stream-load' : 'message-routing',
+      stateMachine: 'message-routing',
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000)
     }
   }
 
-  loadReport (): unknown {
-    const s = this.state.loadStats()
-    return { subnetId: this.config.subnetId, height: this.state.height, certifiedHeight: this.state.certifiedHeight, ...s }
+  /** The load canister's counters on this node's executed state, plus stream figures. */
+  async loadReport (): Promise<LoadReport> {
+    return this.loadMonitor!.report(this.config.subnetId)
   }
 
   get peerId (): string { return this.node.peerId.toString() }
@@ -370,6 +428,8 @@ export class Replica {
     await this.transport?.stop().catch(() => {})
     await this.node?.stop()
     await this.state?.close()
+    await this.sandbox?.close()
+    await this.stateSyncStore?.close()
     await this.http?.close()
     this.log.info('replica stopped')
   }

@@ -3,7 +3,7 @@ import {
   InvalidSliceError, decodeCertifiedSlice, encodeCertifiedSlice, type CertifiedSlicePool, type XNetPayload, type XNetPayloadBuilder
 } from '@icnet/xnet-stream'
 import type { PayloadBuilder, PayloadContext } from '@icnet/consensus'
-import type { ReplicatedStateMachine } from './state-machine.js'
+import type { OwnStreamPosition } from '@icnet/xnet-stream'
 
 /** Name of the block payload section that carries XNet slices. */
 export const XNET_SECTION = 'xnet'
@@ -61,7 +61,8 @@ export function decodeXNetPayload (b: Uint8Array, maxBytes: number): XNetPayload
 export interface XNetSectionInit {
   builder: XNetPayloadBuilder
   pool: CertifiedSlicePool
-  state: ReplicatedStateMachine
+  /** The executed state's own streams (message routing's `ownStream`). */
+  state: { ownStream(remote: SubnetId): OwnStreamPosition | undefined }
   maxBlockPayloadBytes: number
   /** How long a builder waits for execution to reach the finalized height before proposing no slices. */
   buildWaitMs: number

@@ -141,7 +141,7 @@ export async function benchXnet (f: BenchXnetFlags, out: Out): Promise<boolean> 
     const failures = s.sent === 0 ? 0 : (s.rejected + (s.sent - s.replied - s.rejected)) / s.sent * 100
     const result = {
       rate: f.rate,
-      requests_per_s: s.replied / f.duration,
+      requests_per_s: s.trafficS > 0 ? s.sent / s.trafficS : 0,
       sent: s.sent,
       replied: s.replied,
       rejected: s.rejected,
@@ -152,7 +152,7 @@ export async function benchXnet (f: BenchXnetFlags, out: Out): Promise<boolean> 
       subnets: f.subnets,
       nodes: f.nodes,
       payload_bytes: f.payloadSize,
-      state_machine: s.interim ? 'interim-stream-load' : 'message-routing'
+      traffic_s: s.trafficS
     }
     if (!f.json) out.log(summaryTable(s))
     out.log(JSON.stringify(result))

@@ -14,11 +14,6 @@ import { testnetInit } from '../cli/commands.js'
 import { UsageError } from '../errors.js'
 import { runTestnet, summaryTable } from '../testnet/run.js'
 
-const INTERIM_NOTE = `NOTE: @icnet/message-routing is not integrated yet. This run uses the replica's interim
-state machine: real consensus, artifact gossip, certification and XNet stream pulls between
-real processes, with the load canister's traffic played by a deterministic stream-only stand-in
-(no canister execution, no ingress, no state sync).`
-
 async function demo (): Promise<number> {
   const f = parseFlags(process.argv.slice(2), {
     duration: { type: 'number', min: 1 },
@@ -33,7 +28,7 @@ async function demo (): Promise<number> {
   const subnets = (f.subnets as number | undefined) ?? 2
   const nodes = (f.nodes as number | undefined) ?? 4
   console.log(`icnet demo: ${subnets} subnets x ${nodes} nodes as separate processes on 127.0.0.1 (data in ${dir})`)
-  console.log(INTERIM_NOTE)
+  console.log('each subnet runs the XNet load canister (wasm) under message routing; traffic starts once every subnet certifies heights')
   await testnetInit({ subnets, nodes, dir, canisters: 'xnet-load', rate: (f.rate as number | undefined) ?? 10, basePort: (f['base-port'] as number | undefined) ?? 4100 }, { log: s => { console.log(s) } })
   const ac = new AbortController()
   const onSignal = (): void => { console.log('stopping every node...'); ac.abort() }
@@ -44,7 +39,6 @@ async function demo (): Promise<number> {
   console.log(keep ? 'traffic until Ctrl-C' : `${duration} s of cross-subnet traffic, then a drain and the summary`)
   try {
     const summary = await runTestnet({ dir, keepRunning: keep, ...(keep ? {} : { durationS: duration }), signal: ac.signal })
-    if (summary.interim) console.log(`\n${INTERIM_NOTE}\n`)
     console.log(summaryTable(summary))
     return summary.ok || (keep && ac.signal.aborted) ? 0 : 1
   } finally {

@@ -15,6 +15,9 @@ export interface SubnetProgress {
   rejected: number
   seqErrors: number
   inFlight: number
+  /** Messages in the subnet's outgoing streams and outputs waiting for room in them. */
+  inStreams: number
+  outputsWaiting: number
   latencyMeanMs: number
   /** Certified state roots reported at the highest height all up nodes reached and still report (agreement check). */
   certifiedRoots: Set<string>
@@ -63,6 +66,8 @@ export function summarize (probes: NodeProbe[], previous?: { at: number, heights
       rejected: l?.rejected ?? 0,
       seqErrors: l?.seqErrors ?? 0,
       inFlight: l?.inFlight ?? 0,
+      inStreams: l?.messagesInStreams ?? 0,
+      outputsWaiting: l?.outputsWaiting ?? 0,
       latencyMeanMs: l != null && l.latencyCount > 0 ? l.latencySumMs / l.latencyCount : 0,
       certifiedRoots: roots
     })
@@ -73,11 +78,32 @@ export function summarize (probes: NodeProbe[], previous?: { at: number, heights
 export function progressLine (s: SubnetProgress): string {
   const id = s.subnetId.slice(0, 5)
   return `subnet ${s.subnetIndex} ${id}${s.root ? ' (root)' : ''}: nodes ${s.nodesUp}/${s.nodes}  height ${s.height}  ` +
-    `${s.roundsPerSecond.toFixed(1)} rounds/s  in flight ${s.inFlight}  delivered ${s.replied}  ` +
+    `${s.roundsPerSecond.toFixed(1)} rounds/s  sent ${s.sent}  in flight ${s.inFlight}  delivered ${s.replied}  rejected ${s.rejected}  ` +
     `latency ${s.latencyMeanMs.toFixed(0)} ms  seq errors ${s.seqErrors}`
 }
 
-/** Latency figures over every subnet's sample. */
+/**
+ * The p-th percentile of a log2 histogram (bucket b holds [2^(b-1), 2^b) ms,
+ * bucket 0 under 1 ms), interpolated linearly inside the bucket.
+ */
+export function histogramPercentile (buckets: readonly number[], p: number): number {
+  const total = buckets.reduce((n, x) => n + x, 0)
+  if (total === 0) return 0
+  const rank = p / 100 * total
+  let seen = 0
+  for (let b = 0; b < buckets.length; b++) {
+    const c = buckets[b]!
+    if (c > 0 && seen + c >= rank) {
+      const lo = b === 0 ? 0 : 2 ** (b - 1)
+      const hi = 2 ** b
+      return lo + (hi - lo) * Math.max(0, Math.min(1, (rank - seen) / c))
+    }
+    seen += c
+  }
+  return 2 ** (buckets.length - 1)
+}
+
+/** Latency figures over every subnet (the lead node's counters of each). */
 export function latencySummary (probes: NodeProbe[]): { mean: number, p50: number, p99: number } {
   const best = new Map<number, NodeProbe>()
   for (const p of probes) {
@@ -87,12 +113,11 @@ export function latencySummary (probes: NodeProbe[]): { mean: number, p50: numbe
   }
   let sum = 0
   let count = 0
-  const sample: number[] = []
+  const hist: number[] = []
   for (const p of best.values()) {
     sum += p.load!.latencySumMs
     count += p.load!.latencyCount
-    sample.push(...p.load!.latencySampleMs)
+    p.load!.latencyHistogramMs.forEach((c, i) => { hist[i] = (hist[i] ?? 0) + c })
   }
-  sample.sort((a, b) => a - b)
-  return { mean: count === 0 ? 0 : sum / count, p50: percentile(sample, 50), p99: percentile(sample, 99) }
+  return { mean: count === 0 ? 0 : sum / count, p50: histogramPercentile(hist, 50), p99: histogramPercentile(hist, 99) }
 }

@@ -1,4 +1,5 @@
-import { setLoadWindow } from '../genesis-canisters.js'
+import { loadConfigureArg, readGenesisCanisters, type GenesisCanister } from '../genesis-canisters.js'
+import { toHex } from '@icnet/types'
 import { httpUrlOf, openTestnet, type TestnetDir } from './layout.js'
 import { latencySummary, progressLine, summarize, type SubnetProgress } from './progress.js'
 import { TestnetSupervisor, type NodeProbe } from './supervisor.js'
@@ -8,10 +9,12 @@ export interface RunOptions {
   /** Seconds of traffic; undefined with keepRunning: until Ctrl-C. */
   durationS?: number
   keepRunning?: boolean
-  /** Seconds allowed for processes to start and meet before traffic begins. */
+  /** Seconds allowed for processes to start and every subnet to make progress before traffic begins (default 120; traffic starts as soon as they do). */
   startupS?: number
-  /** Seconds allowed after the traffic window for every request to get its answer. */
+  /** Seconds allowed after the traffic window for every request to get its answer (default 120; the run goes on as soon as all are answered). */
   drainS?: number
+  /** Requests per round per subnet instead of the rate in the genesis canisters file. */
+  rate?: number
   /** Progress lines (default: console.log every 2 s). */
   onProgress?: (lines: string[], subnets: SubnetProgress[]) => void
   progressEveryMs?: number
@@ -30,10 +33,11 @@ export interface RunSummary {
   inFlight: number
   latencyMs: { mean: number, p50: number, p99: number }
   roundsPerSecond: number
+  /** Seconds between the heights at which the start and stop `configure` messages executed (the traffic window as the subnets saw it). */
+  trafficS: number
   /** Every request got exactly one answer, no sequence errors, and every node of a subnet has the same state root at a common height. */
   ok: boolean
   problems: string[]
-  interim: boolean
 }
 
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
@@ -55,17 +59,58 @@ async function agreement (testnet: TestnetDir, probes: NodeProbe[], subnetIndex:
   return { height, roots }
 }
 
+/** Submits one ingress message to every node of a subnet (any of them may make the next block); resolves with its request id once one node took it. */
+async function submitToSubnet (testnet: TestnetDir, subnetIndex: number, body: { canisterId: string, method: string, arg: Uint8Array, nonce: string }): Promise<string | undefined> {
+  const nodes = testnet.nodes.filter(n => n.subnetIndex === subnetIndex)
+  const ids = await Promise.all(nodes.map(async n => {
+    const base = httpUrlOf(n.config)
+    if (base === undefined) return undefined
+    try {
+      const res = await fetch(`${base}/api/ingress`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ canisterId: body.canisterId, method: body.method, arg: toHex(body.arg), nonce: body.nonce }),
+        signal: AbortSignal.timeout(5_000)
+      })
+      if (res.status !== 202) return undefined
+      return ((await res.json()) as { requestId: string }).requestId
+    } catch { return undefined }
+  }))
+  return ids.find(x => x !== undefined)
+}
+
+/** The height at which a subnet executed an ingress message (its status is terminal), or undefined. */
+async function ingressDone (testnet: TestnetDir, subnetIndex: number, requestId: string): Promise<boolean> {
+  for (const n of testnet.nodes.filter(x => x.subnetIndex === subnetIndex)) {
+    const base = httpUrlOf(n.config)
+    if (base === undefined) continue
+    try {
+      const res = await fetch(`${base}/api/ingress/${requestId}`, { signal: AbortSignal.timeout(2_000) })
+      if (!res.ok) continue
+      const st = (await res.json()) as { status: string }
+      if (st.status === 'replied' || st.status === 'done') return true
+      if (st.status === 'rejected') throw new Error(`configure ${requestId} was rejected`)
+    } catch (err) { if ((err as Error).message.startsWith('configure')) throw err }
+  }
+  return false
+}
+
 /**
- * Runs a testnet as one process per node: sets the traffic window, starts the
- * processes, shows progress, waits for the traffic to drain, checks that
- * nothing was lost and that the nodes of each subnet agree, stops everything.
+ * Runs a testnet as one process per node: starts the processes, waits until
+ * every subnet makes progress, starts the load canisters' traffic with a
+ * `configure` ingress message on each subnet, shows progress, stops the traffic
+ * the same way, waits for it to drain, checks that nothing was lost and that
+ * the nodes of each subnet agree, and stops everything.
  */
 export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
   const testnet = await openTestnet(opts.dir)
-  const startupS = opts.startupS ?? 8
-  const startAtMs = Date.now() + startupS * 1000
-  const stopAtMs = opts.keepRunning === true || opts.durationS === undefined ? undefined : startAtMs + opts.durationS * 1000
-  await setLoadWindow(testnet.canistersPath, { startAtMs, ...(stopAtMs !== undefined ? { stopAtMs } : {}) })
+  const genesis = await readGenesisCanisters(testnet.canistersPath)
+  const loaders = new Map<number, GenesisCanister>()
+  for (const c of genesis.canisters) {
+    if (c.module !== 'xnet-load' || c.load == null) continue
+    const idx = testnet.registry.subnetIds().findIndex(s => s.toText() === c.subnetId)
+    if (idx >= 0) loaders.set(idx, c)
+  }
   const sup = new TestnetSupervisor(testnet)
   const problems: string[] = []
   sup.onExit = (name, code) => { problems.push(`node ${name} exited with code ${code}`) }
@@ -79,36 +124,78 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
   let firstAt: { at: number, heights: Map<number, number> } | undefined
   let lastShown = 0
   let runningCalled = false
+  let phase = 'starting'
   try {
     const tick = async (): Promise<SubnetProgress[]> => {
       probes = await sup.probeAll()
       const now = Date.now()
       const subnets = summarize(probes, prev, now)
       if (now - lastShown >= every) {
-        show(subnets.map(progressLine), subnets)
+        show([`[${phase}]`, ...subnets.map(progressLine)], subnets)
         lastShown = now
         prev = { at: now, heights: new Map(subnets.map(s => [s.subnetIndex, s.height])) }
       }
-      if (firstAt == null && now >= startAtMs) firstAt = { at: now, heights: new Map(subnets.map(s => [s.subnetIndex, s.height])) }
-      if (!runningCalled && probes.every(p => p.health != null)) {
-        runningCalled = true
-        await opts.onRunning?.(sup)
-      }
       return subnets
     }
-    // Traffic window (or until Ctrl-C).
-    while (!aborted && (stopAtMs === undefined || Date.now() < stopAtMs)) {
-      await tick()
-      await sleep(1_000)
-    }
-    // Drain: every request answered.
-    const drainUntil = Date.now() + (opts.drainS ?? 30) * 1000
+    // Startup: every node answers and every subnet certifies heights (slow machines take longer: wait on the condition, not a fixed time).
+    const startupUntil = Date.now() + (opts.startupS ?? 120) * 1000
     let subnets = await tick()
-    while (!aborted && Date.now() < drainUntil && subnets.some(s => s.inFlight > 0 || s.sent !== s.replied + s.rejected)) {
+    while (!aborted && !(probes.every(p => p.health != null) && subnets.every(s => s.certifiedHeight >= 2))) {
+      if (problems.length > 0) throw new Error(`testnet failed to start: ${problems.join('; ')} (see nodes/*/replica.log)`)
+      if (Date.now() > startupUntil) throw new Error(`testnet did not start within ${opts.startupS ?? 120} s: ${subnets.map(progressLine).join('; ')}`)
+      await sleep(500)
+      subnets = await tick()
+    }
+    if (!runningCalled) {
+      runningCalled = true
+      await opts.onRunning?.(sup)
+    }
+    // Traffic on: one configure per subnet, executed at the same height on each of its nodes.
+    const configure = async (rate: number | undefined, nonce: string): Promise<void> => {
+      const pending = new Map<number, string>()
+      for (const [idx, c] of loaders) {
+        const body = { canisterId: c.canisterId, method: 'configure', arg: loadConfigureArg(c, rate), nonce: toHex(new TextEncoder().encode(nonce)) }
+        let id = await submitToSubnet(testnet, idx, body)
+        while (!aborted && id === undefined) {
+          await sleep(500)
+          id = await submitToSubnet(testnet, idx, body)
+        }
+        if (id !== undefined) pending.set(idx, id)
+      }
+      const until = Date.now() + 60_000
+      while (!aborted && pending.size > 0) {
+        for (const [idx, id] of [...pending]) if (await ingressDone(testnet, idx, id)) pending.delete(idx)
+        if (pending.size === 0) break
+        if (Date.now() > until) throw new Error(`configure (${nonce}) not executed within 60 s`)
+        await tick()
+        await sleep(250)
+      }
+    }
+    phase = 'traffic'
+    await configure(opts.rate, `start-${Date.now()}`)
+    subnets = await tick()
+    firstAt = { at: Date.now(), heights: new Map(subnets.map(s => [s.subnetIndex, s.height])) }
+    const stopAt = opts.keepRunning === true || opts.durationS === undefined ? undefined : Date.now() + opts.durationS * 1000
+    while (!aborted && (stopAt === undefined || Date.now() < stopAt)) {
       await sleep(1_000)
       subnets = await tick()
     }
+    const wasAborted = aborted
+    aborted = false // stop the traffic and drain even after Ctrl-C, so the summary is exact
+    phase = 'stopping traffic'
+    await configure(0, `stop-${Date.now()}`)
+    const trafficEnd = Date.now()
+    // Drain: every request answered.
+    phase = 'draining'
+    const drainUntil = Date.now() + (opts.drainS ?? 120) * 1000
+    subnets = await tick()
+    while (Date.now() < drainUntil && subnets.some(s => s.inFlight > 0 || s.sent !== s.replied + s.rejected || s.nodesUp < s.nodes)) {
+      await sleep(1_000)
+      subnets = await tick()
+    }
+    aborted = wasAborted || aborted
     const endAt = Date.now()
+    // Every node catches up to the same certified height before the comparison.
     const withAgreement = await Promise.all(subnets.map(async s => {
       const a = await agreement(testnet, probes, s.subnetIndex)
       return { ...s, agreedHeight: a.height, agreedRoots: a.roots.size }
@@ -120,25 +207,26 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
     const seqErrors = total('seqErrors')
     if (sent !== replied + rejected) problems.push(`${sent - replied - rejected} requests without an answer`)
     if (seqErrors > 0) problems.push(`${seqErrors} sequence errors`)
+    if (loaders.size > 0 && sent === 0) problems.push('no request was sent')
     for (const s of withAgreement) {
       if (s.agreedRoots !== 1) problems.push(`subnet ${s.subnetIndex}: ${s.agreedRoots} different state roots at height ${s.agreedHeight}`)
       if (s.nodesUp !== s.nodes) problems.push(`subnet ${s.subnetIndex}: ${s.nodes - s.nodesUp} nodes not answering`)
     }
     if (aborted) problems.push('stopped before the run completed')
-    const spanS = firstAt == null ? 0 : (endAt - firstAt.at) / 1000
-    const rounds = firstAt == null || spanS === 0
+    const spanS = (endAt - firstAt.at) / 1000
+    const rounds = spanS === 0
       ? 0
       : subnets.reduce((n, s) => n + (s.height - (firstAt!.heights.get(s.subnetIndex) ?? 0)) / spanS, 0) / Math.max(1, subnets.length)
     return {
       durationS: opts.durationS ?? spanS,
+      trafficS: (trafficEnd - firstAt.at) / 1000,
       subnets: withAgreement,
       sent, replied, rejected, seqErrors,
       inFlight: total('inFlight'),
       latencyMs: latencySummary(probes),
       roundsPerSecond: rounds,
       ok: problems.length === 0,
-      problems,
-      interim: probes.some(p => p.health?.stateMachine === 'interim-stream-load')
+      problems
     }
   } finally {
     await sup.stopAll()

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Health } from '../http.js'
+import type { LoadReport } from '../load-monitor.js'
 import { httpUrlOf, type TestnetDir } from './layout.js'
 
 /** The CLI entry that runs one replica (`icnet replica --config FILE`). */
@@ -9,20 +10,8 @@ export const CLI_PATH = fileURLToPath(new URL('../cli/index.js', import.meta.url
 /** A node that ignores SIGTERM this long is killed. */
 export const STOP_GRACE_MS = 10_000
 
-export interface NodeLoad {
-  subnetId: string
-  height: number
-  certifiedHeight: number
-  sent: number
-  replied: number
-  rejected: number
-  seqErrors: number
-  received: number
-  inFlight: number
-  latencySumMs: number
-  latencyCount: number
-  latencySampleMs: number[]
-}
+/** What `/api/load` answers. */
+export type NodeLoad = LoadReport
 
 export interface NodeProbe {
   name: string
