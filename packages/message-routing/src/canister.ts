@@ -24,10 +24,11 @@ export interface Callback {
   closures: CallbackClosures
 }
 
-/** A request in a canister's input queue. */
-export type InputRequest =
-  | { kind: 'ingress', requestId: Uint8Array, caller: Principal, method: string, arg: Uint8Array }
-  | { kind: 'request', request: Request }
+/** An ingress message waiting in a canister's ingress queue. */
+export interface IngressItem { kind: 'ingress', requestId: Uint8Array, caller: Principal, method: string, arg: Uint8Array }
+
+/** Something that runs a canister method: an ingress message or another canister's request. */
+export type InputRequest = IngressItem | { kind: 'request', request: Request }
 
 /** Pages changed since the last checkpoint: `'all'` after an install replaced the memory. */
 export type DirtyPages = Set<number> | 'all'
@@ -53,15 +54,17 @@ export class CanisterState {
   heapWasmPages = 0
   stableWasmPages = 0
 
-  /** Ingress and canister requests, FIFO, bounded by the input queue capacity. */
-  readonly inputRequests: InputRequest[] = []
+  /** Requests from canisters, FIFO, bounded by the input queue capacity. */
+  readonly inputRequests: Request[] = []
+  /** Ingress messages, FIFO, bounded by the ingress queue capacity (apart, so calls cannot crowd users out). */
+  readonly inputIngress: IngressItem[] = []
   /** Responses to our calls: always accepted (each holds a reservation, see `callbacks`). */
   readonly inputResponses: Response[] = []
   /** Requests and responses produced but not yet routed (waiting for room in a stream). */
   output: Array<Request | Response> = []
   outputRequests = 0
-  /** Which input queue goes next when both have messages (alternation, part of the state). */
-  requestsNext = false
+  /** Which input queue goes next (0 responses, 1 requests, 2 ingress): round-robin, part of the state. */
+  nextQueue = 0
 
   readonly contexts = new Map<number, CallContext>()
   readonly callbacks = new Map<number, Callback>()
@@ -83,7 +86,7 @@ export class CanisterState {
     this.moduleHash = moduleHash
   }
 
-  get hasInput (): boolean { return this.inputRequests.length > 0 || this.inputResponses.length > 0 }
+  get hasInput (): boolean { return this.inputRequests.length > 0 || this.inputResponses.length > 0 || this.inputIngress.length > 0 }
 
   markPages (which: 'heap' | 'stable', reset: boolean, pages: ReadonlyArray<{ index: number }>): void {
     const key = which === 'heap' ? 'heapDirty' : 'stableDirty'

@@ -10,7 +10,7 @@ import {
   Principal, type RejectCode, decodeStreamMessage, isRejectReason, type Request, type Response, type StreamMessage
 } from '@icnet/types'
 import { Stream } from '@icnet/xnet-stream'
-import { CanisterState, type CallContext, type CallOrigin, type InputRequest } from './canister.js'
+import { CanisterState, type CallContext, type CallOrigin } from './canister.js'
 import { CHECKPOINT_FORMAT_VERSION } from './constants.js'
 import { CheckpointLoadError } from './errors.js'
 import type { ReplicatedState } from './state.js'
@@ -61,10 +61,11 @@ interface CanisterRecord {
   stable_pages: number
   next_context: number
   next_callback: number
-  requests_next?: boolean
+  next_queue: number
   contexts: Array<[number, unknown[], boolean, number]>
   callbacks: Array<[number, number, Uint8Array, Pair, Pair, Pair | null]>
-  input_requests: Array<['i', Uint8Array, Uint8Array, string, Uint8Array] | ['r', Uint8Array]>
+  input_requests: Uint8Array[]
+  input_ingress: Array<[Uint8Array, Uint8Array, string, Uint8Array]>
   input_responses: Uint8Array[]
   output: Uint8Array[]
 }
@@ -118,15 +119,14 @@ function encodeCanister (c: CanisterState): Uint8Array {
     stable_pages: c.stableWasmPages,
     next_context: c.nextContextId,
     next_callback: c.nextCallbackId,
-    requests_next: c.requestsNext,
+    next_queue: c.nextQueue,
     contexts: [...c.contexts.values()].sort((a, b) => a.id - b.id).map(x => [x.id, encodeOrigin(x.origin), x.replied, x.outstanding]),
     callbacks: [...c.callbacks.values()].sort((a, b) => a.id - b.id).map(b => [
       b.id, b.contextId, b.callee.toUint8Array(), [b.closures.reply.fn, b.closures.reply.env], [b.closures.reject.fn, b.closures.reject.env],
       b.closures.cleanup === undefined ? null : [b.closures.cleanup.fn, b.closures.cleanup.env]
     ]),
-    input_requests: c.inputRequests.map(r => r.kind === 'ingress'
-      ? ['i', r.requestId, r.caller.toUint8Array(), r.method, r.arg]
-      : ['r', encodeMessageOnce(r.request)]),
+    input_requests: c.inputRequests.map(encodeMessageOnce),
+    input_ingress: c.inputIngress.map(r => [r.requestId, r.caller.toUint8Array(), r.method, r.arg]),
     input_responses: c.inputResponses.map(encodeMessageOnce),
     output: c.output.map(encodeMessageOnce)
   })
@@ -144,7 +144,7 @@ function decodeCanister (bytes: Uint8Array, module: Uint8Array): CanisterState {
   c.stableWasmPages = v.stable_pages
   c.nextContextId = v.next_context
   c.nextCallbackId = v.next_callback
-  c.requestsNext = v.requests_next === true
+  c.nextQueue = v.next_queue
   for (const [id, origin, replied, outstanding] of v.contexts) {
     const ctx: CallContext = { id, origin: decodeOrigin(origin), replied, outstanding }
     c.contexts.set(id, ctx)
@@ -158,11 +158,9 @@ function decodeCanister (bytes: Uint8Array, module: Uint8Array): CanisterState {
       }
     })
   }
-  for (const r of v.input_requests) {
-    const item: InputRequest = r[0] === 'i'
-      ? { kind: 'ingress', requestId: r[1], caller: Principal.fromUint8Array(r[2]), method: r[3], arg: r[4] }
-      : { kind: 'request', request: decodeStreamMessage(r[1]) as Request }
-    c.inputRequests.push(item)
+  for (const b of v.input_requests) c.inputRequests.push(decodeStreamMessage(b) as Request)
+  for (const [requestId, caller, method, arg] of v.input_ingress) {
+    c.inputIngress.push({ kind: 'ingress', requestId, caller: Principal.fromUint8Array(caller), method, arg })
   }
   for (const b of v.input_responses) c.inputResponses.push(decodeStreamMessage(b) as Response)
   c.output = v.output.map(b => decodeStreamMessage(b) as Request | Response)

@@ -4,8 +4,11 @@
  */
 import { MAX_STREAM_MESSAGES, TARGET_STREAM_SIZE_BYTES } from '@icnet/types'
 
-/** Requests (ingress and inter-canister) waiting in one canister's input queue (IC: DEFAULT_QUEUE_CAPACITY). */
+/** Requests from other canisters waiting in one canister's input queue (IC: DEFAULT_QUEUE_CAPACITY). */
 export const DEFAULT_QUEUE_CAPACITY = 500
+
+/** Ingress messages waiting for one canister (a queue of their own, as on the IC, so calls cannot crowd users out). */
+export const DEFAULT_INGRESS_QUEUE_CAPACITY = 500
 
 /**
  * Requests one canister may have produced but not yet routed (its output queue).

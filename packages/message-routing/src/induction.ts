@@ -5,13 +5,15 @@ import {
 import { InvalidSignalsError, type CertifiedStreamSlice, type RejectedMessage, type Stream } from '@icnet/xnet-stream'
 import type { RoundContext } from './round-context.js'
 import { deliverReject, deliverResponseLocally, pushLocalRequest } from './routing.js'
-import type { IngressMessage } from './types.js'
+import type { Batch, IngressMessage } from './types.js'
 
 /** Slices of a batch in a fixed order (source subnet bytes), decoded from the map's text keys. */
-export function orderedSlices (slices: ReadonlyMap<string, CertifiedStreamSlice> | undefined): Array<{ subnet: SubnetId, slice: CertifiedStreamSlice }> {
+export function orderedSlices (slices: Batch['xnetSlices']): Array<{ subnet: SubnetId, slice: CertifiedStreamSlice }> {
   if (slices === undefined) return []
-  return [...slices].map(([key, slice]) => ({ subnet: principalFromText(key), slice }))
-    .sort((a, b) => compareBytes(a.subnet.toUint8Array(), b.subnet.toUint8Array()))
+  const list = slices instanceof Map
+    ? [...(slices as ReadonlyMap<string, CertifiedStreamSlice>)].map(([key, slice]) => ({ subnet: principalFromText(key), slice }))
+    : [...(slices as ReadonlyArray<{ subnet: SubnetId, slice: CertifiedStreamSlice }>)]
+  return list.sort((a, b) => compareBytes(a.subnet.toUint8Array(), b.subnet.toUint8Array()))
 }
 
 /** Step 1: the loopback stream (local messages that found no room last round). */
@@ -149,12 +151,12 @@ export function inductIngress (ctx: RoundContext, ingress: readonly IngressMessa
       ctx.metrics.inducted.inc(1, { source: 'ingress', outcome: 'rejected' })
       continue
     }
-    if (c.inputRequests.length >= ctx.limits.inputQueueCapacity) {
-      state.ingress.set(msg.requestId, { status: 'rejected', code: RejectCode.SysTransient, message: `Canister ${msg.canisterId.toText()} input queue is full`, expiry: msg.expiry })
+    if (c.inputIngress.length >= ctx.limits.ingressQueueCapacity) {
+      state.ingress.set(msg.requestId, { status: 'rejected', code: RejectCode.SysTransient, message: `Canister ${msg.canisterId.toText()} ingress queue is full`, expiry: msg.expiry })
       ctx.metrics.inducted.inc(1, { source: 'ingress', outcome: 'rejected' })
       continue
     }
-    c.inputRequests.push({ kind: 'ingress', requestId: msg.requestId, caller: msg.sender, method: msg.methodName, arg: msg.arg })
+    c.inputIngress.push({ kind: 'ingress', requestId: msg.requestId, caller: msg.sender, method: msg.methodName, arg: msg.arg })
     state.ingress.set(msg.requestId, { status: 'received', expiry: msg.expiry })
     ctx.metrics.inducted.inc(1, { source: 'ingress', outcome: 'accepted' })
   }

@@ -14,7 +14,7 @@ import { CanisterState } from './canister.js'
 import { SnapshotStreamStore, readStateCertificate, type CertifiedState, type StateSnapshot } from './certification.js'
 import { listCheckpointHeights, loadCheckpoint, pruneCheckpoints, writeCheckpoint, type WrittenCheckpoint } from './checkpoint.js'
 import {
-  DEFAULT_CHECKPOINTS_KEPT, DEFAULT_INSTALL_INSTRUCTIONS, DEFAULT_MAX_CERTIFICATION_BACKLOG, DEFAULT_MAX_INGRESS_HISTORY,
+  DEFAULT_CHECKPOINTS_KEPT, DEFAULT_INGRESS_QUEUE_CAPACITY, DEFAULT_INSTALL_INSTRUCTIONS, DEFAULT_MAX_CERTIFICATION_BACKLOG, DEFAULT_MAX_INGRESS_HISTORY,
   DEFAULT_MAX_OUTSTANDING_CALLS, DEFAULT_MESSAGE_INSTRUCTIONS, DEFAULT_OUTPUT_QUEUE_CAPACITY, DEFAULT_QUEUE_CAPACITY,
   DEFAULT_ROUND_INSTRUCTIONS, DEFAULT_STREAM_MAX_BYTES, DEFAULT_STREAM_MAX_MESSAGES, MAX_INGRESS_ARG_BYTES,
   MAX_INGRESS_METHOD_BYTES, MAX_INGRESS_TTL_MS
@@ -39,6 +39,7 @@ export const DEFAULT_LIMITS: MessageRoutingLimits = {
   roundInstructions: DEFAULT_ROUND_INSTRUCTIONS,
   messageInstructions: DEFAULT_MESSAGE_INSTRUCTIONS,
   inputQueueCapacity: DEFAULT_QUEUE_CAPACITY,
+  ingressQueueCapacity: DEFAULT_INGRESS_QUEUE_CAPACITY,
   outputQueueCapacity: DEFAULT_OUTPUT_QUEUE_CAPACITY,
   maxOutstandingCalls: DEFAULT_MAX_OUTSTANDING_CALLS,
   streamMaxMessages: DEFAULT_STREAM_MAX_MESSAGES,
@@ -136,6 +137,8 @@ export class MessageRouting {
   get stateRoot (): Uint8Array { return this.state.stateRoot }
   /** Highest height whose certification was recorded (0 before any). */
   get latestCertifiedHeight (): number { return this.certified?.height ?? 0 }
+  /** Same as `latestCertifiedHeight`. */
+  get certifiedHeight (): number { return this.latestCertifiedHeight }
   /** The latest certified state (tree snapshot, root, signature), for read_state. */
   latestCertifiedState (): CertifiedState | undefined { return this.certified }
   /** The latest checkpoint written or loaded. */
@@ -318,7 +321,7 @@ export class MessageRouting {
   }
 
   /** The state root executed at `height`, while it awaits certification (or is the latest certified). */
-  rootAt (height: number): Uint8Array | undefined {
+  stateRootAt (height: number): Uint8Array | undefined {
     if (this.certified?.height === height) return this.certified.root
     return this.pending.get(height)?.root
   }
@@ -363,8 +366,8 @@ export class MessageRouting {
     if (msg.expiry > nowMs + MAX_INGRESS_TTL_MS) throw new IngressValidationError('EXPIRY_TOO_FAR', `expiry more than ${MAX_INGRESS_TTL_MS} ms ahead`)
     if (this.state.ingress.has(msg.requestId)) throw new IngressValidationError('DUPLICATE', 'request id already in the ingress history')
     if (this.state.ingress.full) throw new IngressValidationError('HISTORY_FULL', 'the ingress history is full')
-    if (this.state.canister(msg.canisterId)!.inputRequests.length >= this.limits.inputQueueCapacity) {
-      throw new IngressValidationError('QUEUE_FULL', `canister ${msg.canisterId.toText()} input queue is full`)
+    if (this.state.canister(msg.canisterId)!.inputIngress.length >= this.limits.ingressQueueCapacity) {
+      throw new IngressValidationError('QUEUE_FULL', `canister ${msg.canisterId.toText()} ingress queue is full`)
     }
   }
 
@@ -393,6 +396,7 @@ export class MessageRouting {
     const canisters = s.sortedCanisters().map(c => ({
       canisterId: c.id.toText(),
       inputRequests: c.inputRequests.length,
+      inputIngress: c.inputIngress.length,
       inputResponses: c.inputResponses.length,
       outputQueue: c.output.length,
       outstandingCalls: c.callbacks.size,

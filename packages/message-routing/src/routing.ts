@@ -1,4 +1,5 @@
 import { RejectCode, principalEquals, type Request, type Response } from '@icnet/types'
+import type { Stream } from '@icnet/xnet-stream'
 import type { CanisterState } from './canister.js'
 import type { RoundContext } from './round-context.js'
 
@@ -30,7 +31,7 @@ export function pushLocalRequest (ctx: RoundContext, req: Request): 'ok' | 'full
   const c = ctx.state.canister(req.receiver)
   if (c === undefined) return 'not_found'
   if (c.inputRequests.length >= ctx.limits.inputQueueCapacity) return 'full'
-  c.inputRequests.push({ kind: 'request', request: req })
+  c.inputRequests.push(req)
   return 'ok'
 }
 
@@ -53,6 +54,7 @@ export function routeCanisterOutputs (ctx: RoundContext, c: CanisterState, endOf
   const { state } = ctx
   const keep: Array<Request | Response> = []
   const blocked = new Set<string>()
+  const streams = new Map<string, Stream>()
   for (const msg of c.output) {
     const target = msg.kind === 'request' ? msg.receiver : msg.originator
     const dest = ctx.table.route(target)
@@ -84,9 +86,11 @@ export function routeCanisterOutputs (ctx: RoundContext, c: CanisterState, endOf
       keep.push(msg)
       continue
     }
-    const key = dest.toText()
+    const key = dest.toHex()
     if (blocked.has(key)) { keep.push(msg); continue }
-    if (state.stream(dest, ctx.registry, ctx.limits).tryPush(msg)) {
+    let stream = streams.get(key)
+    if (stream === undefined) { stream = state.stream(dest, ctx.registry, ctx.limits); streams.set(key, stream) }
+    if (stream.tryPush(msg)) {
       if (msg.kind === 'request') c.outputRequests--
       continue
     }

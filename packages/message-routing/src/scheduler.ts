@@ -7,7 +7,7 @@ import { rejectResponseFor, routeCanisterOutputs } from './routing.js'
 /**
  * Step 5: execution. First each canister's global timer (when due) and heartbeat,
  * then a fair round-robin over canisters with input: one message per canister per
- * turn, alternating between its responses and requests, starting at a canister
+ * turn, taking its responses, requests and ingress in turn, starting at a canister
  * that rotates with the height, while the round's instruction budget lasts. Outputs
  * are routed after every message, so calls between canisters of this subnet run in
  * the same round while budget is left. At least one message runs per round. Returns
@@ -40,12 +40,15 @@ export async function executeRound (ctx: RoundContext): Promise<bigint> {
   return used
 }
 
-/** Alternates between the canister's responses and requests when both wait, so neither starves the other. */
+/** Takes the canister's queues in turn (responses, requests, ingress), so none starves the others. */
 async function executeNext (ctx: RoundContext, c: CanisterState): Promise<bigint> {
-  const takeResponse = c.inputResponses.length > 0 && (c.inputRequests.length === 0 || !c.requestsNext)
-  c.requestsNext = takeResponse
-  if (takeResponse) return await executeResponse(ctx, c, c.inputResponses.shift()!)
-  return await executeRequest(ctx, c, c.inputRequests.shift()!)
+  for (let k = 0; k < 3; k++) {
+    const q = (c.nextQueue + k) % 3
+    if (q === 0 && c.inputResponses.length > 0) { c.nextQueue = 1; return await executeResponse(ctx, c, c.inputResponses.shift()!) }
+    if (q === 1 && c.inputRequests.length > 0) { c.nextQueue = 2; return await executeRequest(ctx, c, { kind: 'request', request: c.inputRequests.shift()! }) }
+    if (q === 2 && c.inputIngress.length > 0) { c.nextQueue = 0; return await executeRequest(ctx, c, c.inputIngress.shift()!) }
+  }
+  return 0n
 }
 
 function newContext (c: CanisterState, origin: CallOrigin): CallContext {

@@ -32,11 +32,12 @@ export interface Batch {
   randomness?: Uint8Array
   ingress?: readonly IngressMessage[]
   /**
-   * Slices by source subnet (principal text). They must already be validated
-   * (xnet-stream's payload validator, or `verifyCertifiedSlice`): the batch is
-   * finalized, so every node inducts the same bytes.
+   * Slices by source subnet: a map keyed by the principal text, or xnet-stream's
+   * payload list `{ subnet, slice }`. They must already be validated (xnet-stream's
+   * payload validator, or `verifyCertifiedSlice`): the batch is finalized, so every
+   * node inducts the same bytes. Order does not matter (sources are taken in byte order).
    */
-  xnetSlices?: ReadonlyMap<string, CertifiedStreamSlice>
+  xnetSlices?: ReadonlyMap<string, CertifiedStreamSlice> | ReadonlyArray<{ subnet: SubnetId, slice: CertifiedStreamSlice }>
   /** Canisters installed before induction, in this order. */
   installs?: readonly CanisterInstall[]
 }
@@ -46,8 +47,10 @@ export interface MessageRoutingLimits {
   roundInstructions: bigint
   /** Instructions per message. */
   messageInstructions: bigint
-  /** Requests waiting in a canister's input queue. */
+  /** Requests from canisters waiting in a canister's input queue. */
   inputQueueCapacity: number
+  /** Ingress messages waiting in a canister's ingress queue. */
+  ingressQueueCapacity: number
   /** Requests waiting in a canister's output queue; a call beyond it is rejected at once. */
   outputQueueCapacity: number
   /** Calls a canister may have in flight. */
@@ -105,6 +108,7 @@ export interface StreamStats {
 export interface CanisterStats {
   canisterId: string
   inputRequests: number
+  inputIngress: number
   inputResponses: number
   outputQueue: number
   outstandingCalls: number

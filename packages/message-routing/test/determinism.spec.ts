@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
-import { toHex } from '@icnet/types'
+import { Principal, toHex } from '@icnet/types'
+import type { CertifiedStreamSlice } from '@icnet/xnet-stream'
 import { ANONYMOUS, Network, canisterOf, loadModule, type SandboxKind } from './harness.js'
 
 for (const kind of ['js', 'wasm'] as const satisfies SandboxKind[]) {
@@ -19,7 +20,9 @@ for (const kind of ['js', 'wasm'] as const satisfies SandboxKind[]) {
         try {
           await twin.mr.installCanister({ canisterId: canisterOf(0, 0), module: await loadModule(kind), controllers: [ANONYMOUS] })
           for (const [h, batch] of net.batches[0]!.entries()) {
-            const r = await twin.mr.executeBatch(batch)
+            // The twin gets the slices as xnet-stream's payload list instead of a map: same result.
+            const list = [...(batch.xnetSlices as Map<string, CertifiedStreamSlice>)].map(([k, slice]) => ({ subnet: Principal.fromText(k), slice }))
+            const r = await twin.mr.executeBatch({ ...batch, xnetSlices: list.reverse() })
             assert.equal(toHex(r.stateRoot), toHex(net.roots[0]![h]!), `root at height ${h + 1}`)
             if (r.checkpoint !== undefined) assert.equal(toHex(r.checkpoint.stateHash), toHex(net.checkpoints[0]!.get(r.height)!))
           }

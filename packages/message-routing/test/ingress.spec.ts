@@ -56,7 +56,7 @@ describe('ingress', function () {
   })
 
   it('validates before acceptance, and records rejects deterministically at induction', async () => {
-    const net = await counterNet({ inputQueueCapacity: 2, roundInstructions: 1n })
+    const net = await counterNet({ ingressQueueCapacity: 2, roundInstructions: 1n })
     try {
       const mr = net.nodes[0]!.mr
       const now = net.time

@@ -48,7 +48,7 @@ describe('random traffic (property)', function () {
         net.msgLimit = []
         const busy = (): boolean => net.nodes.some(n => {
           const s = n.mr.stats()
-          return s.messagesInStreams > 0 || s.outputsWaiting > 0 || s.canisters.some(c => c.outstandingCalls > 0 || c.inputRequests > 0 || c.inputResponses > 0)
+          return s.messagesInStreams > 0 || s.outputsWaiting > 0 || s.canisters.some(c => c.outstandingCalls > 0 || c.inputRequests > 0 || c.inputIngress > 0 || c.inputResponses > 0)
         })
         for (let r = 0; r < 400 && busy(); r++) await net.round()
         assert.equal(busy(), false, 'the network drains')

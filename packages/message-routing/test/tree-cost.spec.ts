@@ -15,7 +15,7 @@ describe('state tree cost', function () {
     const sandbox = new JsSandbox({ canisters: JS_TEST_CANISTERS })
     const mr = await MessageRouting.open({
       subnetId: subnet!.id, registry: registryOf([subnet!]), sandbox, dataDir, checkpointInterval: 1_000_000,
-      limits: { inputQueueCapacity: 5_000 }
+      limits: { ingressQueueCapacity: 5_000 }
     })
     try {
       const counter = canisterOf(0, 1)
