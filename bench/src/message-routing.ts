@@ -51,7 +51,7 @@ const registry = new StaticRegistryView({
   routingTable: new RoutingTable(subnets.map(s => ({ subnetId: s.id, range: { start: canisterIdFromU64(s.i * 1000), end: canisterIdFromU64(s.i * 1000 + 999) } })))
 })
 
-const nodes = []
+const nodes: Array<{ s: typeof subnets[number], mr: MessageRouting, sandbox: Sandbox, dataDir: string }> = []
 for (const s of subnets) {
   const dataDir = await mkdtemp(join(tmpdir(), 'icnet-bench-mr-'))
   const sandbox = newSandbox()
