@@ -52,6 +52,18 @@ export class FdCache {
     }
   }
 
+  /** Closes the idle handles of files under `dir` (before it is deleted); busy ones close after use. */
+  async closeUnder (dir: string): Promise<void> {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`
+    const closing: Array<Promise<void>> = []
+    for (const [path, e] of this.entries) {
+      if (!path.startsWith(prefix) || e.users > 0) continue
+      this.entries.delete(path)
+      closing.push(e.handle.then(async fh => { await fh.close() }).catch(() => {}))
+    }
+    await Promise.all(closing)
+  }
+
   /** Closes every handle (waiting for the ones in use is the caller's job). */
   async close (): Promise<void> {
     this.closed = true

@@ -140,6 +140,37 @@ export class FsCheckpointStore implements CheckpointStore {
     return await this.load(height)
   }
 
+  /**
+   * Registers a checkpoint written into `checkpointDir(height)` whose manifest the caller
+   * already has (computed incrementally from dirty chunks): stores and indexes it without
+   * re-reading the files, so a running store serves it at once. The caller vouches that the
+   * manifest describes the directory; a sync peer still checks every chunk it receives.
+   */
+  async registerCheckpoint (height: bigint, manifest: Manifest): Promise<CheckpointInfo> {
+    const manifestPath = join(this.root, 'manifests', `${heightName(height)}.manifest`)
+    await writeFile(`${manifestPath}.tmp`, encodeManifest(manifest))
+    await rename(`${manifestPath}.tmp`, manifestPath)
+    const bundle = bundleManifest(manifest, this.opts)
+    const info = { height, stateHash: bundle.stateHash }
+    this.index({ info, dir: this.checkpointDir(height), bundle })
+    return info
+  }
+
+  /** Forgets a checkpoint and deletes its files; chunks it shared with others stay served. */
+  async removeCheckpoint (height: bigint): Promise<void> {
+    const dir = this.checkpointDir(height)
+    for (const [key, cp] of this.checkpoints) {
+      if (cp.info.height === height) this.checkpoints.delete(key)
+    }
+    await this.readers.closeUnder(dir)
+    // Rebuild the indexes from what is left, so no chunk or sub-manifest points into the removed files.
+    this.chunks.clear()
+    this.subManifests.clear()
+    for (const cp of [...this.checkpoints.values()]) this.index(cp)
+    await rm(dir, { recursive: true, force: true })
+    await rm(join(this.root, 'manifests', `${heightName(height)}.manifest`), { force: true })
+  }
+
   private async load (height: bigint): Promise<CheckpointInfo> {
     const dir = this.checkpointDir(height)
     const manifestPath = join(this.root, 'manifests', `${heightName(height)}.manifest`)
