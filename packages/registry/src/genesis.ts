@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises'
+import { isIPv4 } from 'node:net'
 import { join, resolve } from 'node:path'
 import { dealThresholdKeys, generateNodeKeyPair, proveNodeKeyPossession } from '@icnet/crypto'
-import { LimitExceededError, canisterIdFromU64, subnetIdFromPublicKeyDer, toHex, type SubnetType } from '@icnet/types'
+import { InvalidEncodingError, LimitExceededError, canisterIdFromU64, subnetIdFromPublicKeyDer, toHex, type SubnetType } from '@icnet/types'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_NODES_PER_SUBNET, MAX_SUBNETS } from './limits.js'
@@ -24,6 +25,12 @@ export interface InitTestnetOptions {
   basePort?: number
   /** Host the nodes listen on and advertise. Default 127.0.0.1. */
   host?: string
+  /**
+   * Host of one node, when nodes live on different hosts (e.g. one network
+   * namespace or machine per node); overrides `host` for that node. Called
+   * once per node with its subnet index and its index within the subnet.
+   */
+  hostFor?: (subnetIndex: number, nodeIndex: number) => string
   /** Parameter overrides applied to every subnet. */
   params?: Partial<SubnetParams>
   /** Subnet types, per subnet; default: the root is 'system', the rest 'application'. */
@@ -88,6 +95,9 @@ export async function initTestnet (opts: InitTestnetOptions): Promise<TestnetLay
       const nodeId = peerIdFromPrivateKey(libp2pKey).toString()
       const bls = await generateNodeKeyPair()
       const share = dealt.shares[i]!
+      const nodeHost = opts.hostFor?.(s, i) ?? host
+      // Addresses are written as /ip4 multiaddrs, so a node host must be an IPv4 address.
+      if (opts.hostFor !== undefined && !isIPv4(nodeHost)) throw new InvalidEncodingError(`hostFor(${s}, ${i}) gave "${String(nodeHost).slice(0, 64)}", not an IPv4 address`)
       const p2pPort = basePort + 2 * portIndex
       const httpPort = p2pPort + 1
       portIndex++
@@ -96,8 +106,8 @@ export async function initTestnet (opts: InitTestnetOptions): Promise<TestnetLay
       nodes.push({
         id: nodeId,
         subnetId,
-        p2pAddresses: [`/ip4/${host}/tcp/${p2pPort}/p2p/${nodeId}`],
-        httpUrl: `http://${host}:${httpPort}`,
+        p2pAddresses: [`/ip4/${nodeHost}/tcp/${p2pPort}/p2p/${nodeId}`],
+        httpUrl: `http://${nodeHost}:${httpPort}`,
         blsPublicKey: toHex(bls.publicKey),
         blsPossessionProof: toHex(proveNodeKeyPossession(bls.secretKey))
       })
@@ -111,8 +121,8 @@ export async function initTestnet (opts: InitTestnetOptions): Promise<TestnetLay
         thresholdShare: { index: share.index, secretKey: toHex(share.secretKey), publicKey: toHex(share.publicKey) },
         dataDir: join(nodeDir, 'data'),
         registryDir,
-        listenAddresses: [`/ip4/${host}/tcp/${p2pPort}`],
-        http: { host, port: httpPort }
+        listenAddresses: [`/ip4/${nodeHost}/tcp/${p2pPort}`],
+        http: { host: nodeHost, port: httpPort }
       }
       const path = join(nodeDir, 'config.json')
       configs.push({ path, config })

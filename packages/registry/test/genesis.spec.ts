@@ -62,4 +62,39 @@ describe('testnet genesis', function () {
     const node0 = registry.getNode(registry.requireSubnet(root!).nodes[0]!)!
     assert.equal(node0.p2pAddresses[0], `/ip4/127.0.0.1/tcp/30000/p2p/${node0.id}`)
   })
+
+  it('gives each node its own host with hostFor (one host per node, ports as before)', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'icnet-genesis-hosts-'))
+    try {
+      const hostFor = (s: number, i: number): string => `10.231.0.${10 + 4 * s + i}`
+      const layout = await initTestnet({ subnets: 2, nodesPerSubnet: 2, dir: d, basePort: 31000, hostFor })
+      const registry = await new FileRegistryStore(layout.registryDir).latest()
+      for (const [s, paths] of layout.nodeConfigs.entries()) {
+        for (const [i, path] of paths.entries()) {
+          const config = await readNodeConfig(path)
+          const host = hostFor(s, i)
+          const port = 31000 + 2 * (2 * s + i)
+          assert.deepEqual(config.listenAddresses, [`/ip4/${host}/tcp/${port}`])
+          assert.deepEqual(config.http, { host, port: port + 1 })
+          const record = registry.getNode(config.nodeId)!
+          assert.deepEqual(record.p2pAddresses, [`/ip4/${host}/tcp/${port}/p2p/${config.nodeId}`])
+          assert.equal(record.httpUrl, `http://${host}:${port + 1}`)
+        }
+      }
+    } finally {
+      await rm(d, { recursive: true, force: true })
+    }
+  })
+
+  it('rejects a hostFor that gives something other than an IPv4 address, writing nothing', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'icnet-genesis-badhost-'))
+    try {
+      for (const bad of ['node-1.example', '10.231.0.300', '/ip4/10.0.0.1', '10.0.0.1/tcp/1']) {
+        await assert.rejects(initTestnet({ subnets: 1, nodesPerSubnet: 1, dir: d, hostFor: () => bad }), (err: Error) => err.name === 'InvalidEncodingError')
+      }
+      await assert.rejects(stat(join(d, 'registry')), { code: 'ENOENT' })
+    } finally {
+      await rm(d, { recursive: true, force: true })
+    }
+  })
 })
