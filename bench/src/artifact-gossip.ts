@@ -20,11 +20,11 @@ import '@icnet/types/polyfill'
 import { randomBytes, createHash } from 'node:crypto'
 import { BlsVerifierPool, generateNodeKeyPair, nodeSign } from '@icnet/crypto'
 import {
-  artifactGossip, artifactGossipsubOptions, artifactTopic, type ArtifactGossipService, type ArtifactKind, type SignatureVerifier
+  artifactGossip, artifactGossipsubOptions, artifactTopic, type GossipsubRouter, type ArtifactGossipService, type ArtifactKind, type SignatureVerifier
 } from '@icnet/artifact-gossip'
 import { createTestNode, stopAll, waitFor, type TestTransport } from '@icnet/test-utils'
 import { Principal, RoutingTable, concatBytes, readU64be, u64be, type RegistryView, type SubnetId } from '@icnet/types'
-import { gossipsub, type GossipsubOpts } from '@libp2p/gossipsub'
+import { gossipsub, type GossipSub, type GossipSubComponents, type GossipsubOpts } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 
 const args = new Map(process.argv.slice(2).map(a => {
@@ -70,6 +70,15 @@ async function connectMesh (nodes: Libp2p[]): Promise<void> {
       }
     }
   }))
+}
+
+/** Gossipsub's public interface plus the public methods of its class used here. */
+type Pubsub = GossipSub & GossipsubRouter
+
+function diagnose (nodes: Array<Libp2p<{ pubsub: Pubsub }>>): string {
+  const id = nodes[0]!.peerId.toString()
+  const scores = nodes.slice(1).map(n => n.services.pubsub.getScore(id).toFixed(1))
+  return `node 0 connections ${nodes[0]!.getConnections().length}, scored by peers ${scores.join(' ')}`
 }
 
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d
@@ -121,6 +130,8 @@ interface Harness {
   onArrive?(fn: (node: number, key: string) => void): void
   keyOf(bytes: Uint8Array): string
   afterRound(height: number): void
+  /** For a stuck run: how the other nodes score node 0 (the burst publisher), and its connections. */
+  diagnose(): string
   stop(): Promise<void>
 }
 
@@ -137,7 +148,7 @@ function sharedGossipsubOptions (registry: RegistryView): Partial<GossipsubOpts>
 
 async function rawHarness (): Promise<Harness> {
   const registry = new BenchRegistry()
-  const nodes: Array<Libp2p<{ pubsub: any }>> = []
+  const nodes: Array<Libp2p<{ pubsub: Pubsub }>> = []
   for (let i = 0; i < NODES; i++) {
     const node = await createTestNode({
       transport: TRANSPORT,
@@ -146,9 +157,9 @@ async function rawHarness (): Promise<Harness> {
           ...sharedGossipsubOptions(registry),
           msgIdFn: m => createHash('sha256').update(m.data ?? new Uint8Array(0)).digest(),
           asyncValidation: false
-        })
+        }) as (components: GossipSubComponents) => Pubsub
       }
-    }) as any
+    })
     registry.members.add(node.peerId.toString())
     nodes.push(node)
   }
@@ -156,10 +167,12 @@ async function rawHarness (): Promise<Harness> {
   await connectMesh(nodes)
   await waitFor(() => nodes.every(n => n.services.pubsub.getSubscribers(TOPIC).length >= NODES - 1 && n.services.pubsub.getMeshPeers(TOPIC).length > 0), { timeoutMs: 120_000, what: 'raw mesh' })
   const listeners: Array<(node: number, key: string) => void> = []
-  nodes.forEach((n, i) => n.services.pubsub.addEventListener('message', (evt: any) => {
-    const key = Buffer.from(evt.detail.data.subarray(0, 32)).toString('hex')
-    for (const l of listeners) l(i, key)
-  }))
+  nodes.forEach((n, i) => {
+    n.services.pubsub.addEventListener('message', evt => {
+      const key = Buffer.from(evt.detail.data.subarray(0, 32)).toString('hex')
+      for (const l of listeners) l(i, key)
+    })
+  })
   return {
     nodes,
     publish: async (from, bytes) => { await nodes[from]!.services.pubsub.publish(TOPIC, bytes) },
@@ -167,21 +180,22 @@ async function rawHarness (): Promise<Harness> {
     // Blobs start with a random-enough prefix: height + key + signature/payload.
     keyOf: bytes => Buffer.from(bytes.subarray(0, 32)).toString('hex'),
     afterRound: () => {},
+    diagnose: () => diagnose(nodes),
     stop: async () => { await stopAll(nodes) }
   }
 }
 
 async function artifactHarness (verifier: SignatureVerifier): Promise<Harness> {
   const registry = new BenchRegistry()
-  const nodes: Array<Libp2p<{ pubsub: any, artifacts: ArtifactGossipService }>> = []
+  const nodes: Array<Libp2p<{ pubsub: Pubsub, artifacts: ArtifactGossipService }>> = []
   for (let i = 0; i < NODES; i++) {
     const node = await createTestNode({
       transport: TRANSPORT,
       services: {
-        pubsub: gossipsub(sharedGossipsubOptions(registry)),
+        pubsub: gossipsub(sharedGossipsubOptions(registry)) as (components: GossipSubComponents) => Pubsub,
         artifacts: artifactGossip({ subnetId: SUBNET, registry, verifier, kinds: [{ kind: blobKind }] })
       }
-    }) as any
+    })
     registry.members.add(node.peerId.toString())
     nodes.push(node)
   }
@@ -189,9 +203,11 @@ async function artifactHarness (verifier: SignatureVerifier): Promise<Harness> {
   const topic = nodes[0]!.services.artifacts.topic('blob')
   await waitFor(() => nodes.every(n => n.services.pubsub.getSubscribers(topic).length >= NODES - 1 && n.services.pubsub.getMeshPeers(topic).length > 0), { timeoutMs: 60_000, what: 'artifact mesh' })
   const listeners: Array<(node: number, key: string) => void> = []
-  nodes.forEach((n, i) => n.services.artifacts.addEventListener('artifact', evt => {
-    for (const l of listeners) l(i, evt.detail.id)
-  }))
+  nodes.forEach((n, i) => {
+    n.services.artifacts.addEventListener('artifact', evt => {
+      for (const l of listeners) l(i, evt.detail.id)
+    })
+  })
   return {
     nodes,
     publish: async (from, bytes) => {
@@ -201,10 +217,13 @@ async function artifactHarness (verifier: SignatureVerifier): Promise<Harness> {
     },
     onDeliver: fn => { listeners.push(fn) },
     onArrive: fn => {
-      nodes.forEach((n, i) => n.services.pubsub.addEventListener('gossipsub:message', (evt: any) => { fn(i, evt.detail.msgId) }))
+      nodes.forEach((n, i) => {
+        n.services.pubsub.addEventListener('gossipsub:message', evt => { fn(i, evt.detail.msgId) })
+      })
     },
     keyOf: bytes => createHash('sha256').update(bytes).digest('hex'),
     afterRound: height => { for (const n of nodes) n.services.artifacts.purgeBelow('blob', height) },
+    diagnose: () => diagnose(nodes),
     stop: async () => { await stopAll(nodes) }
   }
 }
@@ -222,6 +241,7 @@ interface Result {
 
 let heightCounter = 1
 const DELIVERY_TIMEOUT_MS = 60_000
+const LARGE_SETTLE_MS = 300
 
 /** CPU the process spends (% of one core) while nothing is published: heartbeats, keep-alives. */
 async function idleCpuPercent (ms = 2000): Promise<number> {
@@ -246,7 +266,7 @@ class Tracker {
   counted = 0
   private readonly pending = new Map<string, { t0: number, left: Set<number>, arrivedAt: Map<number, number>, done: () => void }>()
 
-  constructor (readonly h: Harness) {
+  constructor (readonly name: string, readonly h: Harness) {
     h.onArrive?.((node, key) => {
       const p = this.pending.get(key)
       if (p == null || p.arrivedAt.has(node)) return
@@ -272,6 +292,17 @@ class Tracker {
     return new Promise<void>(resolve => { this.pending.set(this.h.keyOf(bytes), { t0: performance.now(), left, arrivedAt: new Map(), done: resolve }) })
   }
 
+  /** Waits for `p`, or fails naming the nodes still missing artifacts (a bench must not hang). */
+  async within (p: Promise<unknown>, what: string): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([p, new Promise((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const missing = [...this.pending.values()].map(x => [...x.left].join(',')).slice(0, 5)
+        reject(new Error(`${this.name}, ${what}: not delivered everywhere within ${DELIVERY_TIMEOUT_MS} ms (${this.pending.size} pending; missing at nodes ${missing.join(' | ')}; ${this.h.diagnose()})`))
+      }, DELIVERY_TIMEOUT_MS)
+    })]).finally(() => { clearTimeout(timer) })
+  }
+
   /** One artifact in flight: publish and wait until every other node delivered it. */
   async one (from: number, size: number, count: boolean): Promise<void> {
     const bytes = makeBlob(heightCounter++, size)
@@ -279,13 +310,15 @@ class Tracker {
     const cpu0 = process.cpuUsage()
     const wall0 = performance.now()
     await this.h.publish(from, bytes)
-    let timer: ReturnType<typeof setTimeout> | undefined
-    await Promise.race([done, new Promise((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new Error(`artifact not delivered to every node within ${DELIVERY_TIMEOUT_MS} ms`)) }, DELIVERY_TIMEOUT_MS)
-    })]).finally(() => { clearTimeout(timer) })
+    await this.within(done, 'one artifact')
     const cpu = process.cpuUsage(cpu0)
     if (count) { this.cpuUs += cpu.user + cpu.system; this.wallUs += (performance.now() - wall0) * 1000; this.counted++ }
-    if (size > 64 * KiB) this.h.afterRound(heightCounter)
+    if (size > 64 * KiB) {
+      this.h.afterRound(heightCounter)
+      // Let the mesh go quiet (raw gossipsub keeps forwarding 1 MiB duplicates after the
+      // last delivery), so one mesh's tail does not land on the other's next round.
+      await new Promise(resolve => setTimeout(resolve, LARGE_SETTLE_MS))
+    }
   }
 }
 
@@ -321,7 +354,7 @@ async function measureBursts (trackers: Tracker[], size: number, burstCount: num
       const t0 = performance.now()
       const all = blobs.map(b => t.track(b, 0))
       for (const b of blobs) await t.h.publish(0, b)
-      await Promise.all(all)
+      await t.within(Promise.all(all), `burst chunk ${k}`)
       secs[i]! += (performance.now() - t0) / 1000
       sent[i]! += perChunk
       t.h.afterRound(heightCounter)
@@ -359,8 +392,8 @@ const cases = [
 ]
 const summary: Record<string, Record<string, number>> = {}
 for (const c of cases.filter(c => CASES.has(c.name))) {
-  const raw = new Tracker(await rawHarness())
-  const art = new Tracker(await artifactHarness(verifier))
+  const raw = new Tracker('raw gossipsub', await rawHarness())
+  const art = new Tracker('artifact gossip', await artifactHarness(verifier))
   const idleCpu = await idleCpuPercent()
   await measureLatency([raw, art], c.size, c.latency)
   const rawLat = [...raw.samples]

@@ -83,6 +83,18 @@ export const INVALID_DELIVERY_WEIGHT = -20
 /** The invalid-delivery counter decays by this factor each decay interval (1 s): halves in ~7 s. */
 export const INVALID_DELIVERY_DECAY = 0.9
 
+/**
+ * Behaviour penalty (gossipsub P7: IWANT promises not kept, GRAFT during backoff). Its
+ * default (weight −10 from the first offence) takes a peer past the graylist after three
+ * broken promises, which a merely slow peer breaks under a burst: every IWANT it is sent
+ * is answered after the 3 s follow-up time. Scaled like Lodestar's: free up to 6, then
+ * quadratic, so graylisting takes some 26 broken promises in quick succession.
+ */
+export const BEHAVIOUR_PENALTY_THRESHOLD = 6
+export const BEHAVIOUR_PENALTY_WEIGHT = -0.2
+/** The counter decays by this factor each decay interval (1 s): halves in ~7 s. */
+export const BEHAVIOUR_PENALTY_DECAY = 0.9
+
 /** Score thresholds (gossipsub's meaning). Crossing `graylist` also closes the connection. */
 export const GOSSIP_THRESHOLD = -20
 export const PUBLISH_THRESHOLD = -40

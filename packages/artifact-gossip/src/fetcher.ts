@@ -13,7 +13,10 @@ const log = logger('icnet:artifact-gossip:fetcher')
 export interface FetcherInit {
   /** Opens a fetch-protocol stream to a peer (connected or dialable). */
   openStream(peer: string, protocol: string, options: { signal: AbortSignal }): Promise<Stream>
-  /** Further peers to try after the advertiser, e.g. the topic's mesh peers. */
+  /**
+   * Further peers to try after the advertiser, best first (tried in this order). The
+   * service gives the topic's mesh peers, shuffled, then its other subscribers, shuffled.
+   */
   fallbackPeers(kind: string): string[]
   /** A peer served bytes that are not the requested artifact: an unambiguous lie. */
   onBadPeer(peer: string): void
@@ -76,7 +79,7 @@ export class ArtifactFetcher {
       if (outcome.outcome === 'bad_bytes') this.init.onBadPeer(peer)
       // Only look for other peers once the advertiser has failed.
       if (i === candidates.length - 1) {
-        for (const p of shuffle(this.init.fallbackPeers(advert.kind))) if (!tried.has(p) && !candidates.includes(p)) candidates.push(p)
+        for (const p of this.init.fallbackPeers(advert.kind)) if (!tried.has(p) && !candidates.includes(p)) candidates.push(p)
       }
     }
     throw new FetchFailedError(`artifact ${advert.id} could not be fetched from ${tried.size} peer(s)`, { cause: lastError })
@@ -104,13 +107,4 @@ export class ArtifactFetcher {
       return { outcome: 'error', error: err }
     }
   }
-}
-
-function shuffle<T> (xs: T[]): T[] {
-  const a = [...xs]
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!]
-  }
-  return a
 }

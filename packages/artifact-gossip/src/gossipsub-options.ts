@@ -1,6 +1,6 @@
 import { MiB, type SubnetId } from '@icnet/types'
 import {
-  DEFAULT_INLINE_THRESHOLD_BYTES, GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_DELIVERY_DECAY,
+  BEHAVIOUR_PENALTY_DECAY, BEHAVIOUR_PENALTY_THRESHOLD, BEHAVIOUR_PENALTY_WEIGHT, DEFAULT_INLINE_THRESHOLD_BYTES, GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_DELIVERY_DECAY,
   INVALID_DELIVERY_WEIGHT, NON_MEMBER_APP_SCORE, PUBLISH_THRESHOLD
 } from './constants.js'
 import { artifactMessageId, artifactMessageIdFn, messageIdToString, type ArtifactIdFn } from './envelope.js'
@@ -73,6 +73,9 @@ export function artifactGossipsubOptions (init: ArtifactGossipsubOptionsInit): P
     topics: topics as Record<string, TopicScoreParams>,
     appSpecificScore: (peer: string) => isSubnetMember(resolveRegistry(init.registry), init.subnetId, peer) ? 0 : NON_MEMBER_APP_SCORE,
     appSpecificWeight: 1,
+    behaviourPenaltyWeight: BEHAVIOUR_PENALTY_WEIGHT,
+    behaviourPenaltyThreshold: BEHAVIOUR_PENALTY_THRESHOLD,
+    behaviourPenaltyDecay: BEHAVIOUR_PENALTY_DECAY,
     // All nodes of a local testnet share 127.0.0.1; colocation says nothing here.
     IPColocationFactorWeight: 0
   }

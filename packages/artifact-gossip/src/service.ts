@@ -312,13 +312,21 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
     })
   }
 
+  /**
+   * Fetch candidates after the advertiser. Gossipsub drops duplicate adverts before any
+   * public hook, so other advertisers are unknown; mesh peers come first (they get every
+   * artifact of the topic first, and forward an advert only once they hold it), then the
+   * topic's other subscribers. Each group is shuffled to spread the load.
+   */
   private fallbackPeers (kind: string): string[] {
     const router = this.router
     if (router == null) return []
     const topic = artifactTopic(this.subnetId, kind)
-    const peers = new Set(router.getMeshPeers(topic))
-    for (const p of router.getSubscribers(topic)) peers.add(p.toString())
-    return [...peers].filter(p => this.isMember(p) && !this.bans.isBanned(p))
+    const usable = (p: string): boolean => this.isMember(p) && !this.bans.isBanned(p)
+    const mesh = router.getMeshPeers(topic).filter(usable)
+    const inMesh = new Set(mesh)
+    const others = router.getSubscribers(topic).map(p => p.toString()).filter(p => !inMesh.has(p) && usable(p))
+    return [...shuffle(mesh), ...shuffle(others)]
   }
 
   private readonly onFetchStream = async (stream: Stream, connection: { remotePeer: PeerId }): Promise<void> => {
@@ -344,4 +352,13 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
       this.log.error('artifact listener threw: %s', (err as Error)?.message)
     }
   }
+}
+
+function shuffle<T> (xs: T[]): T[] {
+  const a = [...xs]
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!]
+  }
+  return a
 }
