@@ -14,3 +14,8 @@ export class UsageError extends IcnetError {
 export class TestnetLayoutError extends IcnetError {
   constructor (message: string, options?: { cause?: unknown }) { super(message, 'ERR_TESTNET_LAYOUT', options) }
 }
+
+/** Consensus delivers a batch the state cannot follow and no catch-up package explains the gap. */
+export class StateGapError extends IcnetError {
+  constructor (message: string) { super(message, 'ERR_STATE_GAP') }
+}

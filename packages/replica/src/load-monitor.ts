@@ -38,10 +38,11 @@ export interface LoadReport {
  * figures for the same height.
  */
 export class LoadMonitor {
-  private readonly state: MessageRouting
+  /** The current state machine (a state sync replaces it). */
+  private readonly state: () => MessageRouting
   private readonly canisterId: Principal | undefined
 
-  constructor (init: { state: MessageRouting, genesis: GenesisCanisters, subnetId: SubnetId }) {
+  constructor (init: { state: () => MessageRouting, genesis: GenesisCanisters, subnetId: SubnetId }) {
     this.state = init.state
     const c = init.genesis.canisters.find(x => x.module === 'xnet-load' && x.subnetId === init.subnetId.toText())
     this.canisterId = c == null ? undefined : Principal.fromText(c.canisterId)
@@ -50,7 +51,8 @@ export class LoadMonitor {
   get loadCanisterId (): Principal | undefined { return this.canisterId }
 
   async report (subnetId: string): Promise<LoadReport> {
-    const st = this.state.stats()
+    const mr = this.state()
+    const st = mr.stats()
     const base = {
       subnetId,
       height: st.height,
@@ -62,7 +64,7 @@ export class LoadMonitor {
     }
     const empty = { loadCanister: false, sent: 0, replied: 0, rejected: 0, seqErrors: 0, callErrors: 0, received: 0, inFlight: 0, latencySumMs: 0, latencyCount: 0, latencyHistogramMs: new Array<number>(XNET_LOAD_HISTOGRAM_BUCKETS).fill(0) }
     if (this.canisterId == null) return { ...base, ...empty }
-    const out = await this.state.query(this.canisterId, 'metrics', new Uint8Array(0), Principal.anonymous())
+    const out = await mr.query(this.canisterId, 'metrics', new Uint8Array(0), Principal.anonymous())
     if (out.kind !== 'reply') return { ...base, ...empty }
     const m = decodeXnetLoadMetrics(out.data)
     const n = (x: bigint): number => Number(x)

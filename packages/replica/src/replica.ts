@@ -13,7 +13,7 @@ import { FileRegistryStore, RegistryWatcher, type Registry } from '@icnet/regist
 import { WasmSandbox } from '@icnet/execution'
 import { loadTestCanister } from '@icnet/execution/canisters'
 import { MessageRouting, type IngressMessage } from '@icnet/message-routing'
-import { FsCheckpointStore, stateSync, type StateSyncService } from '@icnet/state-sync'
+import { stateSync, type StateSyncService } from '@icnet/state-sync'
 import { InvalidIdError, Principal, fromHex, principalEquals, toHex, type SubnetId } from '@icnet/types'
 import { CertifiedSlicePool, XNetPayloadBuilder, createXNetMetrics, xnetStream, type XNetStreamService } from '@icnet/xnet-stream'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
@@ -27,13 +27,14 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import type { ReplicaConfig } from './config.js'
 import { consensusArtifactKinds, refuseAllVerifier } from './consensus-artifacts.js'
 import { GossipConsensusTransport } from './consensus-transport.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, StateGapError } from './errors.js'
 import { readGenesisCanisters, type GenesisCanisters } from './genesis-canisters.js'
 import { ReplicaHttpServer, type Health, type IngressSubmission } from './http.js'
 import { INGRESS_SECTION, IngressPool, batchIngress, ingressPayloadSection, ingressRequestId } from './ingress.js'
 import { LoadMonitor, type LoadReport } from './load-monitor.js'
 import { createLog, type StructuredLog } from './log.js'
 import { PromMetrics } from './prom-metrics.js'
+import { LiveCheckpointStore, syncCheckpoint } from './state-catch-up.js'
 import { ReplayFromCheckpointStore } from './replay-store.js'
 import { XNET_SECTION, batchSlices, xnetPayloadSection } from './xnet-payload.js'
 
@@ -78,8 +79,10 @@ export class Replica {
   private transport!: GossipConsensusTransport
   private state!: MessageRouting
   private sandbox?: WasmSandbox
-  private stateSyncStore?: FsCheckpointStore
+  private stateSyncStore?: LiveCheckpointStore
   private readonly ingressPool: IngressPool
+  private syncing?: AbortController
+  private readonly stateSyncs: ReturnType<PromMetrics['counter']>
   private loadMonitor?: LoadMonitor
   /** Roots this node computed, by height (bounded): what the agreement check compares across nodes. */
   private readonly roots = new Map<number, Uint8Array>()
@@ -100,6 +103,7 @@ export class Replica {
     this.log = log
     this.metrics = new PromMetrics({ processMetrics: config.replica.processMetrics })
     this.ingressPool = new IngressPool(this.metrics)
+    this.stateSyncs = this.metrics.counter({ name: 'icnet_replica_state_syncs_total', help: 'Checkpoints fetched from peers after consensus jumped past the local state' })
   }
 
   static async start (init: ReplicaInit): Promise<Replica> {
@@ -129,25 +133,17 @@ export class Replica {
 
     // The replicated state machine (message routing over a wasm sandbox), opened at its latest checkpoint.
     const genesis = await readGenesisCanisters(config.replica.genesisCanistersPath)
-    this.sandbox = new WasmSandbox()
     const stateDir = join(config.dataDir, 'state')
-    this.state = await MessageRouting.open({
-      subnetId: this.subnetId,
-      registry: this.registry,
-      sandbox: this.sandbox,
-      dataDir: stateDir,
-      checkpointInterval: this.params.checkpointInterval,
-      metrics: m
-    })
+    await this.openState()
     if (this.state.height === 0) await this.installGenesis(genesis)
-    this.loadMonitor = new LoadMonitor({ state: this.state, genesis, subnetId: this.subnetId })
+    this.loadMonitor = new LoadMonitor({ state: () => this.state, genesis, subnetId: this.subnetId })
 
     const xnetMetrics = createXNetMetrics(m)
     const pool = new CertifiedSlicePool({ ourSubnet: this.subnetId, registry: this.registry, metrics: xnetMetrics })
     const bans = new PeerBanList()
     const registry = (): Registry => this.registry
     // Message routing writes its checkpoints as an FsCheckpointStore root: state sync serves them from there.
-    const checkpoints = await FsCheckpointStore.open(stateDir)
+    const checkpoints = await LiveCheckpointStore.open(stateDir)
     this.stateSyncStore = checkpoints
     const kinds = ARTIFACT_KINDS as unknown as string[]
 
@@ -168,7 +164,8 @@ export class Replica {
         xnet: xnetStream({
           subnetId: this.subnetId,
           registry,
-          store: this.state.certifiedStreamStore,
+          // Through `this.state`: after a state sync the node reopens message routing on the new checkpoint.
+          store: { encodeSlice: (destination, query) => this.state.certifiedStreamStore.encodeSlice(destination, query) },
           pool,
           expectedIndices: source => this.state.expectedIndices(source),
           metrics: m
@@ -193,9 +190,11 @@ export class Replica {
     const section = xnetPayloadSection({
       builder,
       pool,
-      state: this.state,
+      state: { ownStream: remote => this.state.ownStream(remote) },
       maxBlockPayloadBytes: this.params.maxBlockPayloadBytes,
-      buildWaitMs: Math.max(50, this.params.unitDelayMs / 2),
+      // A block maker whose execution is behind the finalized height cannot build slices (their expected
+      // indices depend on it); waiting a little is better than a block without any under CPU load.
+      buildWaitMs: Math.max(200, 2 * this.params.unitDelayMs),
       validateWaitMs: 10_000,
       waitForHeight: async (h, ms) => this.waitForHeight(h, ms)
     })
@@ -234,6 +233,50 @@ export class Replica {
       checkpointInterval: this.params.checkpointInterval,
       unitDelayMs: this.params.unitDelayMs
     })
+  }
+
+  /** Opens message routing on a fresh sandbox at the latest checkpoint in `<dataDir>/state`. */
+  private async openState (): Promise<void> {
+    this.sandbox = new WasmSandbox()
+    this.state = await MessageRouting.open({
+      subnetId: this.subnetId,
+      registry: this.registry,
+      sandbox: this.sandbox,
+      dataDir: join(this.config.dataDir, 'state'),
+      checkpointInterval: this.params.checkpointInterval,
+      metrics: this.metrics
+    })
+  }
+
+  /**
+   * Consensus jumped to a catch-up package above our state (the node was down or
+   * behind for longer than a checkpoint interval): fetch the CUP's checkpoint
+   * from peers, install it, and reopen message routing on it.
+   */
+  private async catchUpState (nextHeight: number): Promise<void> {
+    const latest = (): { height: number, stateHash: Uint8Array } => {
+      const cup = this.consensus.latestCatchUpPackage
+      return { height: Number(cup.content?.block?.block?.height ?? 0n), stateHash: cup.content?.stateHash ?? new Uint8Array(0) }
+    }
+    const first = latest()
+    if (first.stateHash.length !== 32 || first.height < nextHeight - 1) {
+      throw new StateGapError(`batch ${nextHeight} after state ${this.state.height}, and the latest CUP is at ${first.height}`)
+    }
+    this.log.info('state behind consensus: syncing the checkpoint of the latest CUP', { height: this.state.height, cupHeight: first.height })
+    this.syncing = new AbortController()
+    const started = Date.now()
+    try {
+      const r = await syncCheckpoint({ service: this.node.services.stateSync, store: this.stateSyncStore!, target: latest, signal: this.syncing.signal, log: this.log })
+      this.stateSyncs.inc()
+      await this.state.close()
+      await this.sandbox?.close()
+      await this.openState()
+      await this.stateSyncStore!.refresh()
+      if (this.state.height < r.height) throw new StateGapError(`after state sync the state is at ${this.state.height}, not ${r.height}`)
+      this.log.info('state installed from peers', { height: this.state.height, ms: Date.now() - started, bytesFetched: r.bytesFetched })
+    } finally {
+      this.syncing = undefined
+    }
   }
 
   /**
@@ -312,6 +355,10 @@ export class Replica {
     try {
       for await (const batch of this.consensus.batches()) {
         if (batch.height <= this.state.height) continue // replayed below our checkpoint: already in the state
+        if (batch.height > this.state.height + 1) {
+          await this.catchUpState(batch.height)
+          if (batch.height <= this.state.height) continue // the synced checkpoint is above this batch
+        }
         const done = duration.startTimer()
         const result = await this.state.executeBatch({
           height: batch.height,
@@ -328,13 +375,16 @@ export class Replica {
         this.ingressPool.purge(id => this.state.ingressStatus(id) !== undefined, batch.time)
         await this.consensus.submitStateRoot(result.height, result.stateRoot)
         if (result.checkpoint != null) {
+          // Serve it by state sync first: once the CUP forms, nodes that fell behind ask for it.
+          const served = await this.stateSyncStore!.refresh().catch(err => { this.log.warn('checkpoint not indexed for state sync', { err }); return [] })
+          if (!served.some(c => toHex(c.stateHash) === toHex(result.checkpoint!.stateHash))) {
+            this.log.error('state sync does not serve the new checkpoint under its state hash', { height: result.checkpoint.height })
+          }
           await this.consensus.submitCheckpoint(result.checkpoint.height, result.checkpoint.stateHash).catch(err => {
             if (!(err instanceof InvalidSubmissionError)) throw err
             this.log.debug('checkpoint share not needed', { height: result.checkpoint!.height, reason: err.message })
           })
           this.log.info('checkpoint', { height: result.checkpoint.height, stateHash: toHex(result.checkpoint.stateHash) })
-          // Index it for serving state sync to peers that fell behind.
-          await this.stateSyncStore?.addCheckpoint(BigInt(result.checkpoint.height)).catch(err => { this.log.warn('checkpoint not indexed for state sync', { err }) })
         }
         this.transport.purgeBelow(this.consensus.finalizedHeight)
         this.wakeHeightWaiters()
@@ -423,6 +473,7 @@ export class Replica {
     if (this.redialTimer != null) clearInterval(this.redialTimer)
     this.watcher?.stop()
     for (const w of this.heightWaiters.splice(0)) w.resolve(false)
+    this.syncing?.abort()
     await this.consensus?.stop().catch(err => { this.log.warn('consensus stop', { err }) })
     await this.roundLoop?.catch(() => {})
     await this.transport?.stop().catch(() => {})

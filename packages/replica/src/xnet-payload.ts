@@ -11,6 +11,14 @@ export const XNET_SECTION = 'xnet'
 const MAX_SUBNET_ID_BYTES = 29
 /** One slice per source subnet: the registry allows at most 1024 subnets. */
 const MAX_SLICES = 1024
+/**
+ * Slice bytes a block maker puts into one block. Message routing inducts a
+ * block's messages before it executes any, into input queues of 500 requests
+ * per canister: a backlog that arrives in one block would overflow them and
+ * come back as QueueFull rejects. 256 KiB is about 230 requests of 1 KiB; the
+ * rest waits for the next block (validators accept up to the block limit).
+ */
+export const XNET_BLOCK_BYTES = 256 * 1024
 
 /**
  * The XNet section of a block: `count: u32`, then per slice `len: u8, subnet id,
@@ -94,7 +102,7 @@ export function xnetPayloadSection (init: XNetSectionInit): PayloadBuilder {
     name: XNET_SECTION,
     async build (_height, ctx, byteLimit) {
       if (!await init.waitForHeight(ctx.finalizedHeight, init.buildWaitMs)) return new Uint8Array(0)
-      const { payload } = init.builder.buildPayload(context(ctx, byteLimit))
+      const { payload } = init.builder.buildPayload(context(ctx, Math.min(byteLimit, XNET_BLOCK_BYTES)))
       return payload.slices.length === 0 ? new Uint8Array(0) : encodeXNetPayload(payload)
     },
     async validate (bytes, ctx) {

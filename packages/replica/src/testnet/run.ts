@@ -13,6 +13,8 @@ export interface RunOptions {
   startupS?: number
   /** Seconds allowed after the traffic window for every request to get its answer (default 120; the run goes on as soon as all are answered). */
   drainS?: number
+  /** Keep the traffic on past `durationS` until every subnet executed this many heights with it (tests that need a number of rounds on a slow machine). */
+  minTrafficHeights?: number
   /** Requests per round per subnet instead of the rate in the genesis canisters file. */
   rate?: number
   /** Progress lines (default: console.log every 2 s). */
@@ -25,7 +27,7 @@ export interface RunOptions {
 
 export interface RunSummary {
   durationS: number
-  subnets: Array<SubnetProgress & { agreedHeight: number, agreedRoots: number }>
+  subnets: Array<SubnetProgress & { agreedHeight: number, agreedRoots: number, trafficHeights: number }>
   sent: number
   replied: number
   rejected: number
@@ -176,7 +178,9 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
     subnets = await tick()
     firstAt = { at: Date.now(), heights: new Map(subnets.map(s => [s.subnetIndex, s.height])) }
     const stopAt = opts.keepRunning === true || opts.durationS === undefined ? undefined : Date.now() + opts.durationS * 1000
-    while (!aborted && (stopAt === undefined || Date.now() < stopAt)) {
+    const enoughHeights = (xs: SubnetProgress[]): boolean => opts.minTrafficHeights === undefined ||
+      xs.every(x => x.height - (firstAt!.heights.get(x.subnetIndex) ?? 0) >= opts.minTrafficHeights!)
+    while (!aborted && (stopAt === undefined || Date.now() < stopAt || !enoughHeights(subnets))) {
       await sleep(1_000)
       subnets = await tick()
     }
@@ -185,6 +189,7 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
     phase = 'stopping traffic'
     await configure(0, `stop-${Date.now()}`)
     const trafficEnd = Date.now()
+    const atStop = new Map((await tick()).map(x => [x.subnetIndex, x.height]))
     // Drain: every request answered.
     phase = 'draining'
     const drainUntil = Date.now() + (opts.drainS ?? 120) * 1000
@@ -198,7 +203,7 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
     // Every node catches up to the same certified height before the comparison.
     const withAgreement = await Promise.all(subnets.map(async s => {
       const a = await agreement(testnet, probes, s.subnetIndex)
-      return { ...s, agreedHeight: a.height, agreedRoots: a.roots.size }
+      return { ...s, agreedHeight: a.height, agreedRoots: a.roots.size, trafficHeights: (atStop.get(s.subnetIndex) ?? 0) - (firstAt!.heights.get(s.subnetIndex) ?? 0) }
     }))
     const total = (k: 'sent' | 'replied' | 'rejected' | 'seqErrors' | 'inFlight'): number => subnets.reduce((n, s) => n + s[k], 0)
     const sent = total('sent')
@@ -236,7 +241,7 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
 export function summaryTable (s: RunSummary): string {
   const rows: Array<[string, string]> = [
     ['rounds/s (mean per subnet)', s.roundsPerSecond.toFixed(2)],
-    ...s.subnets.map(x => [`subnet ${x.subnetIndex} ${x.subnetId.slice(0, 5)}${x.root ? ' (root)' : ''} height`, `${x.height} (nodes agree at ${x.agreedHeight}: ${x.agreedRoots === 1 ? 'yes' : 'NO'})`] as [string, string]),
+    ...s.subnets.map(x => [`subnet ${x.subnetIndex} ${x.subnetId.slice(0, 5)}${x.root ? ' (root)' : ''} height`, `${x.height}, ${x.trafficHeights} with traffic (nodes agree at ${x.agreedHeight}: ${x.agreedRoots === 1 ? 'yes' : 'NO'})`] as [string, string]),
     ['requests sent', String(s.sent)],
     ['requests replied', String(s.replied)],
     ['requests rejected', String(s.rejected)],

@@ -1,0 +1,114 @@
+import {
+  Downloader, FsCheckpointStore,
+  type BlockKind, type CheckpointInfo, type CheckpointStore, type ManifestBundle, type PeerSession, type PendingCheckpoint, type StateSyncService
+} from '@icnet/state-sync'
+import { toHex } from '@icnet/types'
+import type { StructuredLog } from './log.js'
+
+/** Pause between attempts while no peer serves the checkpoint yet (peers index it right after writing it). */
+export const SYNC_RETRY_MS = 1_000
+/** A chunk not received within this long is asked of another peer. */
+export const SYNC_CHUNK_TIMEOUT_MS = 10_000
+
+export interface CheckpointTarget {
+  height: number
+  /** The state hash (meta-manifest hash) a verified consensus catch-up package names. */
+  stateHash: Uint8Array
+}
+
+/**
+ * Downloads and installs the checkpoint a consensus catch-up package names,
+ * from the peers that serve it, retrying until it is installed or `signal`
+ * aborts.
+ *
+ * Why not `StateSyncService.sync`: that takes state sync's own CUP, whose
+ * threshold signature covers `(height, state hash)`; the consensus CUP's
+ * signature covers the content hash of `(block, beacon, state hash)`. Consensus
+ * verified that signature before it adopted the CUP, so the state hash is
+ * already trusted here, and the `Downloader` checks every manifest and chunk
+ * against it. Neither format has to be converted into the other, and no extra
+ * signature round is needed.
+ */
+export async function syncCheckpoint (opts: {
+  service: StateSyncService
+  store: CheckpointStore
+  /** The checkpoint to fetch, asked again before every attempt (consensus may move to a newer CUP meanwhile). */
+  target: () => CheckpointTarget
+  signal: AbortSignal
+  log: StructuredLog
+}): Promise<{ height: number, alreadyInstalled: boolean, bytesFetched: number, peers: number }> {
+  const { service, store, signal, log } = opts
+  for (let attempt = 1; ; attempt++) {
+    signal.throwIfAborted()
+    const target = opts.target()
+    const info = { height: BigInt(target.height), stateHash: target.stateHash }
+    if (store.getManifest(target.stateHash) !== undefined) {
+      return { height: target.height, alreadyInstalled: true, bytesFetched: 0, peers: 0 }
+    }
+    const peers = await service.peersServing(target.stateHash, { signal }).catch(() => [])
+    const sessions: PeerSession[] = []
+    for (const p of peers) {
+      try { sessions.push(await service.openSession(p, { signal })) } catch { /* another peer may serve it */ }
+    }
+    if (sessions.length > 0) {
+      try {
+        const result = await new Downloader({ store, target: info, sources: sessions, signal, chunkTimeoutMs: SYNC_CHUNK_TIMEOUT_MS }).run()
+        log.info('state synced from peers', { height: target.height, stateHash: toHex(target.stateHash).slice(0, 16), peers: sessions.length, bytesFetched: result.bytesFetched, attempt })
+        return { height: target.height, alreadyInstalled: result.alreadyInstalled, bytesFetched: result.bytesFetched, peers: sessions.length }
+      } catch (err) {
+        if (signal.aborted) throw err
+        log.warn('state sync attempt failed', { height: target.height, attempt, err })
+      } finally {
+        for (const s of sessions) s.close()
+      }
+    } else if (attempt % 10 === 1) {
+      log.info('waiting for a peer that serves the checkpoint', { height: target.height, stateHash: toHex(target.stateHash).slice(0, 16) })
+    }
+    await new Promise(resolve => setTimeout(resolve, SYNC_RETRY_MS))
+  }
+}
+
+/**
+ * The state-sync store over message routing's checkpoint directory, reopened
+ * after every checkpoint. Message routing prunes old checkpoints itself; an
+ * `FsCheckpointStore` indexes each chunk at the first checkpoint that had it,
+ * so a long-lived index would point at pruned files. A fresh index of what is
+ * on disk (manifests are read, not recomputed) avoids that.
+ */
+export class LiveCheckpointStore implements CheckpointStore {
+  private current: FsCheckpointStore
+  /** The one before `current`, closed at the next refresh (reads in flight finish). */
+  private previous?: FsCheckpointStore
+  private readonly root: string
+
+  private constructor (root: string, store: FsCheckpointStore) {
+    this.root = root
+    this.current = store
+  }
+
+  static async open (root: string): Promise<LiveCheckpointStore> {
+    return new LiveCheckpointStore(root, await FsCheckpointStore.open(root))
+  }
+
+  get store (): FsCheckpointStore { return this.current }
+
+  /** Re-indexes the directory; returns what it now serves, newest first. */
+  async refresh (): Promise<CheckpointInfo[]> {
+    const next = await FsCheckpointStore.open(this.root)
+    await this.previous?.close()
+    this.previous = this.current
+    this.current = next
+    return next.list()
+  }
+
+  list (): CheckpointInfo[] { return this.current.list() }
+  getManifest (stateHash: Uint8Array): ManifestBundle | undefined { return this.current.getManifest(stateHash) }
+  async readBlock (kind: BlockKind, hash: Uint8Array): Promise<Uint8Array | undefined> { return await this.current.readBlock(kind, hash) }
+  hasChunk (hash: Uint8Array): boolean { return this.current.hasChunk(hash) }
+  async openPending (info: CheckpointInfo, bundle: ManifestBundle): Promise<PendingCheckpoint> { return await this.current.openPending(info, bundle) }
+
+  async close (): Promise<void> {
+    await this.previous?.close()
+    await this.current.close()
+  }
+}
