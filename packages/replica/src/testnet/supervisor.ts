@@ -49,6 +49,8 @@ export class TestnetSupervisor {
   readonly testnet: TestnetDir
   private readonly children = new Map<string, Child>()
   private stopping = false
+  /** Nodes being stopped on purpose: their exit is not a failure. */
+  private readonly stoppingNodes = new Set<string>()
   onExit?: (name: string, code: number | null) => void
 
   constructor (testnet: TestnetDir) {
@@ -71,7 +73,7 @@ export class TestnetSupervisor {
       proc.once('exit', code => {
         this.children.delete(name)
         log.end()
-        if (!this.stopping) this.onExit?.(name, code)
+        if (!this.stopping && !this.stoppingNodes.delete(name)) this.onExit?.(name, code)
         resolve(code)
       })
     })
@@ -82,6 +84,7 @@ export class TestnetSupervisor {
   async stopNode (name: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const c = this.children.get(name)
     if (c == null) return
+    this.stoppingNodes.add(name)
     c.proc.kill(signal)
     const timer = setTimeout(() => { c.proc.kill('SIGKILL') }, STOP_GRACE_MS)
     await c.exited
