@@ -72,6 +72,7 @@ interface Proposed {
 
 interface Tip {
   height: number
+  hash: Uint8Array
   proposal: BlockProposal
   bytes: Uint8Array
   key: string
@@ -176,7 +177,7 @@ export class Consensus {
   /** The latest CUP. */
   get latestCatchUpPackage (): CatchUpPackage { return this.cup }
   /** Hash of the finalized block at the finalized height. */
-  get finalizedTipHash (): Uint8Array { return blockHashOf(this.tip.proposal) }
+  get finalizedTipHash (): Uint8Array { return this.tip.hash }
 
   async start (): Promise<void> {
     if (this.running) return
@@ -268,7 +269,7 @@ export class Consensus {
     const signature = this.signer.signShare(stateRootMessage(stateRoot))
     const share: CertificationShare = { height: BigInt(height), stateRoot, signer: this.signer.index, signature }
     this.addCertShare(height, stateRoot, this.signer.index, signature)
-    this.transport.broadcast('certification-share', CertificationShare.encode(share))
+    this.send('certification-share', CertificationShare.encode(share))
     this.tryCertify(height)
   }
 
@@ -297,7 +298,7 @@ export class Consensus {
     set.contentHash = contentHash
     const signature = this.signer.signShare(cupMessage(contentHash))
     set.shares.set(this.signer.index, signature)
-    this.transport.broadcast('catch-up-share', CatchUpShare.encode({ height: BigInt(height), content: contentHash, signer: this.signer.index, signature }))
+    this.send('catch-up-share', CatchUpShare.encode({ height: BigInt(height), content: contentHash, signer: this.signer.index, signature }))
     await this.tryCup(height)
   }
 
@@ -346,6 +347,11 @@ export class Consensus {
       if (next != null) resp.beacons.push(next)
     }
     return CatchUpResponse.encode(resp)
+  }
+
+  private send (kind: ArtifactKindName, bytes: Uint8Array): void {
+    this.m.sentArtifacts.inc(1, { kind })
+    this.transport.broadcast(kind, bytes)
   }
 
   // ---------------------------------------------------------------- receiving
@@ -597,7 +603,7 @@ export class Consensus {
     r.beaconShares.set(this.signer.index, share)
     const bytes = RandomBeaconShare.encode(share)
     r.own.push({ kind: 'random-beacon-share', bytes })
-    this.transport.broadcast('random-beacon-share', bytes)
+    this.send('random-beacon-share', bytes)
   }
 
   private combineBeacon (h: number, r: Round): void {
@@ -714,8 +720,8 @@ export class Consensus {
     return moved
   }
 
-  private parentOf (h: number): { key: string, proposal: BlockProposal } | undefined {
-    if (h - 1 === this.tip.height) return { key: this.tip.key, proposal: this.tip.proposal }
+  private parentOf (h: number): { key: string, hash: Uint8Array, proposal: BlockProposal } | undefined {
+    if (h - 1 === this.tip.height) return { key: this.tip.key, hash: this.tip.hash, proposal: this.tip.proposal }
     const prev = this.rounds.get(h - 1)
     if (prev == null) return undefined
     // Among notarized blocks at h-1 take the best ranked, then the smallest hash: any choice is safe.
@@ -733,12 +739,18 @@ export class Consensus {
     const myRank = r.ranks![this.signer.index]!
     if (this.now() - r.start! < myRank * this.params.unitDelayMs) return
     for (const p of r.proposals.values()) if (p.proposal.block!.rank < myRank) return
+    // A better-ranked proposal still waiting for validation (a busy node) also holds us back, if its
+    // claimed rank is its signer's: otherwise every rank would propose on a loaded machine.
+    for (const p of r.pending.values()) {
+      const rank = p.proposal.block!.rank
+      if (rank < myRank && r.ranks![p.proposal.signer] === rank) return
+    }
     const parent = this.parentOf(h)
     if (parent === undefined) return
     r.signed.proposed = true
     await this.store.putSigned(h, r.signed)
     const time = Math.max(this.now(), Number(parent.proposal.block!.time))
-    const ctx = this.payloadContext(h, time, blockHashOf(parent.proposal))
+    const ctx = this.payloadContext(h, time, parent.hash)
     const payload: PayloadSection[] = []
     let left = this.params.maxBlockPayloadBytes
     for (const b of this.builders) {
@@ -752,13 +764,13 @@ export class Consensus {
     }
     const variants = this.init.faults?.equivocate === true ? 2 : 1
     for (let v = 0; v < variants; v++) {
-      const block = { parent: blockHashOf(parent.proposal), height: BigInt(h), rank: myRank, time: BigInt(time + v), beacon: r.beaconHash!, payload }
+      const block = { parent: parent.hash, height: BigInt(h), rank: myRank, time: BigInt(time + v), beacon: r.beaconHash!, payload }
       const hash = blockHash(block)
       const proposal: BlockProposal = { block, signer: this.signer.index, signature: this.signer.sign(proposalMessage(hash)) }
       const bytes = BlockProposal.encode(proposal)
       r.proposals.set(toHex(hash), { proposal, bytes, hash, key: toHex(hash), height: h })
       r.own.push({ kind: 'block-proposal', bytes })
-      this.transport.broadcast('block-proposal', bytes)
+      this.send('block-proposal', bytes)
     }
   }
 
@@ -785,7 +797,7 @@ export class Consensus {
       this.addOwnShare(r, 'notarization', p.key, signature)
       const bytes = BlockShare.encode({ height: BigInt(h), block: p.hash, signer: this.signer.index, signature })
       r.own.push({ kind: 'notarization-share', bytes })
-      this.transport.broadcast('notarization-share', bytes)
+      this.send('notarization-share', bytes)
     }
   }
 
@@ -816,7 +828,7 @@ export class Consensus {
       this.addOwnShare(r, 'finalization', key, signature)
       const bytes = BlockShare.encode({ height: BigInt(h), block: p.hash, signer: this.signer.index, signature })
       r.own.push({ kind: 'finalization-share', bytes })
-      this.transport.broadcast('finalization-share', bytes)
+      this.send('finalization-share', bytes)
     }
   }
 
@@ -925,7 +937,7 @@ export class Consensus {
   private async finalizedAt (h: number): Promise<{ proposal: BlockProposal, beacon: RandomBeacon, hash: Uint8Array } | undefined> {
     const cached = this.finalizedCache.get(h)
     if (cached != null) return cached
-    if (h === this.tip.height) return { proposal: this.tip.proposal, beacon: this.tip.beacon, hash: blockHashOf(this.tip.proposal) }
+    if (h === this.tip.height) return { proposal: this.tip.proposal, beacon: this.tip.beacon, hash: this.tip.hash }
     const e = await this.store.getFinalized(h)
     if (e === undefined) return undefined
     const proposal = BlockProposal.decode(e.proposal)
@@ -1078,18 +1090,20 @@ export class Consensus {
     if (!this.running) return
     const stuck = this.notarized === this.lastTick.notarized && this.tip.height === this.lastTick.finalized
     this.lastTick = { notarized: this.notarized, finalized: this.tip.height, stuck: stuck ? this.lastTick.stuck + 1 : 0 }
-    if (this.lastTick.stuck >= 1) this.resend()
-    if (this.maxSeen > this.notarized + 1 || this.lastTick.stuck >= 2) void this.catchUp()
+    if (this.lastTick.stuck >= 2) this.resend()
+    if (this.maxSeen > this.notarized + 1 || this.lastTick.stuck >= 3) void this.catchUp()
   }
 
   private resend (): void {
     for (let h = this.tip.height + 1; h <= this.notarized + 1; h++) {
       const r = this.rounds.get(h)
       if (r == null) continue
-      for (const a of r.own) this.transport.broadcast(a.kind, a.bytes)
-      for (const ms of r.notarizations.values()) this.transport.broadcast('notarization', BlockMultiSig.encode(ms))
-      if (r.finalization != null) this.transport.broadcast('finalization', BlockMultiSig.encode(r.finalization))
-      if (r.beacon != null) this.transport.broadcast('random-beacon', RandomBeacon.encode(r.beacon))
+      // Proposals are not re-sent: they are large, later ranks stand in for a lost one, and
+      // catch-up delivers the notarized ones.
+      for (const a of r.own) if (a.kind !== 'block-proposal') this.send(a.kind, a.bytes)
+      for (const ms of r.notarizations.values()) this.send('notarization', BlockMultiSig.encode(ms))
+      if (r.finalization != null) this.send('finalization', BlockMultiSig.encode(r.finalization))
+      if (r.beacon != null) this.send('random-beacon', RandomBeacon.encode(r.beacon))
     }
   }
 
@@ -1197,7 +1211,7 @@ function blockHashOf (p: BlockProposal): Uint8Array {
 
 function makeTip (proposal: BlockProposal, bytes: Uint8Array, beacon: RandomBeacon, beaconBytes: Uint8Array, hash?: Uint8Array, bHash?: Uint8Array): Tip {
   const h = hash ?? blockHashOf(proposal)
-  return { height: Number(proposal.block!.height), proposal, bytes, key: toHex(h), beacon, beaconBytes, beaconHash: bHash ?? beaconHash(beacon) }
+  return { height: Number(proposal.block!.height), hash: h, proposal, bytes, key: toHex(h), beacon, beaconBytes, beaconHash: bHash ?? beaconHash(beacon) }
 }
 
 /** Drops the smallest keys until the map fits. */

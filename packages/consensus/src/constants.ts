@@ -30,10 +30,16 @@ export const IN_MEMORY_FINALIZED_HEIGHTS = 8
 export const MAX_CERTIFICATION_HEIGHTS = 128
 /** A block's time may run ahead of the validator's clock by at most this much. */
 export const MAX_BLOCK_TIME_SKEW_MS = 5_000
-/** With no progress for this many unit delays a node re-sends its own artifacts for the current round. */
-export const RESEND_AFTER_DELAYS = 10
-/** Lower bound of the resend / catch-up period, so a tiny Δ does not turn into a flood. */
-export const MIN_RESEND_MS = 250
+/**
+ * Period of the liveness check, in unit delays: with no progress for two
+ * periods a node re-sends its own artifacts of the rounds in flight, after
+ * three it asks a peer for a catch-up. Streams are reliable, so this only
+ * repairs what a broken connection lost; it must never add load to a subnet
+ * that is merely slow.
+ */
+export const RESEND_AFTER_DELAYS = 20
+/** Lower bound of that period, so a tiny Δ does not turn into a flood. */
+export const MIN_RESEND_MS = 1000
 
 /** Direct artifact push: one long-lived stream per peer and direction; 2 allows a replacement while the old one closes. */
 export const ARTIFACT_PROTOCOL = '/icnet/consensus/artifacts/1.0.0'

@@ -91,14 +91,19 @@ class PeerChannel {
     this.reset()
     const conn = this.components.connectionManager.getConnections(this.peer).find(c => c.status === 'open')
     if (conn == null) return undefined
+    // The signal only bounds the opening: a stream keeps its signal for life, and this one lives long.
+    const opening = new AbortController()
+    const timer = setTimeout(() => { opening.abort() }, CATCH_UP_TIMEOUT_MS)
     try {
-      const stream = await conn.newStream(ARTIFACT_PROTOCOL, { signal: AbortSignal.timeout(CATCH_UP_TIMEOUT_MS) })
+      const stream = await conn.newStream(ARTIFACT_PROTOCOL, { signal: opening.signal })
       this.stream = stream
       this.writer = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
       return this.writer
     } catch (err) {
       this.log('cannot open artifact stream to %p: %e', this.peer, err)
       return undefined
+    } finally {
+      clearTimeout(timer)
     }
   }
 

@@ -13,6 +13,7 @@ export class ConsensusMetrics {
   readonly poolArtifacts: Gauge
   readonly invalidArtifacts: Counter
   readonly droppedArtifacts: Counter
+  readonly sentArtifacts: Counter
   readonly catchUps: Counter
   readonly certifications: Counter
   readonly cups: Counter
@@ -29,6 +30,7 @@ export class ConsensusMetrics {
     this.poolArtifacts = metrics.gauge({ name: 'icnet_consensus_pool_artifacts', help: 'Artifacts held in the in-memory pool', labelNames: ['section'] })
     this.invalidArtifacts = metrics.counter({ name: 'icnet_consensus_invalid_artifacts_total', help: 'Artifacts that failed validation', labelNames: ['kind'] })
     this.droppedArtifacts = metrics.counter({ name: 'icnet_consensus_dropped_artifacts_total', help: 'Artifacts dropped unvalidated (out of window, pool full, duplicate)', labelNames: ['reason'] })
+    this.sentArtifacts = metrics.counter({ name: 'icnet_consensus_artifacts_sent_total', help: 'Artifacts this node broadcast (own and re-sent)', labelNames: ['kind'] })
     this.catchUps = metrics.counter({ name: 'icnet_consensus_catch_ups_total', help: 'Catch-up requests made', labelNames: ['result'] })
     this.certifications = metrics.counter({ name: 'icnet_consensus_certifications_total', help: 'Heights certified' })
     this.cups = metrics.counter({ name: 'icnet_consensus_catch_up_packages_total', help: 'Catch-up packages made or adopted' })
