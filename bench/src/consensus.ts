@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- consensus [--heights=150] [--heights-13=60] [--delta=50] [--cases=4,13,4x1MiB,13x1MiB]`
+ * `npm run bench -- consensus [--heights=150] [--heights-13=40] [--heights-large=30] [--delta=50] [--delta-large=300] [--cases=4,13,4x1MiB,13x1MiB]`
  *
  * Finalized rounds per second and finalization latency (round start, i.e. the
  * height's beacon known, to the block finalized; p50/p90 on node 0) of icnet
@@ -29,10 +29,12 @@ const args = new Map(process.argv.slice(2).map(a => {
   return [k!, v ?? 'true']
 }))
 const HEIGHTS = Number(args.get('heights') ?? 150)
-const HEIGHTS_13 = Number(args.get('heights-13') ?? 60)
-const HEIGHTS_LARGE = Number(args.get('heights-large') ?? 40)
+const HEIGHTS_13 = Number(args.get('heights-13') ?? 40)
+const HEIGHTS_LARGE = Number(args.get('heights-large') ?? 30)
 const DELTA = Number(args.get('delta') ?? 50)
-const WARMUP = 10
+/** 1 MiB blocks take longer than Δ = 50 ms to reach 12 peers in one loaded process; the registry default Δ keeps later ranks quiet. */
+const DELTA_LARGE = Number(args.get('delta-large') ?? 300)
+const WARMUP = 5
 const CASES = new Set((args.get('cases') ?? '4,13,4x1MiB,13x1MiB').split(','))
 const MiB = 1024 * 1024
 
@@ -65,7 +67,7 @@ function deal (n: number): Dealt {
   return { subnetId: subnetIdFromPublicKeyDer(keys.publicKeyDer), keys, bls: Array.from({ length: n }, () => generateNodeKeyPair()) }
 }
 
-function registryFor (d: Dealt, ids: string[]): Registry {
+function registryFor (d: Dealt, ids: string[], delta: number): Registry {
   const subnetId = d.subnetId.toText()
   return new Registry({
     version: 1,
@@ -78,7 +80,7 @@ function registryFor (d: Dealt, ids: string[]): Registry {
       publicKeyDer: toHex(d.keys.publicKeyDer),
       threshold: d.keys.threshold,
       thresholdShares: d.keys.shares.map(s => ({ index: s.index, publicKey: toHex(s.publicKey) })),
-      params: { ...DEFAULT_SUBNET_PARAMS, unitDelayMs: DELTA }
+      params: { ...DEFAULT_SUBNET_PARAMS, unitDelayMs: delta }
     }],
     nodes: ids.map((id, i) => ({ id, subnetId, p2pAddresses: [], blsPublicKey: toHex(d.bls[i]!.publicKey), blsPossessionProof: toHex(proveNodeKeyPossession(d.bls[i]!.secretKey)) })),
     routingTable: [{ start: canisterIdFromU64(0).toText(), end: canisterIdFromU64(1000).toText(), subnetId }],
@@ -95,12 +97,12 @@ interface CaseResult {
 }
 
 /** Runs consensus on `transports` until node 0 delivered WARMUP + heights batches. */
-async function runConsensus (committee: Committee, d: Dealt, transports: ArtifactTransport[], heights: number, payloadBytes: number): Promise<CaseResult> {
+async function runConsensus (committee: Committee, d: Dealt, transports: ArtifactTransport[], heights: number, payloadBytes: number, delta: number): Promise<CaseResult> {
   const metrics = new InMemoryMetrics()
   const nodes = transports.map((transport, i) => new Consensus({
     committee,
     signer: new NodeSigner({ index: i, blsSecretKey: d.bls[i]!.secretKey, thresholdSecretKey: d.keys.shares[i]!.secretKey }),
-    params: { unitDelayMs: DELTA, maxBlockPayloadBytes: 4 * MiB, checkpointInterval: 500 },
+    params: { unitDelayMs: delta, maxBlockPayloadBytes: 4 * MiB, checkpointInterval: 500 },
     transport,
     payloadBuilders: payloadBytes > 0 ? [filler(payloadBytes)] : [],
     ...(i === 0 ? { metrics } : {})
@@ -148,15 +150,16 @@ async function connectMesh (nodes: Libp2p[]): Promise<void> {
 }
 
 async function loopbackCase (n: number, heights: number, payloadBytes: number): Promise<CaseResult> {
+  const delta = payloadBytes > 0 ? DELTA_LARGE : DELTA
   const d = deal(n)
   let registry: Registry | undefined
   const libp2ps = await Promise.all(Array.from({ length: n }, async () => await createTestNode({
     services: { consensusTransport: consensusTransport({ subnetId: d.subnetId, registry: () => registry!, dialMembers: false }) }
   }))) as unknown as Array<Libp2p<{ consensusTransport: ConsensusTransport }>>
-  registry = registryFor(d, libp2ps.map(l => l.peerId.toString()))
+  registry = registryFor(d, libp2ps.map(l => l.peerId.toString()), delta)
   await connectMesh(libp2ps)
   try {
-    return await runConsensus(committeeFromRegistry(registry, d.subnetId), d, libp2ps.map(l => l.services.consensusTransport), heights, payloadBytes)
+    return await runConsensus(committeeFromRegistry(registry, d.subnetId), d, libp2ps.map(l => l.services.consensusTransport), heights, payloadBytes, delta)
   } finally {
     await stopAll(libp2ps)
   }
@@ -174,10 +177,10 @@ async function busCase (n: number, heights: number): Promise<CaseResult> {
     threshold: d.keys.threshold
   })
   const bus = new InMemoryBus()
-  return await runConsensus(committee, d, ids.map(id => bus.transport(id)), heights, 0)
+  return await runConsensus(committee, d, ids.map(id => bus.transport(id)), heights, 0, DELTA)
 }
 
-const summary: Record<string, unknown> = { bench: 'consensus', delta_ms: DELTA }
+const summary: Record<string, unknown> = { bench: 'consensus', delta_ms: DELTA, delta_ms_1mib: DELTA_LARGE }
 const baseline = await busCase(4, HEIGHTS)
 emit({ case: 'baseline: 4 nodes, in-memory bus, empty blocks', ...baseline })
 summary.baseline_rounds_per_s_4_inmemory = baseline.rounds_per_s
@@ -204,7 +207,7 @@ if (CASES.has('4x1MiB')) {
   summary.finalization_p50_ms_4_1mib = r.finalization_p50_ms
 }
 if (CASES.has('13x1MiB')) {
-  const r = await loopbackCase(13, Math.min(HEIGHTS_LARGE, 20), MiB)
+  const r = await loopbackCase(13, Math.min(HEIGHTS_LARGE, 10), MiB)
   emit({ case: '13 nodes, loopback TCP, 1 MiB blocks', ...r })
   summary.rounds_per_s_13_1mib = r.rounds_per_s
   summary.finalization_p50_ms_13_1mib = r.finalization_p50_ms
