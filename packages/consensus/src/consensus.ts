@@ -899,6 +899,7 @@ export class Consensus {
     for (const k of [...this.rounds.keys()]) if (k <= this.tip.height) this.rounds.delete(k)
     this.notarized = Math.max(this.notarized, this.tip.height)
     this.m.finalizedHeight.set(this.tip.height)
+    this.transport.finalized?.(this.tip.height, this.cupHeight)
     this.updatePoolGauges()
     for (const w of this.finalizedWaiters.splice(0)) w()
     return true

@@ -38,6 +38,8 @@ export interface ArtifactTransport {
   requestCatchUp(request: Uint8Array): Promise<Uint8Array | undefined>
   /** Registers the answerer of catch-up requests from peers. */
   onCatchUpRequest(handler: CatchUpHandler): void
+  /** Told when the finalized height (and CUP height) moves, so a transport with pools can purge them. */
+  finalized?(height: number, cupHeight: number): void
 }
 
 interface BusMember {
