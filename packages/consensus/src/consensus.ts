@@ -145,6 +145,7 @@ export class Consensus {
   private ticker?: ReturnType<typeof setInterval>
   private lastTick = { notarized: -1, finalized: -1, stuck: 0 }
   private catchingUp = false
+  private checkingCup = false
   private finalizedWaiters: Array<() => void> = []
 
   constructor (init: ConsensusInit) {
@@ -469,8 +470,11 @@ export class Consensus {
         return
       }
       case 'catch-up-package': {
+        // One CUP check at a time: each costs a pairing, and honest nodes rarely send CUPs.
+        if (this.checkingCup) { this.m.droppedArtifacts.inc(1, { reason: 'busy' }); return }
         const cup = CatchUpPackage.decode(bytes)
-        void this.verifyAndAdoptCup(cup)
+        this.checkingCup = true
+        void this.verifyAndAdoptCup(cup).finally(() => { this.checkingCup = false })
         return
       }
     }
