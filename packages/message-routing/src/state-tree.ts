@@ -4,6 +4,7 @@ import { encodeCanisterRanges, encodeLeb128 } from '@icnet/crypto'
 import { encodeStreamMessage, u64be, type CanisterId, type Principal, type RegistryView, type StreamMessage, type SubnetId } from '@icnet/types'
 import { encodeStreamHeader, type Stream } from '@icnet/xnet-stream'
 import type { CanisterState } from './canister.js'
+import { nodeQueryKey } from './node-keys.js'
 import type { IngressStatus } from './types.js'
 
 /**
@@ -91,8 +92,8 @@ export class StateTree {
       this.tree.set([...base, 'public_key'], rec.publicKeyDer)
       this.tree.set([...base, 'canister_ranges'], encodeCanisterRanges(table.rangesOf(id).map(r => [r.start, r.end] as const)))
       for (const node of rec.nodes) {
-        const n = registry.getNode(node)
-        if (n !== undefined) this.tree.set([...base, 'node', utf8.encode(node), 'public_key'], n.blsPublicKey)
+        const k = nodeQueryKey(node)
+        if (k !== undefined) this.tree.set([...base, 'node', k.label, 'public_key'], k.publicKeyDer)
       }
     }
   }
