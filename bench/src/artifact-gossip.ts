@@ -277,10 +277,11 @@ interface Result {
   arrival_p50_ms?: number
   service_p50_ms?: number
   service_p99_ms?: number
+  lost: number
 }
 
 let heightCounter = 1
-const DELIVERY_TIMEOUT_MS = 60_000
+const DELIVERY_TIMEOUT_MS = 30_000
 const LARGE_SETTLE_MS = 300
 
 /** CPU the process spends (% of one core) while nothing is published: heartbeats, keep-alives. */
@@ -304,6 +305,8 @@ class Tracker {
   cpuUs = 0
   wallUs = 0
   counted = 0
+  /** Artifacts given up on (see `within`). */
+  lost = 0
   private readonly pending = new Map<string, { t0: number, left: Set<number>, arrivedAt: Map<number, number>, done: () => void }>()
 
   constructor (readonly name: string, readonly h: Harness) {
@@ -332,13 +335,19 @@ class Tracker {
     return new Promise<void>(resolve => { this.pending.set(this.h.keyOf(bytes), { t0: performance.now(), left, arrivedAt: new Map(), done: resolve }) })
   }
 
-  /** Waits for `p`, or fails naming the nodes still missing artifacts (a bench must not hang). */
+  /**
+   * Waits for `p`. Artifacts not everywhere after DELIVERY_TIMEOUT_MS (published while a
+   * connection was down and not recovered by gossip) are counted as lost and given up, so
+   * the run goes on; the count is reported.
+   */
   async within (p: Promise<unknown>, what: string): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined
-    await Promise.race([p, new Promise((_resolve, reject) => {
+    await Promise.race([p, new Promise<void>(resolve => {
       timer = setTimeout(() => {
-        const missing = [...this.pending.values()].map(x => [...x.left].join(',')).slice(0, 5)
-        reject(new Error(`${this.name}, ${what}: not delivered everywhere within ${DELIVERY_TIMEOUT_MS} ms (${this.pending.size} pending; missing at nodes ${missing.join(' | ')}; ${this.h.diagnose()})`))
+        const missing = [...this.pending.values()].map(x => [...x.left].join(',')).slice(0, 3)
+        console.error(`${this.name}, ${what}: ${this.pending.size} artifact(s) not everywhere within ${DELIVERY_TIMEOUT_MS} ms (missing at nodes ${missing.join(' | ')}; ${this.h.diagnose()})`)
+        for (const [key, x] of this.pending) { this.pending.delete(key); this.lost++; x.done() }
+        resolve()
       }, DELIVERY_TIMEOUT_MS)
     })]).finally(() => { clearTimeout(timer) })
   }
@@ -430,6 +439,7 @@ function result (t: Tracker, idleCpu: number, burst: { msgs_per_s: number, mb_pe
     p50_ms: round(percentile(lat, 0.5)),
     p99_ms: round(percentile(lat, 0.99)),
     cpu_us_per_msg: cpuPerArtifact(t, idleCpu),
+    lost: t.lost,
     ...burst,
     ...(arrivals.length > 0 ? { arrival_p50_ms: round(percentile(arrivals, 0.5)) } : {}),
     ...(service.length > 0 ? { service_p50_ms: round(percentile(service, 0.5)), service_p99_ms: round(percentile(service, 0.99)) } : {})
