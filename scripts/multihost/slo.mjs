@@ -7,6 +7,11 @@
 //   node slo.mjs wait   --dir D [--timeout 180]
 //        until every node answers /health and every subnet certifies heights
 //   node slo.mjs status --dir D
+//   node slo.mjs rtt    --dir D --to <s>-<i> [--count 40]
+//        TCP connect round trips to that node (run it inside another node's namespace:
+//        the path between two hosts)
+//   node slo.mjs metrics --dir D
+//        saves every node's /metrics to nodes/<s>-<i>/metrics.txt
 //   node slo.mjs run    --dir D [--duration 90] [--rate 10] [--drain 120]
 //        the XNet SLO workload on the running nodes; prints the result as the last
 //        JSON line and exits 1 if an SLO assertion fails
@@ -16,7 +21,8 @@
 // in the namespace that holds the switch.
 import '@icnet/types/polyfill'
 import { writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { connect } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
 import { initTestnet } from '@icnet/registry'
 import {
   DEFAULT_LOAD_PAYLOAD_BYTES, DEFAULT_LOAD_RATE, loadConfigureArg, openTestnet, planGenesisCanisters, probeNode,
@@ -113,6 +119,48 @@ async function status (f) {
     console.log(`${p.name.padEnd(5)} ${n.config.http?.host ?? '-'}`.padEnd(22) + (h == null ? 'down' : `${h.status} height ${h.height} certified ${h.certifiedHeight} peers ${h.peers}`))
   }
   for (const s of subnets) console.log(line(s))
+}
+
+/**
+ * Round trips between two hosts: TCP connects to the node's p2p port, one at a
+ * time. The far kernel answers the SYN, so no replica event loop is in the
+ * sample: it is the path's RTT (plus this process's wake-up).
+ */
+async function rtt (f) {
+  const testnet = await openTestnet(f.dir)
+  const node = testnet.nodes.find(n => n.name === f.to)
+  const m = node?.config.listenAddresses[0]?.match(/^\/ip4\/([0-9.]+)\/tcp\/(\d+)/)
+  if (m == null) throw new Error(`no node ${f.to} with a TCP listen address`)
+  const [, host, port] = m
+  const once = () => new Promise(resolve => {
+    const t = performance.now()
+    const s = connect({ host, port: Number(port) })
+    const done = ok => { s.destroy(); resolve(ok ? performance.now() - t : undefined) }
+    s.setTimeout(5_000, () => done(false))
+    s.once('connect', () => done(true))
+    s.once('error', () => done(false))
+  })
+  const times = []
+  let errors = 0
+  for (let i = 0; i < (f.count ?? 40); i++) {
+    const ms = await once()
+    if (ms === undefined) errors++
+    else times.push(ms)
+  }
+  times.sort((a, b) => a - b)
+  const at = p => times.length === 0 ? 0 : Math.round(10 * times[Math.min(times.length - 1, Math.floor(p / 100 * times.length))]) / 10
+  console.log(JSON.stringify({ to: f.to, samples: times.length, errors, min_ms: at(0), p50_ms: at(50), p90_ms: at(90), max_ms: at(100) }))
+}
+
+/** Saves every node's Prometheus metrics next to its log (for a post-mortem once the nodes are gone). */
+async function metrics (f) {
+  const testnet = await openTestnet(f.dir)
+  await Promise.all(testnet.nodes.filter(n => n.config.http != null).map(async n => {
+    try {
+      const res = await fetch(`http://${n.config.http.host}:${n.config.http.port}/metrics`, { signal: AbortSignal.timeout(5_000) })
+      if (res.ok) await writeFile(join(dirname(n.logPath), 'metrics.txt'), await res.text())
+    } catch {}
+  }))
 }
 
 /** Submits an ingress message to every node of a subnet (whichever proposes next includes it); resolves with its id once one took it. */
@@ -268,13 +316,15 @@ const spec = {
   init: { dir: 'string', subnets: 'number', nodes: 'number', net: 'string', 'first-host': 'number', rate: 'number', 'payload-size': 'number' },
   wait: { dir: 'string', timeout: 'number' },
   status: { dir: 'string' },
+  rtt: { dir: 'string', to: 'string', count: 'number' },
+  metrics: { dir: 'string' },
   run: { dir: 'string', duration: 'number', rate: 'number', drain: 'number' }
 }
 try {
   if (!(cmd in spec)) throw new Error(`usage: slo.mjs ${Object.keys(spec).join('|')} --dir D [...]`)
   const f = flags(rest, spec[cmd])
   if (f.dir === undefined) throw new Error('--dir is required')
-  const ok = await { init, wait, status, run }[cmd](f)
+  const ok = await { init, wait, status, rtt, metrics, run }[cmd](f)
   process.exitCode = ok === false ? 1 : 0
 } catch (err) {
   console.error(`slo.mjs ${cmd ?? ''}: ${err.message}`)

@@ -131,6 +131,8 @@ class Switch:
     def send(self, src, dst, frame):
         p = self.params
         impaired = self.observer not in (src, dst)
+        if impaired:
+            self.stats['impaired_sends'] += 1
         if impaired and p['loss_pct'] > 0 and random.random() * 100 < p['loss_pct']:
             self.stats['dropped_loss'] += 1
             return
@@ -173,6 +175,8 @@ class Switch:
         s = dict(self.stats)
         s.update(self.params)
         s['uptime_s'] = round(time.time() - self.started, 1)
+        t = os.times()
+        s['cpu_s'] = round(t.user + t.system, 1)
         s['ports'] = [n for n, _ in self.ports]
         tmp = f'{self.stats_path}.tmp'
         with open(tmp, 'w') as f:
