@@ -47,6 +47,8 @@ export class CanisterState {
   moduleHash: Uint8Array
   certifiedData: Uint8Array = new Uint8Array(0)
   globalTimer = 0n
+  /** Set by the management canister (stop_canister, start_canister). */
+  status: 'running' | 'stopping' | 'stopped' = 'running'
   /** undefined until the first heartbeat shows whether the module exports one. */
   hasHeartbeat: boolean | undefined
   /** The module's committed mutable globals (for checkpoints without a sandbox snapshot). */

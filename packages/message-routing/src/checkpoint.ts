@@ -68,6 +68,7 @@ interface CanisterRecord {
   input_ingress: Array<[Uint8Array, Uint8Array, string, Uint8Array]>
   input_responses: Uint8Array[]
   output: Uint8Array[]
+  status?: 'stopping' | 'stopped'
 }
 interface StreamRecord {
   subnet: Uint8Array
@@ -128,7 +129,8 @@ function encodeCanister (c: CanisterState): Uint8Array {
     input_requests: c.inputRequests.map(encodeMessageOnce),
     input_ingress: c.inputIngress.map(r => [r.requestId, r.caller.toUint8Array(), r.method, r.arg]),
     input_responses: c.inputResponses.map(encodeMessageOnce),
-    output: c.output.map(encodeMessageOnce)
+    output: c.output.map(encodeMessageOnce),
+    ...(c.status !== 'running' ? { status: c.status } : {})
   })
 }
 
@@ -145,6 +147,7 @@ function decodeCanister (bytes: Uint8Array, module: Uint8Array): CanisterState {
   c.nextContextId = v.next_context
   c.nextCallbackId = v.next_callback
   c.nextQueue = v.next_queue
+  if (v.status !== undefined) c.status = v.status
   for (const [id, origin, replied, outstanding] of v.contexts) {
     const ctx: CallContext = { id, origin: decodeOrigin(origin), replied, outstanding }
     c.contexts.set(id, ctx)

@@ -21,6 +21,7 @@ import {
 } from './constants.js'
 import { BatchOrderError, CertificationMismatchError, CheckpointLoadError, IngressValidationError, InstallError } from './errors.js'
 import { collectStreams, inductIngress, inductLoopback, inductSlices, orderedSlices } from './induction.js'
+import { executeManagementIngress } from './management.js'
 import { createMetrics, type CriticalErrorKind, type MessageRoutingMetrics } from './metrics.js'
 import type { MigrationSource, Progress, RoundContext } from './round-context.js'
 import { routeCanisterOutputs } from './routing.js'
@@ -246,7 +247,7 @@ export class MessageRouting {
     const slices = orderedSlices(batch.xnetSlices)
     collectStreams(ctx, slices)
     inductSlices(ctx, slices)
-    inductIngress(ctx, batch.ingress ?? [], batch.time)
+    inductIngress(ctx, await executeManagementIngress(ctx, batch.ingress ?? [], batch.time), batch.time)
     const used = await executeRound(ctx)
     this.metrics.roundInstructions.observe(Number(used))
     for (const c of s.sortedCanisters()) routeCanisterOutputs(ctx, c, true)
@@ -280,6 +281,7 @@ export class MessageRouting {
     for (const hex of s.dirtyCanisters) {
       const c = s.canisters.get(hex)
       if (c !== undefined) this.tree.setCanister(c)
+      else this.tree.deleteCanister(Principal.fromHex(hex)) // deleted by the management canister
     }
     s.dirtyCanisters.clear()
     for (const ch of s.ingress.takeChanged()) this.tree.setRequestStatus(ch.requestId, ch.state)

@@ -75,7 +75,9 @@ export class StateTree {
     const base: Path = ['canister', c.id.toUint8Array()]
     this.tree.set([...base, 'certified_data'], c.certifiedData)
     this.tree.set([...base, 'controllers'], encodeControllers(c.controllers))
-    this.tree.set([...base, 'module_hash'], c.moduleHash)
+    // A canister without code (created, not installed) has no module_hash, as on the IC.
+    if (c.moduleHash.length > 0) this.tree.set([...base, 'module_hash'], c.moduleHash)
+    else this.tree.delete([...base, 'module_hash'])
   }
 
   deleteCanister (id: CanisterId): void { this.tree.delete(['canister', id.toUint8Array()]) }
