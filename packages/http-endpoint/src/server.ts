@@ -128,6 +128,17 @@ export class HttpEndpoint {
     return Object.fromEntries(Object.entries(this.#queues).map(([k, q]) => [k, q.queued]))
   }
 
+  /**
+   * Serves one request that arrived on another server: a node whose HTTP port
+   * already serves other routes hands the interface's paths (`/api/v2/…`,
+   * `/api/v3/…`) to the endpoint, which then needs no listener of its own
+   * (the per-endpoint queues, body limits and time limits all apply; the
+   * connection limits are the other server's).
+   */
+  handleRequest (req: IncomingMessage, res: ServerResponse): void {
+    this.#handle(req, res)
+  }
+
   async start (): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject)
@@ -142,7 +153,7 @@ export class HttpEndpoint {
   }
 
   async stop (): Promise<void> {
-    if (!this.#server.listening) return
+    if (!this.#server.listening) { this.#deadlines.clear(); return }
     const closed = new Promise<void>(resolve => { this.#server.close(() => { resolve() }) })
     this.#server.closeIdleConnections()
     for (const s of this.#sockets) s.destroy()
