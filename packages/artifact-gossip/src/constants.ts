@@ -52,6 +52,15 @@ export const FETCH_REQUEST_READ_TIMEOUT_MS = 5_000
 /** Distinct peers tried for one artifact before giving up (advertiser first, then mesh peers). */
 export const DEFAULT_FETCH_MAX_ATTEMPTS = 4
 
+/**
+ * Rounds of fetch attempts per advert. When every candidate of a round failed (timeouts on
+ * an overloaded advertiser, or peers that do not hold it yet), the advert waits and tries
+ * again: gossipsub delivers each advert once, so giving up loses the artifact for good.
+ */
+export const DEFAULT_FETCH_ROUNDS = 4
+/** Wait before the second round; doubled for each further round (1 s, 2 s, 4 s). */
+export const DEFAULT_FETCH_RETRY_BACKOFF_MS = 1_000
+
 /** Fetches running at once; each holds up to one artifact in memory. */
 export const DEFAULT_MAX_CONCURRENT_FETCHES = 8
 

@@ -3,7 +3,7 @@ import { logger } from '@libp2p/logger'
 import { artifactId } from './artifact-id.js'
 import { checkArtifactKind, type ArtifactKind, type Verdict } from './artifact-kind.js'
 import {
-  ARTIFACT_ID_BYTES, DEFAULT_FETCH_QUEUE_LENGTH, DEFAULT_INLINE_THRESHOLD_BYTES, DEFAULT_MAX_CONCURRENT_BATCHES, DEFAULT_MAX_CONCURRENT_FETCHES,
+  ARTIFACT_ID_BYTES, DEFAULT_FETCH_QUEUE_LENGTH, DEFAULT_FETCH_RETRY_BACKOFF_MS, DEFAULT_FETCH_ROUNDS, DEFAULT_INLINE_THRESHOLD_BYTES, DEFAULT_MAX_CONCURRENT_BATCHES, DEFAULT_MAX_CONCURRENT_FETCHES,
   DEFAULT_STASH_LENGTH, DEFAULT_TOPIC_QUEUE_LENGTH, DEFAULT_VALIDATION_BATCH
 } from './constants.js'
 import { readGossipMessage, type Advert, type ArtifactIdFn, type GossipBody } from './envelope.js'
@@ -83,6 +83,18 @@ export interface ProcessorInit {
   stashLength?: number
   maxConcurrentFetches?: number
   fetchQueueLength?: number
+  /** Rounds of fetch attempts per advert (default 4). */
+  fetchRounds?: number
+  /** Wait before the second round, doubled each round (default 1 s). */
+  fetchRetryBackoffMs?: number
+}
+
+/** An advert waiting for (or in) a fetch; `round` counts the rounds of candidates already tried. */
+interface FetchJob {
+  kind: KindState<unknown>
+  item: Received
+  advert: Advert
+  round: number
 }
 
 export interface KindRegistration<A> {
@@ -101,7 +113,9 @@ export interface KindRegistration<A> {
 export class ArtifactProcessor {
   private readonly init: ProcessorInit
   private readonly kinds = new Map<string, KindState<unknown>>()
-  private readonly fetchQueue: BoundedQueue<{ kind: KindState<unknown>, item: Received, advert: Advert }>
+  private readonly fetchQueue: BoundedQueue<FetchJob>
+  /** Adverts between fetch rounds (each holds a timer); bounded like the fetch queue. */
+  private readonly fetchRetries = new Set<ReturnType<typeof setTimeout>>()
   private readonly ready: Prepared[] = []
   private readonly inline: number
   private readonly batchSize: number
@@ -255,6 +269,8 @@ export class ArtifactProcessor {
       this.init.metrics.queueDepth.set(0, { kind: state.def.kind })
     }
     this.fetchQueue.clear()
+    for (const timer of this.fetchRetries) clearTimeout(timer)
+    this.fetchRetries.clear()
     this.ready.length = 0
   }
 
@@ -389,7 +405,7 @@ export class ArtifactProcessor {
       const p = this.priorityOf(state, item, advert.height)
       if (p !== 'fetch') { this.park(state, item, p); return undefined }
       if (this.fetchQueue.full) { this.drop(state, this.fetchQueue.shift()!.item, 'queue_full') }
-      this.fetchQueue.push({ kind: state, item, advert })
+      this.fetchQueue.push({ kind: state, item, advert, round: 0 })
       this.init.metrics.fetchQueueDepth.set(this.fetchQueue.length)
       return undefined
     }
@@ -449,12 +465,35 @@ export class ArtifactProcessor {
           if (this.idle()) this.validate([prepared])
           else this.ready.push(prepared)
         }, () => {
-          // Nobody served it: not proof of malice (peers may have purged it), so no penalty.
-          this.init.metrics.dropped.inc(1, { kind: state.def.kind, reason: 'fetch_failed' })
-          this.init.report(item.msgId, item.from, 'ignore')
+          // Nobody served it: not proof of malice (peers may be overloaded, not hold it yet,
+          // or have purged it), so no penalty. Try another round later, while rounds remain.
+          if (this.stopped) return
+          if (!this.retryFetchLater(job)) {
+            this.init.metrics.dropped.inc(1, { kind: state.def.kind, reason: 'fetch_failed' })
+            this.init.report(item.msgId, item.from, 'ignore')
+          }
         })
         .finally(() => { this.fetchesInFlight--; this.schedule() })
     }
+  }
+
+  /** Puts a failed advert back in the fetch queue after a backoff; false when out of rounds or room. */
+  private retryFetchLater (job: FetchJob): boolean {
+    const rounds = this.init.fetchRounds ?? DEFAULT_FETCH_ROUNDS
+    if (job.round + 1 >= rounds || this.fetchRetries.size >= this.fetchQueue.limit) return false
+    const backoff = (this.init.fetchRetryBackoffMs ?? DEFAULT_FETCH_RETRY_BACKOFF_MS) * 2 ** job.round
+    const timer = setTimeout(() => {
+      this.fetchRetries.delete(timer)
+      if (this.stopped) return
+      const next: FetchJob = { ...job, round: job.round + 1 }
+      if (job.kind.pool.has(job.advert.id)) { this.init.metrics.duplicates.inc(1, { kind: job.kind.def.kind }); this.init.report(job.item.msgId, job.item.from, 'ignore'); return }
+      if (this.fetchQueue.full) { this.drop(job.kind, this.fetchQueue.shift()!.item, 'queue_full') }
+      this.fetchQueue.push(next)
+      this.init.metrics.fetchQueueDepth.set(this.fetchQueue.length)
+      this.schedule()
+    }, backoff)
+    this.fetchRetries.add(timer)
+    return true
   }
 
   /**

@@ -75,7 +75,12 @@ export interface ArtifactGossipInit {
   maxConcurrentFetches?: number
   fetchQueueLength?: number
   fetchTimeoutMs?: number
+  /** Distinct peers tried per round of fetch attempts (default 4). */
   fetchMaxAttempts?: number
+  /** Rounds of fetch attempts per advert, with a doubling backoff between them (default 4). */
+  fetchRounds?: number
+  /** Wait before the second round of fetch attempts (default 1 s, then doubled). */
+  fetchRetryBackoffMs?: number
   /** Peers whose gossipsub score falls below this are disconnected and banned (default: graylist, -80). */
   disconnectThreshold?: number
   /** Shared with `subnetConnectionGater` so banned peers cannot redial. */
@@ -164,7 +169,9 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
       maxConcurrentBatches: init.maxConcurrentBatches,
       stashLength: init.stashLength,
       maxConcurrentFetches: init.maxConcurrentFetches,
-      fetchQueueLength: init.fetchQueueLength
+      fetchQueueLength: init.fetchQueueLength,
+      fetchRounds: init.fetchRounds,
+      fetchRetryBackoffMs: init.fetchRetryBackoffMs
     })
     for (const k of init.kinds ?? []) this.register(k)
   }
