@@ -44,6 +44,8 @@ export interface ReplicaHttpHandlers {
   /** Validates and pools an ingress message; throws a typed error when it is refused. */
   submitIngress(sub: IngressSubmission): { requestId: string, status: 'accepted' | 'known' }
   ingressStatus(requestId: Uint8Array): IngressStatus | undefined
+  /** The IC interface specification's API (`/api/v2/…`, `/api/v3/…`), when the node serves it. */
+  publicApi?: { owns(path: string): boolean, handle(req: IncomingMessage, res: ServerResponse): void }
 }
 
 async function readBody (req: IncomingMessage, max: number): Promise<string | undefined> {
@@ -103,6 +105,7 @@ export class ReplicaHttpServer {
   private async route (req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const path = (req.url ?? '/').split('?')[0]
+      if (path !== undefined && this.handlers.publicApi?.owns(path) === true) { this.handlers.publicApi.handle(req, res); return }
       if (req.method === 'POST' && path === '/api/ingress') {
         const body = await readBody(req, MAX_INGRESS_BODY_BYTES)
         if (body === undefined) { json(res, 413, { error: `body over ${MAX_INGRESS_BODY_BYTES} bytes` }); return }

@@ -30,6 +30,7 @@ import { GossipConsensusTransport } from './consensus-transport.js'
 import { ConfigError, StateGapError } from './errors.js'
 import { readGenesisCanisters, type GenesisCanisters } from './genesis-canisters.js'
 import { ReplicaHttpServer, type Health, type IngressSubmission } from './http.js'
+import { PublicApi } from './http/index.js'
 import { INGRESS_SECTION, IngressPool, batchIngress, ingressPayloadSection, ingressRequestId } from './ingress.js'
 import { LoadMonitor, type LoadReport } from './load-monitor.js'
 import { createLog, type StructuredLog } from './log.js'
@@ -87,6 +88,7 @@ export class Replica {
   /** Roots this node computed, by height (bounded): what the agreement check compares across nodes. */
   private readonly roots = new Map<number, Uint8Array>()
   private http?: ReplicaHttpServer
+  private publicApi?: PublicApi
   private redialTimer?: ReturnType<typeof setInterval>
   private roundLoop?: Promise<void>
   private status: Health['status'] = 'starting'
@@ -334,7 +336,9 @@ export class Replica {
 
   private async startHttp (): Promise<void> {
     if (this.config.http == null) return
+    this.publicApi = new PublicApi({ subnetId: this.subnetId, libp2pPrivateKey: this.config.libp2pPrivateKey, registry: () => this.registry, state: () => this.state, pool: this.ingressPool, running: () => this.status === 'ok', log: this.log })
     this.http = new ReplicaHttpServer({
+      publicApi: { owns: path => PublicApi.owns(path), handle: (req, res) => { this.publicApi!.handle(req, res) } },
       health: () => this.health(),
       metrics: async () => this.metrics.exposition(),
       load: async () => this.loadReport(),
@@ -481,6 +485,7 @@ export class Replica {
     await this.state?.close()
     await this.sandbox?.close()
     await this.stateSyncStore?.close()
+    await this.publicApi?.stop()
     await this.http?.close()
     this.log.info('replica stopped')
   }
