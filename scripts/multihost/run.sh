@@ -11,7 +11,10 @@
 #   scripts/multihost/run.sh down             stop every process, delete every namespace and link (idempotent)
 #
 # Flags (defaults): --subnets 2 --nodes 4 --delay-ms 25 --jitter-ms 5 --loss-pct 0.5
-#   --duration 90 --rate 10 --link auto|netem|wire --keep (test: keep the state dir)
+#   --duration 90 --rate 10 --keep (test: keep the state dir)
+#   --link auto|netem|wire|bridge: netem = veth + bridge + tc netem; wire = wire.py, a userspace
+#   switch with the same impairment (auto picks it where the kernel has no sch_netem);
+#   bridge = veth + bridge, no impairment
 #
 # Every name it creates starts with "icnmh-" (namespaces icnmh-sw, icnmh-n0, ...);
 # the links, bridge and addresses (10.231.0.0/24) exist only inside those
@@ -87,7 +90,8 @@ preflight () {
       fi ;;
     netem) [ $netem = 1 ] || skip "--link netem: this kernel has no sch_netem (tc qdisc ... netem fails)" ;;
     wire) { command -v python3 >/dev/null && [ -c /dev/net/tun ]; } || skip "--link wire needs python3 and /dev/net/tun" ;;
-    *) die "--link must be auto, netem or wire" ;;
+    bridge) DELAY_MS=0 JITTER_MS=0 LOSS_PCT=0 ;;
+    *) die "--link must be auto, netem, wire or bridge" ;;
   esac
   [ -f "$CLI" ] || die "the replica is not built ($CLI missing): run npx tsc -b packages/replica"
   command -v node >/dev/null || die "node is not on PATH"
@@ -123,7 +127,7 @@ create_topology () {
     ip -n "$(node_ns $k)" link set lo up
     ip netns exec "$(node_ns $k)" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
   done
-  if [ "$LINK" = netem ]; then
+  if [ "$LINK" = netem ] || [ "$LINK" = bridge ]; then
     # A bridge in the switch namespace, one veth pair per node; netem on each node's egress.
     ip -n "$SW" link add br0 type bridge
     ip -n "$SW" link set br0 up
@@ -222,9 +226,11 @@ cmd_netem () {
   load_settings
   parse_flags "$@"
   save_settings
-  if [ "$LINK" = netem ]; then impair_netem
-  else write_params; kill -HUP "$(cat "$STATE/wire.ready")"
-  fi
+  case "$LINK" in
+    netem) impair_netem ;;
+    wire) write_params; kill -HUP "$(cat "$STATE/wire.ready")" ;;
+    *) die "--link $LINK cannot impair its links" ;;
+  esac
   say "links now: delay ${DELAY_MS} ms +/- ${JITTER_MS} ms, loss ${LOSS_PCT}% per hop"
 }
 
