@@ -1,0 +1,203 @@
+/**
+ * @dfinity/agent's HttpAgent against real icnet nodes: a testnet of 2 subnets
+ * (the root subnet and an application subnet whose certificates carry the
+ * root's delegation) with one node each, every node its own OS process with
+ * consensus, message routing and the wasm sandbox. Everything a developer
+ * does with an IC agent: fetchRootKey, create and install a canister through
+ * the management canister, update calls (v3 and v2) and queries, read_state of
+ * request status and time; every certificate and query signature is verified
+ * by the agent's own code. A proxy that alters certificates is refused.
+ */
+import assert from 'node:assert/strict'
+import { createServer, request as httpRequest, type Server } from 'node:http'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Certificate, HttpAgent, lookupResultToBuffer, pollForResponse } from '@dfinity/agent'
+import { Principal } from '@dfinity/principal'
+import { Tagged, encode } from 'cborg'
+import { loadTestCanister } from '@icnet/execution/canisters'
+import {
+  decodeBounded, decodeCanisterIdResult, decodeCanisterStatusResult, encodeCanisterIdArgs, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs
+} from '@icnet/http-endpoint'
+import { TestnetSupervisor, cliMain, openTestnet, type TestnetDir } from '@icnet/replica'
+import { canisterIdFromU64 } from '@icnet/types'
+
+const MANAGEMENT = Principal.fromText('aaaaa-aa')
+const BASE_PORT = 7640
+const utf8 = new TextEncoder()
+const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b)
+const u64le = (b: Uint8Array): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(0, true)
+const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+/** CBOR maps (self-describe tagged) as Maps, bounded: the interface's own decoder. */
+const decodeMap = (b: Uint8Array): Map<string, unknown> => decodeBounded(b) as unknown as Map<string, unknown>
+
+async function health (url: string): Promise<unknown> {
+  try {
+    const res = await fetch(`${url}/api/v2/status`, { signal: AbortSignal.timeout(2_000) })
+    return decodeMap(new Uint8Array(await res.arrayBuffer())).get('replica_health_status')
+  } catch { return undefined }
+}
+
+/** The reply in a verified certificate's /request_status/<id>, or a failed assertion with the reject message. */
+function replyOf (cert: Certificate, requestId: Uint8Array): Uint8Array {
+  const base = [utf8.encode('request_status'), requestId]
+  const st = text(lookupResultToBuffer(cert.lookup_path([...base, 'status'])))
+  assert.equal(st, 'replied', `status ${st}: ${text(lookupResultToBuffer(cert.lookup_path([...base, 'reject_message'])))}`)
+  return lookupResultToBuffer(cert.lookup_path([...base, 'reply']))!
+}
+
+/** An update call over v3, its certificate verified; a 202 (no certificate in time) is polled to the end. */
+async function update (agent: HttpAgent, canisterId: Principal, methodName: string, arg: Uint8Array, effectiveCanisterId = canisterId): Promise<Uint8Array> {
+  const { requestId, response } = await agent.call(canisterId, { methodName, arg, effectiveCanisterId })
+  const body = response.body as { certificate?: Uint8Array } | null
+  if (response.status === 200 && body?.certificate !== undefined) {
+    return replyOf(await Certificate.create({ certificate: body.certificate, rootKey: agent.rootKey!, canisterId: effectiveCanisterId }), requestId)
+  }
+  assert.equal(response.status, 202, `call answered ${response.status}`)
+  return (await pollForResponse(agent, effectiveCanisterId, requestId)).reply
+}
+
+/** A proxy to `target` that flips a bit of every certificate's signature in read_state answers. */
+async function tamperingProxy (target: string): Promise<{ url: string, server: Server }> {
+  const to = new URL(target)
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', c => chunks.push(c))
+    req.on('end', () => {
+      const up = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, upRes => {
+        const parts: Buffer[] = []
+        upRes.on('data', c => parts.push(c))
+        upRes.on('end', () => {
+          let body: Uint8Array = Buffer.concat(parts)
+          if (req.url?.endsWith('/read_state') === true && upRes.statusCode === 200) {
+            const cert = decodeMap(decodeMap(body).get('certificate') as Uint8Array)
+            ;(cert.get('signature') as Uint8Array)[7]! ^= 0x01
+            body = encode(new Tagged(55799, { certificate: encode(new Tagged(55799, cert)) }))
+          }
+          const headers = { ...upRes.headers, 'content-length': String(body.length) }
+          res.writeHead(upRes.statusCode ?? 502, headers)
+          res.end(body)
+        })
+      })
+      up.on('error', () => { res.writeHead(502); res.end() })
+      up.end(Buffer.concat(chunks))
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+}
+
+describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, processes)', function () {
+  this.timeout(180_000)
+  let dir: string
+  let testnet: TestnetDir
+  let sup: TestnetSupervisor
+  const urls: string[] = []
+  const canisters: Principal[] = []
+  let counter: Uint8Array
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'icnet-http-'))
+    await cliMain(['testnet', 'init', '--subnets', '2', '--nodes', '1', '--dir', dir, '--base-port', String(BASE_PORT), '--unit-delay-ms', '100'], { log: () => {} })
+    testnet = await openTestnet(dir)
+    for (const n of testnet.nodes) urls.push(`http://${n.config.http!.host}:${n.config.http!.port}`)
+    counter = await loadTestCanister('counter')
+    sup = new TestnetSupervisor(testnet)
+    sup.onExit = (name, code) => { console.error(`node ${name} exited with ${code}`) }
+    sup.startAll()
+    // Healthy: a certified state, and on the application subnet the root delegation as well.
+    const deadline = Date.now() + 120_000
+    for (const url of urls) {
+      while (await health(url) !== 'healthy') {
+        assert.ok(Date.now() < deadline, `${url} did not become healthy`)
+        await sleep(250)
+      }
+    }
+  })
+
+  after(async () => {
+    await sup?.stopAll()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('fetchRootKey gives the root subnet key (DER) of the registry, from either subnet', async () => {
+    const root = testnet.registry.getSubnet(testnet.registry.rootSubnetId())!.publicKeyDer
+    for (const url of urls) {
+      const agent = await HttpAgent.create({ host: url, shouldFetchRootKey: true })
+      assert.deepEqual(new Uint8Array(agent.rootKey!), root)
+    }
+  })
+
+  for (const subnet of [0, 1]) {
+    describe(`subnet ${subnet} (${subnet === 0 ? 'root' : 'delegated by the root'})`, () => {
+      let agent: HttpAgent
+      let id: Principal
+
+      before(async () => { agent = await HttpAgent.create({ host: urls[subnet]!, shouldFetchRootKey: true }) })
+
+      it('creates and installs a canister through the management canister', async () => {
+        const anyOfSubnet = Principal.fromUint8Array(canisterIdFromU64(BigInt(subnet) << 20n).toUint8Array())
+        const created = await update(agent, MANAGEMENT, 'provisional_create_canister_with_cycles', encodeProvisionalCreateCanisterArgs(), anyOfSubnet)
+        id = Principal.fromUint8Array(decodeCanisterIdResult(created).toUint8Array())
+        assert.equal(id.toText(), anyOfSubnet.toText(), 'the first id of the subnet range')
+        canisters[subnet] = id
+        await update(agent, MANAGEMENT, 'install_code', encodeInstallCodeArgs({ mode: 'install', canisterId: id, wasmModule: counter, arg: new Uint8Array() }), id)
+        const st = decodeCanisterStatusResult(await update(agent, MANAGEMENT, 'canister_status', encodeCanisterIdArgs(id), id))
+        assert.equal(st.status, 'running')
+        assert.equal(st.controllers[0]!.toText(), Principal.anonymous().toText())
+        assert.equal(st.moduleHash?.length, 32)
+      })
+
+      it('update calls over v3 (certified) and v2 (polled), queries signed by the node', async () => {
+        assert.equal(u64le(await update(agent, id, 'inc', new Uint8Array())), 1n)
+        const v2 = await agent.call(id, { methodName: 'inc', arg: new Uint8Array(), callSync: false })
+        assert.equal(v2.response.status, 202)
+        assert.equal(u64le((await pollForResponse(agent, id, v2.requestId)).reply), 2n)
+        // verifyQuerySignatures is on by default: the agent reads the node key from /subnet/<id>/node and checks the signature.
+        const q = await agent.query(id, { methodName: 'get', arg: new Uint8Array() })
+        assert.equal(q.status, 'replied')
+        assert.equal(u64le(new Uint8Array((q as { reply: { arg: Uint8Array } }).reply.arg)), 2n)
+      })
+
+      it('read_state of a request status and of /time, verified', async () => {
+        const { requestId } = await agent.call(id, { methodName: 'inc', arg: new Uint8Array(), callSync: false })
+        await pollForResponse(agent, id, requestId)
+        const path = [utf8.encode('request_status'), requestId]
+        const rs = await agent.readState(id, { paths: [[utf8.encode('time')], [...path, utf8.encode('status')], [...path, utf8.encode('reply')]] })
+        const cert = await Certificate.create({ certificate: rs.certificate, rootKey: agent.rootKey!, canisterId: id })
+        assert.equal(u64le(replyOf(cert, requestId)), 3n)
+        const timeLeaf = lookupResultToBuffer(cert.lookup_path(['time']))!
+        let ns = 0n
+        for (let i = timeLeaf.length - 1; i >= 0; i--) ns = (ns << 7n) | BigInt(timeLeaf[i]! & 0x7f)
+        assert.ok(Math.abs(Number(ns / 1_000_000n) - Date.now()) < 5 * 60_000, 'certified time is now')
+        // A delegated subnet's certificate carries the root's delegation; the root's does not.
+        assert.equal(decodeMap(rs.certificate).has('delegation'), subnet === 1)
+      })
+    })
+  }
+
+  describe('with a canister on each subnet', () => {
+    it('a canister of one subnet is not served by the other subnet\'s node', async () => {
+      const agent = await HttpAgent.create({ host: urls[0]!, shouldFetchRootKey: true })
+      await assert.rejects(agent.query(canisters[1]!, { methodName: 'get', arg: new Uint8Array() }))
+    })
+
+    it('a certificate altered on the way is refused by the agent', async () => {
+      const proxy = await tamperingProxy(urls[1]!)
+      try {
+        const agent = await HttpAgent.create({ host: proxy.url, shouldFetchRootKey: true })
+        const { requestId } = await agent.call(canisters[1]!, { methodName: 'inc', arg: new Uint8Array(), callSync: false })
+        await assert.rejects(pollForResponse(agent, canisters[1]!, requestId), /signature|verif|certificate/i)
+        const rs = await agent.readState(canisters[1]!, { paths: [[utf8.encode('time')]] })
+        await assert.rejects(Certificate.create({ certificate: rs.certificate, rootKey: agent.rootKey!, canisterId: canisters[1]! }))
+        // The same request read directly from the node verifies.
+        const direct = await HttpAgent.create({ host: urls[1]!, shouldFetchRootKey: true })
+        assert.equal(u64le((await pollForResponse(direct, canisters[1]!, requestId)).reply), 4n)
+      } finally {
+        proxy.server.close()
+      }
+    })
+  })
+})
