@@ -11,6 +11,7 @@ import { httpUrlOf, openTestnet } from '../testnet/layout.js'
 import { runTestnet, summaryTable } from '../testnet/run.js'
 import { probeNode } from '../testnet/supervisor.js'
 import { parseFlags } from './args.js'
+import { CANISTER_USAGE, canisterMain } from './canister.js'
 
 export const USAGE = `usage: icnet <command> [flags]
 
@@ -19,6 +20,7 @@ export const USAGE = `usage: icnet <command> [flags]
   testnet up     --dir D [--duration S | --keep-running] [--json]
   testnet status --dir D [--json]
   replica        --config FILE
+${CANISTER_USAGE}
   bench xnet     [--subnets 3] [--nodes 4] [--rate R] [--duration 60] [--payload-size 1024] [--dir D] [--json]
 `
 
@@ -203,6 +205,7 @@ export async function main (argv: string[], out: Out = { log: s => { console.log
     await testnetStatus(f.dir as string, f.json === true, out)
     return 0
   }
+  if (a === 'canister') return await canisterMain(argv.slice(1), out)
   if (a === 'replica') {
     const f = parseFlags(b === undefined ? rest : [b, ...rest], { config: { type: 'string', required: true } }, 'replica')
     await runReplica(f.config as string)
