@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict'
 import { createServer, request as httpRequest, type Server } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -182,6 +182,23 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
     it('a canister of one subnet is not served by the other subnet\'s node', async () => {
       const agent = await HttpAgent.create({ host: urls[0]!, shouldFetchRootKey: true })
       await assert.rejects(agent.query(canisters[1]!, { methodName: 'get', arg: new Uint8Array() }))
+    })
+
+    it('the command line installs and calls a canister over the same API, and lists the endpoints', async () => {
+      const lines: string[] = []
+      const out = { log: (s: string) => { lines.push(s) } }
+      const wasm = join(dir, 'counter.wasm')
+      await writeFile(wasm, counter)
+      assert.equal(await cliMain(['canister', 'install', '--subnet', '1', wasm, '--dir', dir], out), 0)
+      const id = lines.pop()!
+      assert.equal(Principal.fromText(id).toText(), id)
+      assert.equal(await cliMain(['canister', 'call', id, 'inc', '--dir', dir], out), 0)
+      assert.match(lines.pop()!, /^0x0100000000000000/)
+      assert.equal(await cliMain(['canister', 'call', id, 'get', '--query', '--dir', dir], out), 0)
+      assert.match(lines.pop()!, /^0x0100000000000000/)
+      assert.equal(await cliMain(['testnet', 'status', '--dir', dir, '--json'], out), 0)
+      const rows = JSON.parse(lines.pop()!) as Array<{ subnet_id: string, root_subnet: boolean, http_url: string }>
+      assert.deepEqual(rows.map(r => [r.subnet_id, r.root_subnet, r.http_url]), testnet.nodes.map((n, i) => [n.config.subnetId, i === 0, urls[i]]))
     })
 
     it('a certificate altered on the way is refused by the agent', async () => {
