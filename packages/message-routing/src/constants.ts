@@ -12,8 +12,9 @@ export const DEFAULT_INGRESS_QUEUE_CAPACITY = 500
 
 /**
  * Requests one canister may have produced but not yet routed (its output queue).
- * A call made while it is full gets an immediate SysTransient reject, as `call_perform`
- * fails on the IC when the output queue has no room.
+ * A call made while it is full gets an immediate SysTransient reject response (on
+ * the IC `call_perform` itself fails; here the sandbox has already accepted the
+ * call, so the caller learns it from the reject callback).
  */
 export const DEFAULT_OUTPUT_QUEUE_CAPACITY = 500
 

@@ -29,6 +29,7 @@ export function inductLoopback (ctx: RoundContext): void {
     const r = pushLocalRequest(ctx, msg)
     if (r === 'ok') { ctx.metrics.inducted.inc(1, { source: 'loopback', outcome: 'accepted' }); continue }
     // As on the IC, a local request that cannot be inducted gets a reject response at once.
+    ctx.rejected(r === 'full' ? 'queue_full' : 'canister_not_found', msg)
     if (r === 'full') deliverReject(ctx, msg, rejectCodeForReason(RejectReason.QueueFull), `Canister ${msg.receiver.toText()} input queue is full`)
     else deliverReject(ctx, msg, rejectCodeForReason(RejectReason.CanisterNotFound), `Canister ${msg.receiver.toText()} not found`)
     ctx.metrics.inducted.inc(1, { source: 'loopback', outcome: 'rejected' })
@@ -119,11 +120,15 @@ function inductMessage (ctx: RoundContext, source: SubnetId, stream: Stream, msg
     }
     const r = pushLocalRequest(ctx, msg)
     if (r === 'ok') stream.pushAcceptSignal()
-    else stream.pushRejectSignal(r === 'full' ? RejectReason.QueueFull : RejectReason.CanisterNotFound)
+    else {
+      ctx.rejected(r === 'full' ? 'queue_full' : 'canister_not_found', msg)
+      stream.pushRejectSignal(r === 'full' ? RejectReason.QueueFull : RejectReason.CanisterNotFound)
+    }
     ctx.metrics.inducted.inc(1, { source: 'xnet', outcome: r === 'ok' ? 'accepted' : 'rejected' })
     return
   }
   if (migratingBetween(ctx, receiver, ours, source) || (receiverSubnet !== undefined && migratingBetween(ctx, receiver, ours, receiverSubnet))) {
+    if (msg.kind === 'request') ctx.rejected('canister_migrating', msg)
     stream.pushRejectSignal(RejectReason.CanisterMigrating)
     ctx.metrics.inducted.inc(1, { source: 'xnet', outcome: 'rejected' })
     return

@@ -33,6 +33,8 @@ import type {
 } from './types.js'
 
 const log = logger('icnet:message-routing')
+/** One line per refused request (enable with DEBUG=icnet:message-routing:rejects). */
+const rejectLog = logger('icnet:message-routing:rejects')
 
 const ZERO_HASH = new Uint8Array(32)
 
@@ -167,6 +169,10 @@ export class MessageRouting {
         this.progress.criticalErrors++
         this.metrics.criticalErrors.inc(1, { kind })
         log.error('critical error: %s at height %d', kind, this.state.height)
+      },
+      rejected: (kind, req) => {
+        this.metrics.rejectedRequests.inc(1, { reason: kind })
+        rejectLog('height %d: %s request %s -> %s (callback %d)', this.state.height, kind, req.sender.toText(), req.receiver.toText(), req.senderReplyCallback)
       }
     }
   }

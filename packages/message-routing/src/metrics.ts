@@ -10,8 +10,17 @@ export type CriticalErrorKind =
   | 'unknown_callback'
   | 'rejected_response'
 
+/** Where a request was refused and got a reject instead of running: a bounded label set. */
+export type RequestRejectKind =
+  | 'queue_full'            // the receiver's input queue had no room (reject signal or local reject)
+  | 'canister_not_found'
+  | 'canister_migrating'
+  | 'destination_invalid'   // no subnet hosts the receiver
+  | 'calls_in_flight'       // the caller's output queue or callback table was full
+
 export interface MessageRoutingMetrics {
   inducted: Counter
+  rejectedRequests: Counter
   criticalErrors: Counter
   executed: Counter
   roundInstructions: Histogram
@@ -28,6 +37,7 @@ export interface MessageRoutingMetrics {
 export function createMetrics (m: Metrics = noopMetrics): MessageRoutingMetrics {
   return {
     inducted: m.counter({ name: 'icnet_mr_inducted_messages_total', help: 'Messages inducted, by source (loopback, xnet, ingress) and outcome', labelNames: ['source', 'outcome'] }),
+    rejectedRequests: m.counter({ name: 'icnet_mr_rejected_requests_total', help: 'Requests refused with a reject (signal or response) instead of being executed, by reason', labelNames: ['reason'] }),
     criticalErrors: m.counter({ name: 'icnet_mr_critical_errors_total', help: 'Critical errors of message routing, by kind', labelNames: ['kind'] }),
     executed: m.counter({ name: 'icnet_mr_executed_messages_total', help: 'Messages executed, by kind', labelNames: ['kind'] }),
     roundInstructions: m.histogram({ name: 'icnet_mr_round_instructions', help: 'Instructions used per round', buckets: [1e5, 1e6, 1e7, 1e8, 1e9, 4e9] }),

@@ -1,6 +1,6 @@
 import type { Sandbox } from '@icnet/execution'
-import type { CanisterId, RegistryView, RoutingTable, SubnetId } from '@icnet/types'
-import type { CriticalErrorKind, MessageRoutingMetrics } from './metrics.js'
+import type { CanisterId, RegistryView, Request, RoutingTable, SubnetId } from '@icnet/types'
+import type { CriticalErrorKind, MessageRoutingMetrics, RequestRejectKind } from './metrics.js'
 import type { ReplicatedState } from './state.js'
 import type { MessageRoutingLimits } from './types.js'
 
@@ -27,4 +27,6 @@ export interface RoundContext {
   readonly metrics: MessageRoutingMetrics
   readonly progress: Progress
   critical: (kind: CriticalErrorKind) => void
+  /** A request refused here (counted and logged; the caller sees a reject, the receiver never sees it). */
+  rejected: (kind: RequestRejectKind, req: Request) => void
 }

@@ -61,6 +61,7 @@ export function routeCanisterOutputs (ctx: RoundContext, c: CanisterState, endOf
     if (dest === undefined) {
       if (msg.kind === 'request') {
         c.outputRequests--
+        ctx.rejected('destination_invalid', msg)
         deliverReject(ctx, msg, RejectCode.DestinationInvalid, `No subnet hosts canister ${target.toText()}`)
       } else {
         ctx.critical('receiver_subnet_mismatch')
@@ -78,6 +79,7 @@ export function routeCanisterOutputs (ctx: RoundContext, c: CanisterState, endOf
       if (r === 'ok') { c.outputRequests--; continue }
       if (r === 'not_found') {
         c.outputRequests--
+        ctx.rejected('canister_not_found', msg)
         deliverReject(ctx, msg, RejectCode.DestinationInvalid, `Canister ${target.toText()} not found`)
         continue
       }

@@ -151,7 +151,10 @@ function makeCall (ctx: RoundContext, c: CanisterState, context: CallContext, ca
     kind: 'request', receiver: call.callee, sender: c.id, methodName: call.method, methodPayload: call.payload, senderReplyCallback: id
   }
   if (c.callbacks.size > ctx.limits.maxOutstandingCalls || c.outputRequests >= ctx.limits.outputQueueCapacity) {
-    // The call cannot leave: it gets its reject at once, as a failed call_perform would.
+    // The call cannot leave. On the IC call_perform would fail synchronously; the sandbox interface
+    // admits calls without asking us, so the call is answered at once with a SysTransient reject
+    // instead. Its caller counts it as a rejected call, and its receiver never sees it.
+    ctx.rejected('calls_in_flight', req)
     c.inputResponses.push(rejectResponseFor(req, RejectCode.SysTransient, `Canister ${c.id.toText()} has too many calls in flight or waiting`))
     return
   }
