@@ -26,6 +26,7 @@ export interface XnetLoadMetrics {
   sent: bigint
   replied: bigint
   rejected: bigint
+  /** Requests from a sender that arrived with a seq_no not above the last one seen: a duplicate or a reordering. */
   seqErrors: bigint
   callErrors: bigint
   received: bigint
@@ -36,9 +37,14 @@ export interface XnetLoadMetrics {
   latencyMaxNs: bigint
   /** Bucket b counts latencies in [2^(b-1), 2^b) ms; bucket 0 is under 1 ms, bucket 15 is open-ended. */
   histogramMs: bigint[]
+  /**
+   * Requests skipped in senders' sequences: ones their sender saw rejected before
+   * they reached this canister (legal with guaranteed delivery, unlike seqErrors).
+   */
+  seqGaps: bigint
 }
 
-export const XNET_LOAD_METRICS_BYTES = (10 + XNET_LOAD_HISTOGRAM_BUCKETS) * 8
+export const XNET_LOAD_METRICS_BYTES = (11 + XNET_LOAD_HISTOGRAM_BUCKETS) * 8
 
 export function encodeXnetLoadConfig (c: XnetLoadConfig): Uint8Array {
   if (c.targets.length > XNET_LOAD_MAX_TARGETS) throw new InvalidEncodingError(`at most ${XNET_LOAD_MAX_TARGETS} targets`)
@@ -86,7 +92,8 @@ export function decodeXnetLoadMetrics (b: Uint8Array): XnetLoadMetrics {
   return {
     sent: u(0), replied: u(1), rejected: u(2), seqErrors: u(3), callErrors: u(4), received: u(5),
     latencySumNs: u(6), latencyCount: count, latencyMinNs: count === 0n ? 0n : u(8), latencyMaxNs: u(9),
-    histogramMs: Array.from({ length: XNET_LOAD_HISTOGRAM_BUCKETS }, (_, i) => u(10 + i))
+    histogramMs: Array.from({ length: XNET_LOAD_HISTOGRAM_BUCKETS }, (_, i) => u(10 + i)),
+    seqGaps: u(10 + XNET_LOAD_HISTOGRAM_BUCKETS)
   }
 }
 
@@ -94,7 +101,7 @@ export function encodeXnetLoadMetrics (m: XnetLoadMetrics): Uint8Array {
   const out = new Uint8Array(XNET_LOAD_METRICS_BYTES)
   const v = new DataView(out.buffer)
   const vals = [m.sent, m.replied, m.rejected, m.seqErrors, m.callErrors, m.received, m.latencySumNs, m.latencyCount,
-    m.latencyCount === 0n ? (1n << 64n) - 1n : m.latencyMinNs, m.latencyMaxNs, ...m.histogramMs]
+    m.latencyCount === 0n ? (1n << 64n) - 1n : m.latencyMinNs, m.latencyMaxNs, ...m.histogramMs, m.seqGaps]
   vals.forEach((x, i) => { v.setBigUint64(i * 8, x, true) })
   return out
 }

@@ -89,7 +89,8 @@ export class JsXnetLoad implements JsCanister {
   metrics: XnetLoadMetrics = {
     sent: 0n, replied: 0n, rejected: 0n, seqErrors: 0n, callErrors: 0n, received: 0n,
     latencySumNs: 0n, latencyCount: 0n, latencyMinNs: 0n, latencyMaxNs: 0n,
-    histogramMs: Array.from({ length: XNET_LOAD_HISTOGRAM_BUCKETS }, () => 0n)
+    histogramMs: Array.from({ length: XNET_LOAD_HISTOGRAM_BUCKETS }, () => 0n),
+    seqGaps: 0n
   }
 
   saveState (): Uint8Array {
@@ -104,7 +105,7 @@ export class JsXnetLoad implements JsCanister {
       targets: this.targets.map(t => t.toHex()),
       seqs: this.seqs.map(String),
       senders: [...this.senders.entries()].map(([k, v]) => [k, v.toString()]),
-      metrics: [...METRIC_NAMES.map(n => this.metrics[n].toString()), ...this.metrics.histogramMs.map(String)]
+      metrics: [...METRIC_NAMES.map(n => this.metrics[n].toString()), ...this.metrics.histogramMs.map(String), this.metrics.seqGaps.toString()]
     }
   }
 
@@ -118,7 +119,8 @@ export class JsXnetLoad implements JsCanister {
     this.senders = new Map(s.senders.map(([k, v]) => [k, BigInt(v)]))
     const m = s.metrics.map(BigInt)
     METRIC_NAMES.forEach((n, i) => { this.metrics[n] = m[i]! })
-    this.metrics.histogramMs = m.slice(METRIC_NAMES.length)
+    this.metrics.histogramMs = m.slice(METRIC_NAMES.length, METRIC_NAMES.length + XNET_LOAD_HISTOGRAM_BUCKETS)
+    this.metrics.seqGaps = m[METRIC_NAMES.length + XNET_LOAD_HISTOGRAM_BUCKETS] ?? 0n
   }
 
   updates = {
@@ -139,7 +141,10 @@ export class JsXnetLoad implements JsCanister {
       const sender = api.caller().toHex()
       const expected = this.senders.get(sender)
       if (expected !== undefined || this.senders.size < 256) {
-        if (seq !== (expected ?? 0n)) this.metrics.seqErrors++
+        // Strictly increasing per sender (the IC xnet-test-canister's rule); gaps are rejected requests.
+        const next = expected ?? 0n
+        if (seq < next) this.metrics.seqErrors++
+        else this.metrics.seqGaps += seq - next
         this.senders.set(sender, seq + 1n)
       }
       this.metrics.received++
