@@ -27,7 +27,9 @@ describe('testnet: 2 subnets x 4 nodes as processes', function () {
     dir = await mkdtemp(join(tmpdir(), 'icnet-e2e-'))
     if (process.env.ICNET_KEEP_E2E !== undefined) console.log('testnet in', dir)
     await cliMain(['testnet', 'init', '--subnets', '2', '--nodes', '4', '--dir', dir, '--canisters', 'xnet-load',
-      '--rate', '10', '--base-port', '7300', '--unit-delay-ms', '150', '--checkpoint-interval', String(CHECKPOINT_INTERVAL)], { log: () => {} })
+      '--rate', '10', '--base-port', '7300', '--unit-delay-ms', '150', '--checkpoint-interval', String(CHECKPOINT_INTERVAL),
+      // Application subnets, as in the IC's XNet SLO tests: a system subnet's streams hold at most 100 messages.
+      '--system-subnets', '0'], { log: () => {} })
   })
   after(async () => { if (process.env.ICNET_KEEP_E2E === undefined) await rm(dir, { recursive: true, force: true }) })
 

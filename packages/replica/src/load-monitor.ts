@@ -13,7 +13,10 @@ export interface LoadReport {
   sent: number
   replied: number
   rejected: number
+  /** Requests that arrived with a seq_no not above the last from their sender (duplicated or reordered). */
   seqErrors: number
+  /** Requests missing from senders' sequences: rejected before they arrived (allowed; at most the senders' rejects). */
+  seqGaps: number
   /** Calls the canister could not make (`call_perform` refused). */
   callErrors: number
   /** Requests from other subnets' load canisters executed here (each one answered). */
@@ -62,7 +65,7 @@ export class LoadMonitor {
       xnetInducted: st.xnetInducted,
       criticalErrors: st.criticalErrors
     }
-    const empty = { loadCanister: false, sent: 0, replied: 0, rejected: 0, seqErrors: 0, callErrors: 0, received: 0, inFlight: 0, latencySumMs: 0, latencyCount: 0, latencyHistogramMs: new Array<number>(XNET_LOAD_HISTOGRAM_BUCKETS).fill(0) }
+    const empty = { loadCanister: false, sent: 0, replied: 0, rejected: 0, seqErrors: 0, seqGaps: 0, callErrors: 0, received: 0, inFlight: 0, latencySumMs: 0, latencyCount: 0, latencyHistogramMs: new Array<number>(XNET_LOAD_HISTOGRAM_BUCKETS).fill(0) }
     if (this.canisterId == null) return { ...base, ...empty }
     const out = await mr.query(this.canisterId, 'metrics', new Uint8Array(0), Principal.anonymous())
     if (out.kind !== 'reply') return { ...base, ...empty }
@@ -75,6 +78,7 @@ export class LoadMonitor {
       replied: n(m.replied),
       rejected: n(m.rejected),
       seqErrors: n(m.seqErrors),
+      seqGaps: n(m.seqGaps),
       callErrors: n(m.callErrors),
       received: n(m.received),
       inFlight: n(m.sent - m.replied - m.rejected),

@@ -14,6 +14,7 @@ export interface SubnetProgress {
   replied: number
   rejected: number
   seqErrors: number
+  seqGaps: number
   inFlight: number
   /** Messages in the subnet's outgoing streams and outputs waiting for room in them. */
   inStreams: number
@@ -65,6 +66,7 @@ export function summarize (probes: NodeProbe[], previous?: { at: number, heights
       replied: l?.replied ?? 0,
       rejected: l?.rejected ?? 0,
       seqErrors: l?.seqErrors ?? 0,
+      seqGaps: l?.seqGaps ?? 0,
       inFlight: l?.inFlight ?? 0,
       inStreams: l?.messagesInStreams ?? 0,
       outputsWaiting: l?.outputsWaiting ?? 0,

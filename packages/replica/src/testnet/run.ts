@@ -32,6 +32,8 @@ export interface RunSummary {
   replied: number
   rejected: number
   seqErrors: number
+  /** Requests the receivers never saw because they were rejected on the way (at most `rejected`). */
+  seqGaps: number
   inFlight: number
   latencyMs: { mean: number, p50: number, p99: number }
   roundsPerSecond: number
@@ -205,13 +207,16 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
       const a = await agreement(testnet, probes, s.subnetIndex)
       return { ...s, agreedHeight: a.height, agreedRoots: a.roots.size, trafficHeights: (atStop.get(s.subnetIndex) ?? 0) - (firstAt!.heights.get(s.subnetIndex) ?? 0) }
     }))
-    const total = (k: 'sent' | 'replied' | 'rejected' | 'seqErrors' | 'inFlight'): number => subnets.reduce((n, s) => n + s[k], 0)
+    const total = (k: 'sent' | 'replied' | 'rejected' | 'seqErrors' | 'seqGaps' | 'inFlight'): number => subnets.reduce((n, s) => n + s[k], 0)
     const sent = total('sent')
     const replied = total('replied')
     const rejected = total('rejected')
     const seqErrors = total('seqErrors')
+    const seqGaps = total('seqGaps')
     if (sent !== replied + rejected) problems.push(`${sent - replied - rejected} requests without an answer`)
     if (seqErrors > 0) problems.push(`${seqErrors} sequence errors`)
+    // A gap no reject accounts for is a request that vanished on the way.
+    if (seqGaps > rejected) problems.push(`${seqGaps - rejected} requests missing at their receivers without a reject`)
     if (loaders.size > 0 && sent === 0) problems.push('no request was sent')
     for (const s of withAgreement) {
       if (s.agreedRoots !== 1) problems.push(`subnet ${s.subnetIndex}: ${s.agreedRoots} different state roots at height ${s.agreedHeight}`)
@@ -226,7 +231,7 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
       durationS: opts.durationS ?? spanS,
       trafficS: (trafficEnd - firstAt.at) / 1000,
       subnets: withAgreement,
-      sent, replied, rejected, seqErrors,
+      sent, replied, rejected, seqErrors, seqGaps,
       inFlight: total('inFlight'),
       latencyMs: latencySummary(probes),
       roundsPerSecond: rounds,
@@ -247,6 +252,7 @@ export function summaryTable (s: RunSummary): string {
     ['requests rejected', String(s.rejected)],
     ['unanswered', String(s.sent - s.replied - s.rejected)],
     ['sequence errors', String(s.seqErrors)],
+    ['sequence gaps (rejected on the way)', String(s.seqGaps)],
     ['latency mean / p50 / p99', `${s.latencyMs.mean.toFixed(0)} / ${s.latencyMs.p50.toFixed(0)} / ${s.latencyMs.p99.toFixed(0)} ms`],
     ['result', s.ok ? 'OK: nothing lost' : `FAILED: ${s.problems.join('; ')}`]
   ]
