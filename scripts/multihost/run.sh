@@ -282,7 +282,11 @@ cmd_test () {
   trap 'say "interrupted"; exit 130' INT TERM
   cmd_up
   cmd_slo || rc=$?
-  if [ $rc = 0 ] && [ $KEEP = 0 ]; then rm -rf "$STATE/testnet"; fi
+  # A passing run leaves nothing behind; a failing one keeps the logs and metrics for a post-mortem.
+  if [ $rc = 0 ] && [ $KEEP = 0 ]; then
+    rm -rf "$STATE/testnet" "$STATE/settings" "$STATE/slo.json" "$STATE"/wire-params.json "$STATE"/wire-stats.json* "$STATE/wire.ready" "$STATE/wire.log"
+    rmdir "$STATE" 2>/dev/null || true
+  fi
   return $rc
 }
 
