@@ -4,6 +4,7 @@ import { ARTIFACT_ID_BYTES, FETCH_REQUEST_READ_TIMEOUT_MS, FETCH_RESPONSE_OVERHE
 import { UnknownKindError } from './errors.js'
 import { FetchRequest, FetchResponse } from './pb/artifact-gossip.js'
 import type { Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** Server side: finds validated artifact bytes to serve (undefined = not held). */
 export interface ArtifactSource {
@@ -12,6 +13,15 @@ export interface ArtifactSource {
 }
 
 export type ServeOutcome = 'ok' | 'not_found' | 'unknown_kind' | 'bad_request'
+
+/** Protobuf decoding that fails only with InvalidEncodingError, whatever protons-runtime throws. */
+function decodeWith<T> (codec: { decode(bytes: Uint8Array | Uint8ArrayList): T }, bytes: Uint8Array | Uint8ArrayList, what: string): T {
+  try {
+    return codec.decode(bytes)
+  } catch (err) {
+    throw new InvalidEncodingError(`malformed ${what}`, { cause: err })
+  }
+}
 
 /**
  * Serves one request on an inbound fetch stream: read one bounded request frame, write
@@ -23,7 +33,7 @@ export async function serveFetch (stream: Stream, source: ArtifactSource): Promi
   let outcome: ServeOutcome
   let response: FetchResponse
   try {
-    const req = FetchRequest.decode(await lp.read({ signal }))
+    const req = decodeWith(FetchRequest, await lp.read({ signal }), 'fetch request')
     if (req.id.byteLength !== ARTIFACT_ID_BYTES || !KIND_NAME_PATTERN.test(req.kind)) throw new InvalidEncodingError('bad fetch request')
     const bytes = source.lookup(req.kind, Buffer.from(req.id).toString('hex'))
     if (bytes == null) {
@@ -60,7 +70,7 @@ export async function requestArtifact (stream: Stream, req: { kind: string, idHe
   const lp = lpStream(stream, { maxDataLength: req.expectedSize + FETCH_RESPONSE_OVERHEAD_BYTES })
   try {
     await lp.write(FetchRequest.encode({ id: new Uint8Array(Buffer.from(req.idHex, 'hex')), kind: req.kind }), { signal })
-    const res = FetchResponse.decode(await lp.read({ signal }))
+    const res = decodeWith(FetchResponse, await lp.read({ signal }), 'fetch response')
     await stream.close({ signal }).catch(() => {})
     switch (res.status) {
       case FetchResponse.Status.OK: return res.artifact

@@ -19,17 +19,6 @@ const arbGossip = fc.oneof(
   fc.record({ id: fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hex), kind: kindName, size: fc.integer({ min: 1, max: 1 << 24 }), height: fc.nat() }).map(encodeAdvert)
 )
 
-/**
- * Pending finding P1 (docs/reliability.md): a request frame whose protobuf has an
- * invalid wire type (e.g. the one-byte request 0x07) makes protons-runtime
- * throw a plain Error, which serveFetch does not map to BAD_REQUEST: it aborts the
- * stream and rethrows. Tolerated here, and only this, until the package maps it;
- * then this predicate goes and the target checks the strict contract.
- */
-function isPendingP1 (err: unknown): boolean {
-  return err instanceof Error && Object.getPrototypeOf(err) === Error.prototype && /^invalid (wire type|varint)/.test(err.message)
-}
-
 describe('fuzz: @icnet/artifact-gossip', function () {
   this.timeout(targetTimeoutMs())
 
@@ -55,7 +44,7 @@ describe('fuzz: @icnet/artifact-gossip', function () {
       const [client, server] = await streamPair()
       const frame = lp.encode.single(input).subarray()
       client.send(frame)
-      const r = await expectAsyncDecoderContract(input, async () => await serveFetch(server, source), err => err instanceof IcnetError || isPendingP1(err))
+      const r = await expectAsyncDecoderContract(input, async () => await serveFetch(server, source), err => err instanceof IcnetError)
       if (!r.ok) {
         assert.equal(server.status, 'aborted', 'a refused request aborts the stream')
         return
