@@ -13,7 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey, ServiceMap, Libp2p, ConnectionGater } from '@libp2p/interface'
-import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
+import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 
 export type TestTransport = 'tcp' | 'memory'
 
@@ -22,6 +22,11 @@ export interface TestNodeOptions<S extends ServiceMap> {
   transport?: TestTransport
   privateKey?: PrivateKey
   connectionGater?: ConnectionGater
+  /**
+   * libp2p's connection monitor pings every connection and closes it when a ping times
+   * out; benchmarks that saturate the event loop may want a longer timeout or none.
+   */
+  connectionMonitor?: Libp2pOptions['connectionMonitor']
   /** Start the node (default true). */
   start?: boolean
 }
@@ -47,6 +52,7 @@ export async function createTestNode<S extends ServiceMap = ServiceMap> (opts: T
     // Every test node dials from 127.0.0.1; libp2p's default of 5 inbound connections
     // per second per host would reset dials in meshes of more than a few nodes.
     connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1_000 },
+    ...(opts.connectionMonitor !== undefined ? { connectionMonitor: opts.connectionMonitor } : {}),
     services: {
       identify: identify(),
       ping: ping(),
