@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The node side of the multi-host testnet (scripts/multihost/run.sh drives it):
 //
-//   node slo.mjs init   --dir D --subnets S --nodes N --net 10.231.0 [--first-host 10] [--rate 10] [--payload-size 1024]
+//   node slo.mjs init   --dir D --subnets S --nodes N --net 10.231.0 [--first-host 10] [--rate 10] [--payload-size 1024] [--system-subnets 0]
 //        genesis with one IPv4 host per node (node k over all subnets: <net>.<first-host + k>),
-//        the XNet load canister on every subnet; writes D/hosts.txt ("<s>-<i> <ip>" per line)
+//        the XNet load canister on every subnet; writes D/hosts.txt ("<s>-<i> <ip>" per line).
+//        All subnets are application subnets unless --system-subnets says otherwise: the IC's
+//        SLO tests load application subnets only (a system subnet caps its streams at 100 messages)
 //   node slo.mjs wait   --dir D [--timeout 180]
 //        until every node answers /health and every subnet certifies heights
 //   node slo.mjs status --dir D
@@ -63,13 +65,15 @@ async function init (f) {
   if (subnets * nodes + first > 254) throw new Error(`${subnets * nodes} nodes do not fit in ${net}.${first}..254`)
   const hostFor = (s, i) => `${net}.${first + s * nodes + i}`
   const dir = resolve(f.dir)
-  const layout = await initTestnet({ subnets, nodesPerSubnet: nodes, dir, hostFor })
+  const system = f['system-subnets'] ?? 0
+  const types = Array.from({ length: subnets }, (_, s) => s < system ? 'system' : 'application')
+  const layout = await initTestnet({ subnets, nodesPerSubnet: nodes, dir, hostFor, types })
   const plan = planGenesisCanisters(layout.registry, ['xnet-load'], { rate: f.rate ?? DEFAULT_LOAD_RATE, payloadSize: f['payload-size'] ?? DEFAULT_LOAD_PAYLOAD_BYTES })
   await writeGenesisCanisters(join(dir, 'canisters.json'), plan)
   const lines = []
   for (let s = 0; s < subnets; s++) for (let i = 0; i < nodes; i++) lines.push(`${s}-${i} ${hostFor(s, i)}`)
   await writeFile(join(dir, 'hosts.txt'), `${lines.join('\n')}\n`)
-  log(`genesis: ${subnets} subnets x ${nodes} nodes in ${dir}, hosts ${hostFor(0, 0)}..${hostFor(subnets - 1, nodes - 1)}`)
+  log(`genesis: ${subnets} subnets (${Math.min(system, subnets)} system) x ${nodes} nodes in ${dir}, hosts ${hostFor(0, 0)}..${hostFor(subnets - 1, nodes - 1)}`)
 }
 
 /** Probes every node; per subnet: nodes up, height, and the load counters of the node that executed furthest. */
@@ -250,7 +254,7 @@ async function run (f) {
 
   const perSubnet = []
   for (const s of end.subnets) {
-    const l = s.load ?? { sent: 0, replied: 0, rejected: 0, callErrors: 0, seqErrors: 0, inFlight: 0, latencySumMs: 0, latencyCount: 0 }
+    const l = s.load ?? { sent: 0, replied: 0, rejected: 0, callErrors: 0, seqErrors: 0, seqGaps: 0, inFlight: 0, latencySumMs: 0, latencyCount: 0 }
     const s0 = start.subnets.find(x => x.index === s.index)
     const s1 = stop.subnets.find(x => x.index === s.index)
     const trafficRounds = (s1?.height ?? 0) - (s0?.height ?? 0)
@@ -266,6 +270,7 @@ async function run (f) {
       unanswered,
       failures_pct: attempted === 0 ? 0 : (l.callErrors + l.rejected + unanswered) / attempted * 100,
       seq_errors: l.seqErrors,
+      seq_gaps: l.seqGaps ?? 0,
       latency_mean_ms: l.latencyCount === 0 ? 0 : l.latencySumMs / l.latencyCount,
       traffic_rounds: trafficRounds,
       send_ratio: trafficRounds === 0 ? 0 : l.sent / (rate * trafficRounds),
@@ -281,6 +286,8 @@ async function run (f) {
   const latencySum = end.subnets.reduce((n, s) => n + (s.load?.latencySumMs ?? 0), 0)
   const attempted = sum('sent') + sum('call_errors')
   const problems = []
+  // Receivers count the requests missing from a sender's sequence; a reject accounts for each one, or a request vanished.
+  if (sum('seq_gaps') > sum('rejected')) problems.push(`${sum('seq_gaps') - sum('rejected')} requests missing at their receivers without a reject`)
   for (const s of perSubnet) {
     if (s.sent === 0) problems.push(`subnet ${s.subnet}: no request sent`)
     if (!(s.failures_pct < SLO.maxFailuresPct)) problems.push(`subnet ${s.subnet}: failures ${s.failures_pct.toFixed(2)}% (SLO < ${SLO.maxFailuresPct}%)`)
@@ -299,6 +306,7 @@ async function run (f) {
     rejected: sum('rejected'),
     failures_pct: attempted === 0 ? 0 : (sum('call_errors') + sum('rejected') + sum('unanswered')) / attempted * 100,
     seq_errors: sum('seq_errors'),
+    seq_gaps: sum('seq_gaps'),
     latency_ms: { mean: latencyCount === 0 ? 0 : latencySum / latencyCount },
     rounds_per_s: perSubnet.reduce((n, s) => n + s.rounds_per_s, 0) / Math.max(1, perSubnet.length),
     traffic_s: trafficS,
@@ -313,7 +321,7 @@ async function run (f) {
 
 const [cmd, ...rest] = process.argv.slice(2)
 const spec = {
-  init: { dir: 'string', subnets: 'number', nodes: 'number', net: 'string', 'first-host': 'number', rate: 'number', 'payload-size': 'number' },
+  init: { dir: 'string', subnets: 'number', nodes: 'number', net: 'string', 'first-host': 'number', rate: 'number', 'payload-size': 'number', 'system-subnets': 'number' },
   wait: { dir: 'string', timeout: 'number' },
   status: { dir: 'string' },
   rtt: { dir: 'string', to: 'string', count: 'number' },
