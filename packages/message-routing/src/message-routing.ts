@@ -77,6 +77,8 @@ export class MessageRouting {
   private certified: CertifiedState | undefined
   private lastCheckpoint: WrittenCheckpoint | undefined
   private readonly progress: Progress = { xnetInducted: 0, executed: 0, criticalErrors: 0 }
+  /** Height whose XNet slices (messages and signals) our streams reflect; it leads `height` while a batch executes. */
+  private slicesHeight = 0
   private lock: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -114,6 +116,7 @@ export class MessageRouting {
     const cp = await loadCheckpoint(this.dataDir, height)
     const s = this.state
     s.height = cp.height
+    this.slicesHeight = cp.height
     s.timeNs = cp.timeNs
     s.loopback = cp.loopback
     for (const { state, snapshot } of cp.canisters) {
@@ -253,6 +256,7 @@ export class MessageRouting {
     const slices = orderedSlices(batch.xnetSlices)
     collectStreams(ctx, slices)
     inductSlices(ctx, slices)
+    this.slicesHeight = batch.height
     inductIngress(ctx, await executeManagementIngress(ctx, batch.ingress ?? [], batch.time), batch.time)
     const used = await executeRound(ctx)
     this.metrics.roundInstructions.observe(Number(used))
@@ -346,6 +350,13 @@ export class MessageRouting {
     if (e === undefined) return undefined
     return { begin: e.stream.begin, end: e.stream.end, signalsEnd: e.stream.signalsEnd }
   }
+
+  /**
+   * The height whose XNet slices `ownStream` and `expectedIndices` reflect. It
+   * reaches a batch's height as soon as that batch's slices are inducted, before
+   * its execution ends, so block makers need not wait for execution.
+   */
+  get streamsHeight (): number { return this.slicesHeight }
 
   /** Where the next slice from `remote` must start, with no unexecuted payloads in between. */
   expectedIndices (remote: SubnetId): ExpectedIndices {

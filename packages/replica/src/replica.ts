@@ -15,7 +15,7 @@ import { loadTestCanister } from '@icnet/execution/canisters'
 import { MessageRouting, type IngressMessage } from '@icnet/message-routing'
 import { stateSync, type StateSyncService } from '@icnet/state-sync'
 import { InvalidIdError, Principal, fromHex, principalEquals, toHex, type SubnetId } from '@icnet/types'
-import { CertifiedSlicePool, XNetPayloadBuilder, createXNetMetrics, xnetStream, type XNetStreamService } from '@icnet/xnet-stream'
+import { CertifiedSlicePool, XNetPayloadBuilder, createXNetMetrics, expectedIndices, xnetStream, type XNetStreamService } from '@icnet/xnet-stream'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
@@ -37,7 +37,8 @@ import { createLog, type StructuredLog } from './log.js'
 import { PromMetrics } from './prom-metrics.js'
 import { LiveCheckpointStore, syncCheckpoint } from './state-catch-up.js'
 import { ReplayFromCheckpointStore } from './replay-store.js'
-import { XNET_SECTION, batchSlices, xnetPayloadSection } from './xnet-payload.js'
+import { FinalizedBatches, type FinalizedEntry } from './finalized-batches.js'
+import { XNET_SECTION, batchSlices, decodeXNetPayload, xnetPayloadSection, type XNetStateView } from './xnet-payload.js'
 
 /** Members of the subnet not connected are redialled this often (they may start later or restart). */
 export const REDIAL_INTERVAL_MS = 1_000
@@ -45,6 +46,12 @@ export const REDIAL_INTERVAL_MS = 1_000
 export const REGISTRY_POLL_MS = 2_000
 /** State roots kept per node for the agreement check (one per height). */
 export const ROOTS_KEPT = 4_096
+/**
+ * Finalized batches taken from consensus ahead of execution. Block makers read
+ * their XNet payloads; beyond this many, consensus's own bound on unconsumed
+ * batches holds it back.
+ */
+export const FINALIZED_BATCHES_AHEAD = 16
 
 export interface ReplicaInit {
   config: ReplicaConfig
@@ -93,7 +100,7 @@ export class Replica {
   private roundLoop?: Promise<void>
   private status: Health['status'] = 'starting'
   private readonly startedAt = Date.now()
-  private heightWaiters: Array<{ height: number, resolve: (ok: boolean) => void }> = []
+  private readonly finalized = new FinalizedBatches(FINALIZED_BATCHES_AHEAD)
   private params!: ConsensusParams
   private httpPort?: number
 
@@ -169,7 +176,11 @@ export class Replica {
           // Through `this.state`: after a state sync the node reopens message routing on the new checkpoint.
           store: { encodeSlice: (destination, query) => this.state.certifiedStreamStore.encodeSlice(destination, query) },
           pool,
-          expectedIndices: source => this.state.expectedIndices(source),
+          // Past the finalized batches not executed yet: their messages are never needed again.
+          expectedIndices: source => expectedIndices(source, {
+            ownStream: remote => this.state.ownStream(remote),
+            pastPayloads: this.finalized.payloadsAfter(this.state.streamsHeight)
+          }),
           metrics: m
         }),
         stateSync: stateSync({ store: checkpoints, metrics: m })
@@ -189,16 +200,17 @@ export class Replica {
       maxBlockPayloadBytes: this.params.maxBlockPayloadBytes,
       known: id => this.state.ingressStatus(id) !== undefined
     })
+    const xnetBlocks = m.counter({ name: 'icnet_replica_xnet_blocks_built_total', help: 'Blocks this node built, by what their XNet section got (slices, none: nothing new, behind: finalized batches not known in time)', labelNames: ['outcome'] })
     const section = xnetPayloadSection({
       builder,
       pool,
-      state: { ownStream: remote => this.state.ownStream(remote) },
       maxBlockPayloadBytes: this.params.maxBlockPayloadBytes,
-      // A block maker whose execution is behind the finalized height cannot build slices (their expected
-      // indices depend on it); waiting a little is better than a block without any under CPU load.
+      viewAt: h => this.xnetView(h),
+      waitForView: async (h, ms) => this.waitForXNetView(h, ms),
+      // The finalized batches normally arrive with finalization itself; a short wait covers a slow event loop.
       buildWaitMs: Math.max(200, 2 * this.params.unitDelayMs),
       validateWaitMs: 10_000,
-      waitForHeight: async (h, ms) => this.waitForHeight(h, ms)
+      onBuilt: outcome => { xnetBlocks.inc(1, { outcome }) }
     })
 
     const lmdb = new LmdbConsensusStore(join(config.dataDir, 'consensus'))
@@ -350,14 +362,55 @@ export class Replica {
     this.httpPort = addr.port
   }
 
+  /**
+   * Takes finalized batches from consensus as they come (bounded by
+   * `FINALIZED_BATCHES_AHEAD`), so block makers know their XNet payloads before
+   * execution reaches them.
+   */
+  private async takeFinalized (): Promise<void> {
+    const maxBytes = this.params.maxBlockPayloadBytes
+    try {
+      for await (const batch of this.consensus.batches()) {
+        let xnet: FinalizedEntry['xnet']
+        try { xnet = decodeXNetPayload(batch.payload.get(XNET_SECTION) ?? new Uint8Array(0), maxBytes) } catch { xnet = undefined }
+        if (!await this.finalized.push({ batch, xnet })) return
+      }
+    } finally {
+      this.finalized.close()
+    }
+  }
+
+  /** The XNet view at a finalized height: our streams as far as inducted, and the finalized payloads after them. */
+  private xnetView (finalizedHeight: number): XNetStateView | undefined {
+    const mr = this.state
+    const payloads = this.finalized.payloadsBetween(mr.streamsHeight, finalizedHeight)
+    if (payloads === undefined) return undefined
+    return { ownStream: remote => this.state.ownStream(remote), finalizedPayloads: payloads }
+  }
+
+  private async waitForXNetView (finalizedHeight: number, timeoutMs: number): Promise<XNetStateView | undefined> {
+    const until = Date.now() + timeoutMs
+    for (;;) {
+      const v = this.xnetView(finalizedHeight)
+      if (v !== undefined || this.finalized.isClosed) return v
+      const left = until - Date.now()
+      if (left <= 0) return undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([this.finalized.changed(), new Promise<void>(resolve => { timer = setTimeout(resolve, left) })])
+      clearTimeout(timer)
+    }
+  }
+
   /** The round: finalized batches in order → execute → state root → certification share (→ CUP share at checkpoints). */
   private async runRounds (): Promise<void> {
     const maxBytes = this.params.maxBlockPayloadBytes
     const executed = this.metrics.counter({ name: 'icnet_replica_batches_executed_total', help: 'Finalized batches executed' })
     const duration = this.metrics.histogram({ name: 'icnet_replica_batch_execution_seconds', help: 'Time to execute one batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] })
     const heightGauge = this.metrics.gauge({ name: 'icnet_replica_executed_height', help: 'Latest executed height' })
+    const taking = this.takeFinalized()
     try {
-      for await (const batch of this.consensus.batches()) {
+      for (let entry = await this.finalized.first(); entry !== undefined; this.finalized.done(), entry = await this.finalized.first()) {
+        const { batch } = entry
         if (batch.height <= this.state.height) continue // replayed below our checkpoint: already in the state
         if (batch.height > this.state.height + 1) {
           await this.catchUpState(batch.height)
@@ -369,7 +422,7 @@ export class Replica {
           time: batch.time,
           randomness: batch.randomness,
           ingress: batchIngress(batch.payload.get(INGRESS_SECTION), maxBytes),
-          xnetSlices: batchSlices(batch.payload.get(XNET_SECTION), maxBytes, this.subnetId)
+          xnetSlices: batchSlices(entry.xnet ?? batch.payload.get(XNET_SECTION), maxBytes, this.subnetId)
         })
         done()
         executed.inc()
@@ -391,12 +444,14 @@ export class Replica {
           this.log.info('checkpoint', { height: result.checkpoint.height, stateHash: toHex(result.checkpoint.stateHash) })
         }
         this.transport.purgeBelow(this.consensus.finalizedHeight)
-        this.wakeHeightWaiters()
       }
     } catch (err: any) {
       if (this.status === 'stopping') return
       this.log.error('round loop failed', { err })
       throw err
+    } finally {
+      this.finalized.close()
+      await taking.catch(() => {})
     }
   }
 
@@ -424,26 +479,17 @@ export class Replica {
 
   private lastCertifiedRoot?: Uint8Array
 
-  private wakeHeightWaiters (): void {
-    const h = this.state.height
-    this.heightWaiters = this.heightWaiters.filter(w => {
-      if (w.height > h) return true
-      w.resolve(true)
-      return false
-    })
-  }
-
   /** Resolves true once the executed height reaches `height`, false after `timeoutMs`. */
   async waitForHeight (height: number, timeoutMs: number): Promise<boolean> {
-    if (this.state.height >= height) return true
-    return new Promise(resolve => {
-      const w = { height, resolve }
-      this.heightWaiters.push(w)
-      setTimeout(() => {
-        const i = this.heightWaiters.indexOf(w)
-        if (i >= 0) { this.heightWaiters.splice(i, 1); resolve(false) }
-      }, timeoutMs).unref()
-    })
+    const until = Date.now() + timeoutMs
+    while (this.state.height < height) {
+      const left = until - Date.now()
+      if (left <= 0 || this.finalized.isClosed) return false
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([this.finalized.changed(), new Promise<void>(resolve => { timer = setTimeout(resolve, left) })])
+      clearTimeout(timer)
+    }
+    return true
   }
 
   health (): Health {
@@ -476,7 +522,7 @@ export class Replica {
     this.status = 'stopping'
     if (this.redialTimer != null) clearInterval(this.redialTimer)
     this.watcher?.stop()
-    for (const w of this.heightWaiters.splice(0)) w.resolve(false)
+    this.finalized.close()
     this.syncing?.abort()
     await this.consensus?.stop().catch(err => { this.log.warn('consensus stop', { err }) })
     await this.roundLoop?.catch(() => {})

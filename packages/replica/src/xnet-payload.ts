@@ -66,24 +66,39 @@ export function decodeXNetPayload (b: Uint8Array, maxBytes: number): XNetPayload
   return { slices }
 }
 
+/**
+ * What expected slice indices are computed from at a finalized height: our
+ * streams as far as slices were inducted, plus the XNet payloads of the
+ * finalized batches not inducted yet (oldest first).
+ */
+export interface XNetStateView {
+  ownStream(remote: SubnetId): OwnStreamPosition | undefined
+  finalizedPayloads: XNetPayload[]
+}
+
 export interface XNetSectionInit {
   builder: XNetPayloadBuilder
   pool: CertifiedSlicePool
-  /** The executed state's own streams (message routing's `ownStream`). */
-  state: { ownStream(remote: SubnetId): OwnStreamPosition | undefined }
   maxBlockPayloadBytes: number
-  /** How long a builder waits for execution to reach the finalized height before proposing no slices. */
+  /** The view at a finalized height, or undefined while a finalized batch up to it is not known yet. */
+  viewAt(finalizedHeight: number): XNetStateView | undefined
+  /** Resolves with the view once there is one, or undefined after `timeoutMs`. */
+  waitForView(finalizedHeight: number, timeoutMs: number): Promise<XNetStateView | undefined>
+  /** How long a builder waits for the view before proposing no slices. */
   buildWaitMs: number
-  /** How long a validator waits for the same before it gives up on a block (it will see it again via catch-up). */
+  /** How long a validator waits for the view before it gives up on a block (it will see it again via catch-up). */
   validateWaitMs: number
-  waitForHeight(height: number, timeoutMs: number): Promise<boolean>
+  /** Blocks built, by what their XNet section got: `slices`, `none` (nothing new in the pool) or `behind` (no view in time). */
+  onBuilt?: (outcome: 'slices' | 'none' | 'behind') => void
 }
 
 /**
  * The XNet payload builder of @icnet/xnet-stream as a consensus payload section.
- * Expected indices come from the executed state at the finalized height plus the
- * payloads of the not-yet-finalized ancestors, so a node first lets execution
- * reach the finalized height (it is at most a few batches behind).
+ * Expected indices come from our streams as far as slices were inducted, the
+ * payloads of the finalized batches not inducted yet, and those of the
+ * not-yet-finalized ancestors: a block maker need not wait for execution to
+ * reach the finalized height (under load it is often a batch or two behind, and
+ * a block without slices costs the XNet traffic a whole round).
  */
 export function xnetPayloadSection (init: XNetSectionInit): PayloadBuilder {
   const decoded = new WeakMap<Uint8Array, XNetPayload>()
@@ -92,25 +107,30 @@ export function xnetPayloadSection (init: XNetSectionInit): PayloadBuilder {
     if (p === undefined) { p = decodeXNetPayload(b, init.maxBlockPayloadBytes); decoded.set(b, p) }
     return p
   }
-  const context = (ctx: PayloadContext, byteLimit: number) => ({
-    ownStream: (remote: SubnetId) => init.state.ownStream(remote),
-    // Consensus lists ancestors parent first; the builder wants them oldest first.
-    pastPayloads: ctx.pastPayloads.map(decode).reverse(),
+  const context = (view: XNetStateView, ctx: PayloadContext, byteLimit: number) => ({
+    ownStream: (remote: SubnetId) => view.ownStream(remote),
+    // Consensus lists ancestors parent first; the builder wants them oldest first, after the finalized ones.
+    pastPayloads: [...view.finalizedPayloads, ...ctx.pastPayloads.map(decode).reverse()],
     byteLimit
   })
+  const view = async (ctx: PayloadContext, waitMs: number): Promise<XNetStateView | undefined> =>
+    init.viewAt(ctx.finalizedHeight) ?? await init.waitForView(ctx.finalizedHeight, waitMs)
   return {
     name: XNET_SECTION,
     async build (_height, ctx, byteLimit) {
-      if (!await init.waitForHeight(ctx.finalizedHeight, init.buildWaitMs)) return new Uint8Array(0)
-      const { payload } = init.builder.buildPayload(context(ctx, Math.min(byteLimit, XNET_BLOCK_BYTES)))
+      const v = await view(ctx, init.buildWaitMs)
+      if (v === undefined) { init.onBuilt?.('behind'); return new Uint8Array(0) }
+      const { payload } = init.builder.buildPayload(context(v, ctx, Math.min(byteLimit, XNET_BLOCK_BYTES)))
+      init.onBuilt?.(payload.slices.length === 0 ? 'none' : 'slices')
       return payload.slices.length === 0 ? new Uint8Array(0) : encodeXNetPayload(payload)
     },
     async validate (bytes, ctx) {
       const payload = decode(bytes)
       if (payload.slices.length === 0) return true
-      if (!await init.waitForHeight(ctx.finalizedHeight, init.validateWaitMs)) return false
+      const v = await view(ctx, init.validateWaitMs)
+      if (v === undefined) return false
       try {
-        init.builder.validatePayload(payload, context(ctx, init.maxBlockPayloadBytes))
+        init.builder.validatePayload(payload, context(v, ctx, init.maxBlockPayloadBytes))
         return true
       } catch (err) {
         if (err instanceof InvalidSliceError) return false
@@ -120,8 +140,9 @@ export function xnetPayloadSection (init: XNetSectionInit): PayloadBuilder {
   }
 }
 
-/** The slices of a finalized batch's XNet section (validated when the block was notarized). */
-export function batchSlices (section: Uint8Array | undefined, maxBytes: number, ourSubnet: SubnetId): XNetPayload['slices'] {
-  if (section === undefined || section.length === 0) return []
-  return decodeXNetPayload(section, maxBytes).slices.filter(s => !principalEquals(s.subnet, ourSubnet))
+/** The slices of a finalized batch's XNet section, raw or decoded (validated when the block was notarized). */
+export function batchSlices (section: Uint8Array | XNetPayload | undefined, maxBytes: number, ourSubnet: SubnetId): XNetPayload['slices'] {
+  if (section === undefined) return []
+  const payload = section instanceof Uint8Array ? decodeXNetPayload(section, maxBytes) : section
+  return payload.slices.filter(s => !principalEquals(s.subnet, ourSubnet))
 }
