@@ -12,6 +12,8 @@ export interface StructuredLog {
   info(msg: string, fields?: Record<string, unknown>): void
   warn(msg: string, fields?: Record<string, unknown>): void
   error(msg: string, fields?: Record<string, unknown>): void
+  /** Whether lines of `level` are written (to skip building costly fields). */
+  enabled(level: LogLevel): boolean
   /** A logger that adds `fields` to every line. */
   child(fields: Record<string, unknown>): StructuredLog
 }
@@ -46,6 +48,7 @@ export function createLog (init: StructuredLogInit = {}): StructuredLog {
     info: (m, f) => { emit('info', m, f) },
     warn: (m, f) => { emit('warn', m, f) },
     error: (m, f) => { emit('error', m, f) },
+    enabled: level => ORDER[level] >= min,
     child: (fields) => createLog({ ...init, fields: { ...base, ...fields } })
   }
 }

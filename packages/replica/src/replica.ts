@@ -417,14 +417,16 @@ export class Replica {
           if (batch.height <= this.state.height) continue // the synced checkpoint is above this batch
         }
         const done = duration.startTimer()
+        const xnetSlices = batchSlices(entry.xnet ?? batch.payload.get(XNET_SECTION), maxBytes, this.subnetId)
         const result = await this.state.executeBatch({
           height: batch.height,
           time: batch.time,
           randomness: batch.randomness,
           ingress: batchIngress(batch.payload.get(INGRESS_SECTION), maxBytes),
-          xnetSlices: batchSlices(entry.xnet ?? batch.payload.get(XNET_SECTION), maxBytes, this.subnetId)
+          xnetSlices
         })
         done()
+        if (this.log.enabled('debug')) this.logBatch(batch.height, batch.time, xnetSlices)
         executed.inc()
         heightGauge.set(result.height)
         this.roots.set(result.height, result.stateRoot)
@@ -455,10 +457,29 @@ export class Replica {
     }
   }
 
+  /** One debug line per executed batch: what XNet it brought and where our streams stand (an XNet timeline, with `jq`). */
+  private logBatch (height: number, time: number, slices: ReturnType<typeof batchSlices>): void {
+    this.log.debug('batch executed', {
+      height,
+      blockTime: time,
+      lagMs: Date.now() - time,
+      slices: slices.map(({ subnet, slice }) => ({
+        from: subnet.toText().slice(0, 5),
+        messages: slice.messages.length === 0 ? null : [slice.messages[0]!.index, slice.messages[slice.messages.length - 1]!.index + 1],
+        signalsEnd: slice.header.signalsEnd
+      })),
+      streams: this.registry.subnetIds().filter(s => !principalEquals(s, this.subnetId)).map(s => {
+        const own = this.state.ownStream(s)
+        return { to: s.toText().slice(0, 5), begin: own?.begin ?? 0, end: own?.end ?? 0 }
+      })
+    })
+  }
+
   private onCertification (height: number, stateRoot: Uint8Array, signature: Uint8Array): void {
     try {
       // False for a height this node has not executed yet (it is replaying) or already passed.
       if (!this.state.setCertification(height, signature)) return
+      this.log.debug('certified', { height })
     } catch (err) {
       // The subnet certified a root this node did not compute: its state diverged. Loud, never silent.
       this.log.error('certification does not match the local state', { height, err })
