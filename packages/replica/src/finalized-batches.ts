@@ -48,24 +48,6 @@ export class FinalizedBatches {
     this.wake()
   }
 
-  /**
-   * The XNet payloads of heights `after + 1 .. upTo`, oldest first, if every one
-   * of them is queued; otherwise undefined.
-   */
-  payloadsBetween (after: number, upTo: number): XNetPayload[] | undefined {
-    if (upTo <= after) return []
-    // Heights ascend, with a jump where consensus skipped to a catch-up package.
-    const from = this.entries.findIndex(e => e.batch.height === after + 1)
-    if (from < 0) return undefined
-    const out: XNetPayload[] = []
-    for (let i = from, h = after + 1; h <= upTo; i++, h++) {
-      const e = this.entries[i]
-      if (e === undefined || e.batch.height !== h || e.xnet === undefined) return undefined
-      out.push(e.xnet)
-    }
-    return out
-  }
-
   /** The XNet payloads of the queued heights from `after + 1` on, as far as they run without a gap. */
   payloadsAfter (after: number): XNetPayload[] {
     const from = this.entries.findIndex(e => e.batch.height === after + 1)

@@ -380,11 +380,17 @@ export class Replica {
     }
   }
 
-  /** The XNet view at a finalized height: our streams as far as inducted, and the finalized payloads after them. */
+  /**
+   * The XNet view at a finalized height: our streams as far as inducted, and the
+   * finalized payloads after them, at least up to that height. Every one taken
+   * so far goes in: consensus may have finalized more between the height it
+   * names and the ancestors it lists, and a payload counted twice is harmless
+   * (expected indices take the newest slice from each subnet).
+   */
   private xnetView (finalizedHeight: number): XNetStateView | undefined {
-    const mr = this.state
-    const payloads = this.finalized.payloadsBetween(mr.streamsHeight, finalizedHeight)
-    if (payloads === undefined) return undefined
+    const inducted = this.state.streamsHeight
+    const payloads = this.finalized.payloadsAfter(inducted)
+    if (inducted + payloads.length < finalizedHeight) return undefined
     return { ownStream: remote => this.state.ownStream(remote), finalizedPayloads: payloads }
   }
 
