@@ -107,6 +107,9 @@ export class CertifiedSlicePool {
       }
       next = slice
       if (cur != null && sliceMessagesEnd(slice) < sliceMessagesEnd(cur.slice)) next = cur.slice // pooled reaches further: keep it
+      // A signals-only slice never displaces pooled messages: the next pull starts after
+      // them, so they would never be pulled again. Its signals come with a later pull.
+      if (cur != null && cur.slice.messages.length > 0 && slice.messages.length === 0) next = cur.slice
     }
     const before = cur?.slice.messages.length ?? 0
     if (cur != null) this._bytes -= cur.bytes

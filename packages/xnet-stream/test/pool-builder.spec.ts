@@ -79,6 +79,17 @@ describe('certified slice pool and payload builder', function () {
       assert.ok(equalBytes(sliceRootHash(merged), sliceRootHash(full)))
     })
 
+    it('keeps pooled messages when a signals-only slice arrives after them', () => {
+      const pool = newPool()
+      pool.put(a.id, slice(a.store, { msgBegin: 0 }))
+      // The refill's next pull starts at the pooled end and finds nothing new yet.
+      const after = slice(a.store, { msgBegin: 40 })
+      assert.equal(after.messages.length, 0)
+      assert.equal(pool.put(a.id, after), 0)
+      assert.equal(pool.peek(a.id)!.messages.length, 40)
+      assert.equal(pool.takeSlice(a.id, { message: 0, signal: 0 }, { byteLimit: 1 << 20 })!.slice.messages.length, 40)
+    })
+
     it('refuses a slice it cannot verify and stays unchanged', () => {
       const pool = newPool()
       pool.put(a.id, slice(a.store, { msgBegin: 0, msgLimit: 10 }))
