@@ -28,7 +28,7 @@ import { BlsVerifierPool, generateNodeKeyPair, nodeSign } from '@icnet/crypto'
 import {
   artifactGossip, artifactGossipsubOptions, artifactTopic, type GossipsubRouter, type ArtifactGossipService, type ArtifactKind, type SignatureVerifier
 } from '@icnet/artifact-gossip'
-import { createTestNode, stopAll, waitFor, type TestTransport } from '@icnet/test-utils'
+import { connectMesh, createTestNode, stopAll, waitFor, type TestTransport } from '@icnet/test-utils'
 import { Principal, RoutingTable, concatBytes, readU64be, u64be, type RegistryView, type SubnetId } from '@icnet/types'
 import { gossipsub, type GossipSub, type GossipSubComponents, type GossipsubOpts } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
@@ -57,26 +57,6 @@ function percentile (xs: number[], p: number): number {
   if (xs.length === 0) return NaN
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!
-}
-
-/**
- * Full mesh: test nodes admit many inbound connections from 127.0.0.1 (see createTestNode).
- * A dial that fails on a loaded machine (handshake timeout) is retried.
- */
-async function connectMesh (nodes: Libp2p[]): Promise<void> {
-  await Promise.all(nodes.map(async (n, i) => {
-    for (let j = i + 1; j < nodes.length; j++) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await n.dial(nodes[j]!.getMultiaddrs()[0]!)
-          break
-        } catch (err) {
-          if (attempt >= 5) throw err
-          await new Promise(resolve => setTimeout(resolve, 200 * attempt))
-        }
-      }
-    }
-  }))
 }
 
 /** Gossipsub's public interface plus the public methods of its class used here. */

@@ -20,7 +20,7 @@ import {
 } from '@icnet/consensus'
 import { dealThresholdKeys, generateNodeKeyPair, proveNodeKeyPossession } from '@icnet/crypto'
 import { DEFAULT_SUBNET_PARAMS, Registry } from '@icnet/registry'
-import { createTestNode, stopAll } from '@icnet/test-utils'
+import { connectMesh, createTestNode, stopAll } from '@icnet/test-utils'
 import { InMemoryMetrics, canisterIdFromU64, subnetIdFromPublicKeyDer, toHex } from '@icnet/types'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -131,22 +131,6 @@ async function runConsensus (committee: Committee, d: Dealt, transports: Artifac
     notarization_p50_ms: round(percentile(not, 0.5) * 1000, 1),
     heights
   }
-}
-
-async function connectMesh (nodes: Libp2p[]): Promise<void> {
-  await Promise.all(nodes.map(async (n, i) => {
-    for (let j = i + 1; j < nodes.length; j++) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await n.dial(nodes[j]!.getMultiaddrs()[0]!)
-          break
-        } catch (err) {
-          if (attempt >= 5) throw err
-          await new Promise(resolve => setTimeout(resolve, 200 * attempt))
-        }
-      }
-    }
-  }))
 }
 
 async function loopbackCase (n: number, heights: number, payloadBytes: number): Promise<CaseResult> {

@@ -71,6 +71,27 @@ export async function connectAll (nodes: Libp2p[]): Promise<void> {
   }
 }
 
+/**
+ * Connects every pair at once, retrying a failed dial a few times with a growing pause:
+ * on a loaded machine a noise handshake can time out, and a benchmark should not die of it.
+ */
+export async function connectMesh (nodes: Libp2p[], opts: { attempts?: number } = {}): Promise<void> {
+  const attempts = opts.attempts ?? 5
+  await Promise.all(nodes.map(async (n, i) => {
+    for (let j = i + 1; j < nodes.length; j++) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await n.dial(nodes[j]!.getMultiaddrs()[0]!)
+          break
+        } catch (err) {
+          if (attempt >= attempts) throw err
+          await delay(200 * attempt)
+        }
+      }
+    }
+  }))
+}
+
 /** Stops every node, ignoring ones already stopped. */
 export async function stopAll (nodes: Array<{ stop(): void | Promise<void> }>): Promise<void> {
   await Promise.all(nodes.map(async n => { await n.stop() }))
