@@ -64,17 +64,8 @@ export interface AcceptedArtifact<A = unknown> {
   from?: string
 }
 
-export interface ProcessorInit {
-  subnetId: SubnetId
-  registry: () => RegistryView
-  verifier: SignatureVerifier
-  metrics: ArtifactGossipMetrics
-  /** Tells gossipsub the outcome for a message (forward, drop, or drop and penalise). */
-  report(msgId: string, from: string, verdict: Verdict): void
-  /** Fetches an advertised artifact's verified bytes. */
-  fetch(advert: Advert, from: string): Promise<Uint8Array>
-  onAccepted(accepted: AcceptedArtifact): void
-  onRejected?(from: string, kind: string): void
+/** The processor's bounds and pacing; the gossip service takes the same options and passes them on. */
+export interface ProcessorTuning {
   inlineThresholdBytes?: number
   topicQueueLength?: number
   dropPolicy?: DropPolicy
@@ -87,6 +78,19 @@ export interface ProcessorInit {
   fetchRounds?: number
   /** Wait before the second round, doubled each round (default 1 s). */
   fetchRetryBackoffMs?: number
+}
+
+export interface ProcessorInit extends ProcessorTuning {
+  subnetId: SubnetId
+  registry: () => RegistryView
+  verifier: SignatureVerifier
+  metrics: ArtifactGossipMetrics
+  /** Tells gossipsub the outcome for a message (forward, drop, or drop and penalise). */
+  report(msgId: string, from: string, verdict: Verdict): void
+  /** Fetches an advertised artifact's verified bytes. */
+  fetch(advert: Advert, from: string): Promise<Uint8Array>
+  onAccepted(accepted: AcceptedArtifact): void
+  onRejected?(from: string, kind: string): void
 }
 
 /** An advert waiting for (or in) a fetch; `round` counts the rounds of candidates already tried. */

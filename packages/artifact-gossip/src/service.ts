@@ -13,7 +13,7 @@ import { serveFetch } from './fetch-protocol.js'
 import { PeerBanList } from './gater.js'
 import { isSubnetMember, resolveRegistry, type RegistrySource } from './membership.js'
 import { createArtifactGossipMetrics, type ArtifactGossipMetrics } from './metrics.js'
-import { ArtifactProcessor, type AcceptedArtifact, type DropPolicy, type KindRegistration } from './processor.js'
+import { ArtifactProcessor, type AcceptedArtifact, type KindRegistration, type ProcessorTuning } from './processor.js'
 import { artifactTopic, parseArtifactTopic } from './topics.js'
 import type { ArtifactKind, Verdict } from './artifact-kind.js'
 import type { ArtifactPool } from './pool.js'
@@ -54,7 +54,7 @@ export interface ArtifactGossipComponents {
   logger?: ComponentLogger
 }
 
-export interface ArtifactGossipInit {
+export interface ArtifactGossipInit extends ProcessorTuning {
   subnetId: SubnetId
   registry: RegistrySource
   /** Batch signature verifier, e.g. @icnet/crypto's BlsVerifierPool. */
@@ -66,21 +66,9 @@ export interface ArtifactGossipInit {
    * Build it with `artifactGossipsubOptions(...)` so ids, signing and scoring fit.
    */
   pubsub?: string | (() => GossipsubRouter)
-  inlineThresholdBytes?: number
-  topicQueueLength?: number
-  dropPolicy?: DropPolicy
-  validationBatch?: number
-  maxConcurrentBatches?: number
-  stashLength?: number
-  maxConcurrentFetches?: number
-  fetchQueueLength?: number
   fetchTimeoutMs?: number
   /** Distinct peers tried per round of fetch attempts (default 4). */
   fetchMaxAttempts?: number
-  /** Rounds of fetch attempts per advert, with a doubling backoff between them (default 4). */
-  fetchRounds?: number
-  /** Wait before the second round of fetch attempts (default 1 s, then doubled). */
-  fetchRetryBackoffMs?: number
   /** Peers whose gossipsub score falls below this are disconnected and banned (default: graylist, -80). */
   disconnectThreshold?: number
   /** Shared with `subnetConnectionGater` so banned peers cannot redial. */
@@ -154,6 +142,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
       metrics: this.metrics
     })
     this.processor = new ArtifactProcessor({
+      ...pickTuning(init),
       subnetId: init.subnetId,
       registry: () => resolveRegistry(init.registry),
       verifier: init.verifier,
@@ -162,16 +151,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
       fetch: async (advert, from) => this.fetcher.fetch(advert, from),
       onAccepted: accepted => { this.safeDispatch(accepted) },
       onRejected: from => { this.suspects.set(from, Date.now()); this.checkScore(from) },
-      inlineThresholdBytes: init.inlineThresholdBytes ?? DEFAULT_INLINE_THRESHOLD_BYTES,
-      topicQueueLength: init.topicQueueLength,
-      dropPolicy: init.dropPolicy,
-      validationBatch: init.validationBatch,
-      maxConcurrentBatches: init.maxConcurrentBatches,
-      stashLength: init.stashLength,
-      maxConcurrentFetches: init.maxConcurrentFetches,
-      fetchQueueLength: init.fetchQueueLength,
-      fetchRounds: init.fetchRounds,
-      fetchRetryBackoffMs: init.fetchRetryBackoffMs
+      inlineThresholdBytes: init.inlineThresholdBytes ?? DEFAULT_INLINE_THRESHOLD_BYTES
     })
     for (const k of init.kinds ?? []) this.register(k)
   }
@@ -368,4 +348,16 @@ function shuffle<T> (xs: T[]): T[] {
     [a[i], a[j]] = [a[j]!, a[i]!]
   }
   return a
+}
+
+const TUNING_KEYS = [
+  'inlineThresholdBytes', 'topicQueueLength', 'dropPolicy', 'validationBatch', 'maxConcurrentBatches',
+  'stashLength', 'maxConcurrentFetches', 'fetchQueueLength', 'fetchRounds', 'fetchRetryBackoffMs'
+] as const satisfies ReadonlyArray<keyof ProcessorTuning>
+
+/** The processor's options out of the service's, so nothing else leaks into the core. */
+function pickTuning (init: ProcessorTuning): ProcessorTuning {
+  const out: Record<string, unknown> = {}
+  for (const k of TUNING_KEYS) if (init[k] !== undefined) out[k] = init[k]
+  return out as ProcessorTuning
 }
