@@ -1,7 +1,18 @@
 import type { NodeProbe } from './supervisor.js'
 
+/** The load canister's request counts, per subnet and summed over a testnet. */
+export interface TrafficCounts {
+  sent: number
+  replied: number
+  rejected: number
+  seqErrors: number
+  /** Requests the receivers never saw because they were rejected on the way (at most `rejected`). */
+  seqGaps: number
+  inFlight: number
+}
+
 /** One subnet's state as the testnet runner shows it. */
-export interface SubnetProgress {
+export interface SubnetProgress extends TrafficCounts {
   subnetIndex: number
   subnetId: string
   root: boolean
@@ -10,12 +21,6 @@ export interface SubnetProgress {
   height: number
   certifiedHeight: number
   roundsPerSecond: number
-  sent: number
-  replied: number
-  rejected: number
-  seqErrors: number
-  seqGaps: number
-  inFlight: number
   /** Messages in the subnet's outgoing streams and outputs waiting for room in them. */
   inStreams: number
   outputsWaiting: number

@@ -1,7 +1,7 @@
 import { loadConfigureArg, readGenesisCanisters, type GenesisCanister } from '../genesis-canisters.js'
 import { toHex } from '@icnet/types'
 import { httpUrlOf, openTestnet, type TestnetDir } from './layout.js'
-import { latencySummary, progressLine, summarize, type SubnetProgress } from './progress.js'
+import { latencySummary, progressLine, summarize, type SubnetProgress, type TrafficCounts } from './progress.js'
 import { TestnetSupervisor, type NodeProbe } from './supervisor.js'
 
 export interface RunOptions {
@@ -25,16 +25,9 @@ export interface RunOptions {
   signal?: AbortSignal
 }
 
-export interface RunSummary {
+export interface RunSummary extends TrafficCounts {
   durationS: number
   subnets: Array<SubnetProgress & { agreedHeight: number, agreedRoots: number, trafficHeights: number }>
-  sent: number
-  replied: number
-  rejected: number
-  seqErrors: number
-  /** Requests the receivers never saw because they were rejected on the way (at most `rejected`). */
-  seqGaps: number
-  inFlight: number
   latencyMs: { mean: number, p50: number, p99: number }
   roundsPerSecond: number
   /** Seconds between the heights at which the start and stop `configure` messages executed (the traffic window as the subnets saw it). */
