@@ -9,6 +9,7 @@ import {
   type SubnetRecord
 } from '@icnet/types'
 import { InMemoryCertifiedStreamStore } from '../src/certified-store.js'
+import { StaticRegistryView } from '../src/static-registry.js'
 
 export interface TestSubnet {
   id: SubnetId
@@ -30,6 +31,14 @@ export function makeSubnet (n = 1, t = 1): TestSubnet {
     store,
     record: (nodes) => ({ id, type: 'application', nodes, publicKey: keys.publicKey, publicKeyDer: keys.publicKeyDer })
   }
+}
+
+/** Three single-node subnets A, B, C and a registry that knows all three (no nodes listed). */
+export function threeSubnets (): { a: TestSubnet, b: TestSubnet, c: TestSubnet, registry: StaticRegistryView } {
+  const a = makeSubnet()
+  const b = makeSubnet()
+  const c = makeSubnet()
+  return { a, b, c, registry: new StaticRegistryView({ subnets: [a.record([]), b.record([]), c.record([])] }) }
 }
 
 export function request (seq: number, payloadBytes = 32): Request {

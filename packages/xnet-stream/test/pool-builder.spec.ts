@@ -11,16 +11,12 @@ import {
 import { XNetPayloadBuilder, expectedIndices, type OwnStreamPosition, type PayloadContext, type XNetPayload } from '../src/payload-builder.js'
 import { CertifiedSlicePool } from '../src/slice-pool.js'
 import { decodeCertifiedSlice, encodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, sliceMessagesEnd, sliceRootHash, type CertifiedStreamSlice } from '../src/slice.js'
-import { StaticRegistryView } from '../src/static-registry.js'
-import { makeSubnet, request } from './fixtures.js'
+import { request, threeSubnets } from './fixtures.js'
 
 describe('certified slice pool and payload builder', function () {
   this.timeout(60_000)
   // B receives: 40 messages from A; from C only signals (C inducted 5 of B's messages).
-  const a = makeSubnet()
-  const b = makeSubnet()
-  const c = makeSubnet()
-  const registry = new StaticRegistryView({ subnets: [a.record([]), b.record([]), c.record([])] })
+  const { a, b, c, registry } = threeSubnets()
   const toB = a.store.stream(b.id)
   for (let i = 0; i < 40; i++) toB.push(request(i, 200))
   a.store.certify()

@@ -23,15 +23,11 @@ import {
   verifyCertifiedSlice,
   type CertifiedStreamSlice
 } from '../src/slice.js'
-import { StaticRegistryView } from '../src/static-registry.js'
-import { makeSubnet, request } from './fixtures.js'
+import { makeSubnet, request, threeSubnets } from './fixtures.js'
 
 describe('certified slices', function () {
   this.timeout(60_000)
-  const a = makeSubnet()
-  const b = makeSubnet()
-  const c = makeSubnet()
-  const registry = new StaticRegistryView({ subnets: [a.record([]), b.record([]), c.record([])] })
+  const { a, b, c, registry } = threeSubnets()
   const ctx = { ourSubnet: b.id, sourceSubnet: a.id, registry }
 
   const toB = a.store.stream(b.id)

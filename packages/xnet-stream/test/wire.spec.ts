@@ -14,17 +14,13 @@ import {
   verifyCertifiedSlice,
   type CertifiedStreamSlice
 } from '../src/slice.js'
-import { StaticRegistryView } from '../src/static-registry.js'
 import { SliceWitnessWriter } from '../src/witness-writer.js'
-import { makeSubnet, request } from './fixtures.js'
+import { request, threeSubnets } from './fixtures.js'
 
 // The hand-written fast paths against the reference implementations they replace.
 describe('slice wire fast paths', function () {
   this.timeout(60_000)
-  const a = makeSubnet()
-  const b = makeSubnet()
-  const c = makeSubnet()
-  const registry = new StaticRegistryView({ subnets: [a.record([]), b.record([]), c.record([])] })
+  const { a, b, c, registry } = threeSubnets()
   const ctx = { ourSubnet: b.id, sourceSubnet: a.id, registry }
   const toB = a.store.stream(b.id)
   for (let i = 0; i < 90; i++) toB.push(request(i, 1 + (i * 53) % 700))
