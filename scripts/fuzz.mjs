@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the fuzz targets of test/dist/fuzz (build first: `npx tsc -b test`).
+// Runs the fuzz targets of test/dist/src/fuzz (build first: `npx tsc -b test`).
 //
 //   node scripts/fuzz.mjs                      every target, its default number of inputs
 //   node scripts/fuzz.mjs --seconds 60         every target for 60 s each
@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const dir = join(root, 'test/dist/fuzz')
+const dir = join(root, 'test/dist/src/fuzz')
 
 function option (name, fallback) {
   const i = process.argv.indexOf(`--${name}`)
@@ -31,7 +31,7 @@ if (!Number.isFinite(seconds) || seconds < 0 || !Number.isFinite(scale) || scale
   process.exit(2)
 }
 if (!existsSync(dir)) {
-  console.error('test/dist/fuzz is missing: build the tests first (npx tsc -b test)')
+  console.error('test/dist/src/fuzz is missing: build the tests first (npx tsc -b test)')
   process.exit(2)
 }
 // harness.spec.js tests the harness with a planted bug: not a target.

@@ -22,6 +22,8 @@ export interface RunOptions {
   progressEveryMs?: number
   /** Called once every node answers /health (e.g. to kill and restart one in a test). */
   onRunning?: (sup: TestnetSupervisor) => void | Promise<void>
+  /** Called after the drain and the agreement check, while every node still runs (e.g. to scrape their metrics). */
+  onDrained?: (sup: TestnetSupervisor) => void | Promise<void>
   signal?: AbortSignal
 }
 
@@ -216,6 +218,7 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
       if (s.nodesUp !== s.nodes) problems.push(`subnet ${s.subnetIndex}: ${s.nodes - s.nodesUp} nodes not answering`)
     }
     if (aborted) problems.push('stopped before the run completed')
+    await opts.onDrained?.(sup)
     const spanS = (endAt - firstAt.at) / 1000
     const rounds = spanS === 0
       ? 0
