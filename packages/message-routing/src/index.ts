@@ -10,6 +10,7 @@
  * manifests for state sync.
  */
 export { MessageRouting, DEFAULT_LIMITS } from './message-routing.js'
+export { limitsFromSubnetParams, type SubnetLimitParams } from './subnet-limits.js'
 export * from './types.js'
 export * from './errors.js'
 export * from './constants.js'

@@ -410,7 +410,7 @@ export class MessageRouting {
   stats (): MessageRoutingStats {
     const s = this.state
     const streams = s.sortedStreams().map(({ subnet, stream }) => ({
-      subnet: subnet.toText(), begin: stream.begin, end: stream.end, messages: stream.length, bytes: stream.byteSize, signalsEnd: stream.signalsEnd
+      subnet: subnet.toText(), begin: stream.begin, end: stream.end, messages: stream.length, bytes: stream.byteSize, signalsEnd: stream.signalsEnd, maxMessages: stream.limits.maxMessages
     }))
     const canisters = s.sortedCanisters().map(c => ({
       canisterId: c.id.toText(),

@@ -103,6 +103,8 @@ export interface StreamStats {
   messages: number
   bytes: number
   signalsEnd: number
+  /** Messages the stream holds at most (outputs beyond it wait in output queues). */
+  maxMessages: number
 }
 
 export interface CanisterStats {

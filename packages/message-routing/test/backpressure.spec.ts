@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { limitsFromSubnetParams } from '../src/index.js'
 import { Network, canisterOf, loadMetrics } from './harness.js'
 
 describe('stream backpressure', function () {
@@ -44,6 +45,31 @@ describe('stream backpressure', function () {
       assert.equal(receiver.received, sender.sent)
       assert.equal(receiver.seqErrors, 0n)
       assert.equal(st.criticalErrors + net.nodes[1]!.mr.stats().criticalErrors, 0)
+    } finally {
+      await net.close()
+    }
+  })
+})
+
+describe('limitsFromSubnetParams', () => {
+  it('takes the round budget and the stream limit from the registry parameters, and refuses a stream that holds nothing', () => {
+    assert.deepEqual(limitsFromSubnetParams({ maxInstructionsPerRound: 5_000_000, streamMaxMessages: 40 }), { roundInstructions: 5_000_000n, streamMaxMessages: 40 })
+    assert.deepEqual(limitsFromSubnetParams({}), {})
+    assert.throws(() => limitsFromSubnetParams({ streamMaxMessages: 0 }), RangeError)
+    assert.throws(() => limitsFromSubnetParams({ maxInstructionsPerRound: -1 }), RangeError)
+  })
+
+  it('a registry stream limit holds in a subnet that routes more than it', async () => {
+    const net = await Network.create({ subnets: 2, sandbox: 'js', limits: limitsFromSubnetParams({ streamMaxMessages: 7 }) })
+    try {
+      await net.installLoad()
+      net.configure(0, 0, 20, [canisterOf(1, 0)])
+      net.msgLimit[1] = 1
+      await net.round()
+      await net.round()
+      const st = net.nodes[0]!.mr.stats()
+      assert.deepEqual(st.streams.map(s => [s.messages, s.maxMessages]), [[7, 7]])
+      assert.ok(st.outputsWaiting > 0)
     } finally {
       await net.close()
     }

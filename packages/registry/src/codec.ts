@@ -49,6 +49,8 @@ function params (v: unknown, what: string): SubnetParams {
     if (o[key] !== undefined) out[key] = posInt(o[key], `${what}.${key}`)
   }
   if (out.checkpointInterval < 1) fail(`${what}.checkpointInterval must be at least 1`)
+  if (out.streamMaxMessages < 1) fail(`${what}.streamMaxMessages must be at least 1`)
+  if (out.maxXNetPayloadBytes < 1) fail(`${what}.maxXNetPayloadBytes must be at least 1`)
   return out
 }
 

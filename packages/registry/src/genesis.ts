@@ -33,6 +33,8 @@ export interface InitTestnetOptions {
   hostFor?: (subnetIndex: number, nodeIndex: number) => string
   /** Parameter overrides applied to every subnet. */
   params?: Partial<SubnetParams>
+  /** Parameter overrides per subnet index, applied after `params` (e.g. a slow subnet's round budget). */
+  subnetParams?: ReadonlyArray<Partial<SubnetParams> | undefined>
   /** Subnet types, per subnet; default: the root is 'system', the rest 'application'. */
   types?: SubnetType[]
 }
@@ -87,7 +89,7 @@ export async function initTestnet (opts: InitTestnetOptions): Promise<TestnetLay
       publicKeyDer: toHex(dealt.publicKeyDer),
       threshold: t,
       thresholdShares: [],
-      params: { ...params }
+      params: { ...params, ...(opts.subnetParams?.[s] ?? {}) }
     }
     const paths: string[] = []
     for (let i = 0; i < n; i++) {

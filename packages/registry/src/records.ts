@@ -1,4 +1,4 @@
-import type { SubnetType } from '@icnet/types'
+import { MAX_STREAM_MESSAGES, type SubnetType } from '@icnet/types'
 
 /**
  * The registry's content at one version, in its serialisable form: ids as
@@ -30,6 +30,24 @@ export interface SubnetParams {
   maxIngressBytesPerMessage: number
   /** Most ingress messages in one block. */
   maxIngressMessagesPerBlock: number
+  /**
+   * Instructions one round may spend over all canisters of the subnet (IC:
+   * max_instructions_per_round). A subnet with a small budget executes only a
+   * few messages per round (at least one): a slow receiver.
+   */
+  maxInstructionsPerRound: number
+  /**
+   * Messages the subnet's stream towards an application subnet holds before its
+   * outputs wait in the canisters' output queues (IC: MAX_STREAM_MESSAGES; towards
+   * a system subnet the cap is at most 100, SYSTEM_SUBNET_STREAM_MSG_LIMIT).
+   */
+  streamMaxMessages: number
+  /**
+   * Certified slice bytes a block maker of this subnet puts into one block: how
+   * many XNet messages the subnet inducts per round at most (the IC derives its
+   * XNet share from max_block_payload_size).
+   */
+  maxXNetPayloadBytes: number
 }
 
 export const DEFAULT_SUBNET_PARAMS: Readonly<SubnetParams> = Object.freeze({
@@ -38,7 +56,10 @@ export const DEFAULT_SUBNET_PARAMS: Readonly<SubnetParams> = Object.freeze({
   unitDelayMs: 300,
   initialNotaryDelayMs: 0,
   maxIngressBytesPerMessage: 2 * 1024 * 1024,
-  maxIngressMessagesPerBlock: 1000
+  maxIngressMessagesPerBlock: 1000,
+  maxInstructionsPerRound: 4_000_000_000,
+  streamMaxMessages: MAX_STREAM_MESSAGES,
+  maxXNetPayloadBytes: 256 * 1024
 })
 
 export interface SubnetRecordJson {

@@ -86,6 +86,30 @@ describe('testnet genesis', function () {
     }
   })
 
+  it('applies per-subnet parameter overrides after the common ones (a slow subnet: small round budget, small XNet share)', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'icnet-genesis-params-'))
+    try {
+      const layout = await initTestnet({
+        subnets: 2, nodesPerSubnet: 1, dir: d, basePort: 32000,
+        params: { unitDelayMs: 100, streamMaxMessages: 40 },
+        subnetParams: [undefined, { maxInstructionsPerRound: 5_000_000, maxXNetPayloadBytes: 4096 }]
+      })
+      const registry = await new FileRegistryStore(layout.registryDir).latest()
+      const [a, b] = registry.subnetIds().map(id => registry.requireSubnet(id).params)
+      assert.deepEqual([a!.unitDelayMs, a!.streamMaxMessages, a!.maxInstructionsPerRound, a!.maxXNetPayloadBytes], [100, 40, 4_000_000_000, 256 * 1024])
+      assert.deepEqual([b!.unitDelayMs, b!.streamMaxMessages, b!.maxInstructionsPerRound, b!.maxXNetPayloadBytes], [100, 40, 5_000_000, 4096])
+      // A stream that holds nothing would block every output: refused at genesis, nothing written.
+      const e = await mkdtemp(join(tmpdir(), 'icnet-genesis-params-bad-'))
+      try {
+        await assert.rejects(initTestnet({ subnets: 1, nodesPerSubnet: 1, dir: e, params: { streamMaxMessages: 0 } }), (err: Error) => err.name === 'InvalidEncodingError')
+      } finally {
+        await rm(e, { recursive: true, force: true })
+      }
+    } finally {
+      await rm(d, { recursive: true, force: true })
+    }
+  })
+
   it('rejects a hostFor that gives something other than an IPv4 address, writing nothing', async () => {
     const d = await mkdtemp(join(tmpdir(), 'icnet-genesis-badhost-'))
     try {

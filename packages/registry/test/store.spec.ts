@@ -76,6 +76,14 @@ describe('registry store', () => {
     await assert.rejects(new FileRegistryStore(dir).put(records), VerificationError)
   })
 
+  it('gives parameters a registry file does not name their defaults (files written before they existed)', () => {
+    const records = sampleRecords(1) as unknown as { subnets: Array<{ params: Record<string, number> }> }
+    const { maxInstructionsPerRound: _a, streamMaxMessages: _b, maxXNetPayloadBytes: _c, ...older } = records.subnets[0]!.params
+    records.subnets[0]!.params = older
+    const decoded = decodeRecords(new TextEncoder().encode(JSON.stringify(records)))
+    assert.deepEqual(decoded.subnets[0]!.params, DEFAULT_SUBNET_PARAMS)
+  })
+
   it('rejects a corrupt file with a typed error', async () => {
     await writeFile(join(dir, 'registry-0000000001.json'), '{"version": 1, "subnets": 7}')
     await assert.rejects(new FileRegistryStore(dir).latest(), InvalidEncodingError)
