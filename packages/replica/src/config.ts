@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { readNodeConfig, type NodeConfig } from '@icnet/registry'
 import { ConfigError } from './errors.js'
+import { parseReplicaFaults, type ReplicaFaults } from './faults/options.js'
 import { isLogLevel, type LogLevel } from './log.js'
 
 /** Largest replica config accepted (the node config part is bounded by the registry). */
@@ -17,6 +18,8 @@ export interface ReplicaOptions {
   announce?: string[]
   /** Whether process metrics (CPU, memory, event loop lag) are exported too (default true). */
   processMetrics: boolean
+  /** Byzantine and test-only behaviour (test networks only): see faults/options.ts. */
+  faults?: ReplicaFaults
 }
 
 /** A node's config: the private node config from genesis plus the replica options. */
@@ -35,7 +38,7 @@ export function parseReplicaOptions (raw: unknown, ctx: { path: string, registry
   if (raw === undefined) raw = {}
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(ctx.path, '"replica" must be an object')
   const r = raw as Record<string, unknown>
-  const known = new Set(['logLevel', 'genesisCanisters', 'announce', 'processMetrics'])
+  const known = new Set(['logLevel', 'genesisCanisters', 'announce', 'processMetrics', 'faults'])
   for (const k of Object.keys(r)) if (!known.has(k)) fail(ctx.path, `unknown option replica.${k}`)
   if (r.logLevel !== undefined && !isLogLevel(r.logLevel)) fail(ctx.path, 'replica.logLevel must be one of debug, info, warn, error')
   if (r.genesisCanisters !== undefined && typeof r.genesisCanisters !== 'string') fail(ctx.path, 'replica.genesisCanisters must be a path')
@@ -45,11 +48,13 @@ export function parseReplicaOptions (raw: unknown, ctx: { path: string, registry
   const canisters = typeof r.genesisCanisters === 'string'
     ? (isAbsolute(r.genesisCanisters) ? r.genesisCanisters : resolve(base, r.genesisCanisters))
     : join(dirname(ctx.registryDir), 'canisters.json')
+  const faults = parseReplicaFaults(r.faults, ctx.path)
   return {
     logLevel: (r.logLevel as LogLevel | undefined) ?? 'info',
     genesisCanistersPath: canisters,
     ...(r.announce !== undefined ? { announce: r.announce as string[] } : {}),
-    processMetrics: (r.processMetrics as boolean | undefined) ?? true
+    processMetrics: (r.processMetrics as boolean | undefined) ?? true,
+    ...(faults !== undefined ? { faults } : {})
   }
 }
 

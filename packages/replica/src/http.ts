@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { IngressStatus } from '@icnet/message-routing'
 import { IcnetError, fromHex, toHex } from '@icnet/types'
+import { MAX_ADMIN_BODY_BYTES, type FaultsAdmin } from './faults/injector.js'
 
 /** Largest ingress submission body: a 2 MiB argument in hex plus the envelope. */
 export const MAX_INGRESS_BODY_BYTES = 4 * 1024 * 1024 + 4096
@@ -46,6 +47,8 @@ export interface ReplicaHttpHandlers {
   ingressStatus(requestId: Uint8Array): IngressStatus | undefined
   /** The IC interface specification's API (`/api/v2/…`, `/api/v3/…`), when the node serves it. */
   publicApi?: { owns(path: string): boolean, handle(req: IncomingMessage, res: ServerResponse): void }
+  /** The fault admin routes (`/api/faults/…`), only on a node configured with `faults.admin`. */
+  faultsAdmin?: FaultsAdmin
 }
 
 async function readBody (req: IncomingMessage, max: number): Promise<string | undefined> {
@@ -119,6 +122,7 @@ export class ReplicaHttpServer {
         }
         return
       }
+      if (path === '/api/faults/partition') { await this.routePartition(req, res); return }
       if (req.method !== 'GET') { json(res, 405, { error: 'method not allowed' }); return }
       if (path === '/health') {
         const h = this.handlers.health()
@@ -144,6 +148,30 @@ export class ReplicaHttpServer {
     } catch (err: any) {
       json(res, 500, { error: err?.message ?? 'internal error' })
     }
+  }
+
+  /** `POST` (`{"deny": [peer ids]}`) / `DELETE /api/faults/partition`: 204; 404 unless the node has the admin routes. */
+  private async routePartition (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const admin = this.handlers.faultsAdmin
+    if (admin == null) { json(res, 404, { error: 'not found' }); return }
+    try {
+      if (req.method === 'DELETE') {
+        await admin.heal()
+      } else if (req.method === 'POST') {
+        const body = await readBody(req, MAX_ADMIN_BODY_BYTES)
+        if (body === undefined) { json(res, 413, { error: `body over ${MAX_ADMIN_BODY_BYTES} bytes` }); return }
+        let parsed: unknown
+        try { parsed = JSON.parse(body) } catch { json(res, 400, { error: 'body is not JSON' }); return }
+        await admin.partition(parsed)
+      } else {
+        json(res, 405, { error: 'method not allowed' }); return
+      }
+    } catch (err) {
+      if (!(err instanceof IcnetError)) throw err
+      json(res, 400, { error: err.message, code: err.code }); return
+    }
+    res.writeHead(204)
+    res.end()
   }
 
   async listen (host: string, port: number): Promise<AddressInfo> {

@@ -28,6 +28,7 @@ import type { ReplicaConfig } from './config.js'
 import { consensusArtifactKinds, refuseAllVerifier } from './consensus-artifacts.js'
 import { GossipConsensusTransport } from './consensus-transport.js'
 import { ConfigError, StateGapError } from './errors.js'
+import { FaultInjector } from './faults/injector.js'
 import { readGenesisCanisters, type GenesisCanisters } from './genesis-canisters.js'
 import { ReplicaHttpServer, type Health, type IngressSubmission } from './http.js'
 import { PublicApi } from './http/index.js'
@@ -103,6 +104,8 @@ export class Replica {
   private readonly finalized = new FinalizedBatches(FINALIZED_BATCHES_AHEAD)
   private params!: ConsensusParams
   private httpPort?: number
+  /** Byzantine and test-only behaviour from `replica.faults` (identity wrappers when none). */
+  private readonly faults: FaultInjector
 
   private constructor (config: ReplicaConfig, registryStore: FileRegistryStore, registry: Registry, log: StructuredLog) {
     this.config = config
@@ -112,6 +115,7 @@ export class Replica {
     this.log = log
     this.metrics = new PromMetrics({ processMetrics: config.replica.processMetrics })
     this.ingressPool = new IngressPool(this.metrics)
+    this.faults = new FaultInjector({ faults: config.replica.faults, log })
     this.stateSyncs = this.metrics.counter({ name: 'icnet_replica_state_syncs_total', help: 'Checkpoints fetched from peers after consensus jumped past the local state' })
   }
 
@@ -163,7 +167,7 @@ export class Replica {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       // Members of our subnet for gossip; nodes of other subnets for XNet (registry-listed only).
-      connectionGater: subnetConnectionGater({ subnetId: this.subnetId, registry, bans, admitNonMembers: id => this.registry.subnetOfNode(id) != null }),
+      connectionGater: this.faults.gater(subnetConnectionGater({ subnetId: this.subnetId, registry, bans, admitNonMembers: id => this.registry.subnetOfNode(id) != null })),
       connectionManager: { maxConnections: 512 },
       services: {
         identify: identify(),
@@ -186,6 +190,7 @@ export class Replica {
         stateSync: stateSync({ store: checkpoints, metrics: m })
       }
     }) as unknown as Libp2p<Services>
+    this.faults.attach(this.node)
 
     this.transport = new GossipConsensusTransport({
       gossip: this.node.services.artifacts,
@@ -356,7 +361,8 @@ export class Replica {
       load: async () => this.loadReport(),
       stateRoot: (h) => { const r = this.roots.get(h); return r == null ? undefined : toHex(r) },
       submitIngress: sub => this.submitIngress(sub),
-      ingressStatus: id => this.state.ingressStatus(id)
+      ingressStatus: id => this.state.ingressStatus(id),
+      ...(this.faults.admin != null ? { faultsAdmin: this.faults.admin } : {})
     })
     const addr = await this.http.listen(this.config.http.host, this.config.http.port)
     this.httpPort = addr.port
@@ -554,6 +560,7 @@ export class Replica {
     await this.consensus?.stop().catch(err => { this.log.warn('consensus stop', { err }) })
     await this.roundLoop?.catch(() => {})
     await this.transport?.stop().catch(() => {})
+    this.faults.stop()
     await this.node?.stop()
     await this.state?.close()
     await this.sandbox?.close()
