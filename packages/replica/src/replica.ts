@@ -115,7 +115,7 @@ export class Replica {
     this.log = log
     this.metrics = new PromMetrics({ processMetrics: config.replica.processMetrics })
     this.ingressPool = new IngressPool(this.metrics)
-    this.faults = new FaultInjector({ faults: config.replica.faults, log })
+    this.faults = new FaultInjector({ faults: config.replica.faults, log, subnetId: this.subnetId, metrics: this.metrics })
     this.stateSyncs = this.metrics.counter({ name: 'icnet_replica_state_syncs_total', help: 'Checkpoints fetched from peers after consensus jumped past the local state' })
   }
 
@@ -178,7 +178,7 @@ export class Replica {
           subnetId: this.subnetId,
           registry,
           // Through `this.state`: after a state sync the node reopens message routing on the new checkpoint.
-          store: { encodeSlice: (destination, query) => this.state.certifiedStreamStore.encodeSlice(destination, query) },
+          store: this.faults.streamStore({ encodeSlice: (destination, query) => this.state.certifiedStreamStore.encodeSlice(destination, query) }),
           pool,
           // Past the finalized batches not executed yet: their messages are never needed again.
           expectedIndices: source => expectedIndices(source, {
@@ -187,7 +187,7 @@ export class Replica {
           }),
           metrics: m
         }),
-        stateSync: stateSync({ store: checkpoints, metrics: m })
+        stateSync: stateSync({ store: this.faults.checkpointStore(checkpoints), metrics: m })
       }
     }) as unknown as Libp2p<Services>
     this.faults.attach(this.node)

@@ -52,7 +52,10 @@ export async function syncCheckpoint (opts: {
     }
     if (sessions.length > 0) {
       try {
-        const result = await new Downloader({ store, target: info, sources: sessions, signal, chunkTimeoutMs: SYNC_CHUNK_TIMEOUT_MS }).run()
+        // The service's metrics: chunks, bytes and evicted peers show on /metrics (icnet_state_sync_*).
+        const downloader = new Downloader({ store, target: info, sources: sessions, signal, chunkTimeoutMs: SYNC_CHUNK_TIMEOUT_MS, metrics: service.metrics })
+        downloader.on('evicted', e => { log.warn('state sync evicted a peer', { peer: e.detail.peer, reason: e.detail.reason, height: target.height }) })
+        const result = await downloader.run()
         log.info('state synced from peers', { height: target.height, stateHash: toHex(target.stateHash).slice(0, 16), peers: sessions.length, bytesFetched: result.bytesFetched, attempt })
         return { height: target.height, alreadyInstalled: result.alreadyInstalled, bytesFetched: result.bytesFetched, peers: sessions.length }
       } catch (err) {
