@@ -34,9 +34,10 @@ export interface GenesisCanisters {
 /**
  * Genesis canisters for every subnet: the first canister id of each subnet's
  * range (the registry's routing table), so every node derives the same
- * installation at height 0.
+ * installation at height 0. `ratePerSubnet[i]`, where given, replaces `rate`
+ * for subnet i (0: a subnet that only answers).
  */
-export function planGenesisCanisters (registry: Registry, modules: GenesisModule[], load: { rate: number, payloadSize: number }): GenesisCanisters {
+export function planGenesisCanisters (registry: Registry, modules: GenesisModule[], load: { rate: number, payloadSize: number, ratePerSubnet?: ReadonlyArray<number | undefined> }): GenesisCanisters {
   const subnets = registry.subnetIds()
   const firstId = (i: number): CanisterId => canisterIdFromU64(BigInt(i) * CANISTER_IDS_PER_SUBNET)
   const canisters: GenesisCanister[] = []
@@ -44,7 +45,7 @@ export function planGenesisCanisters (registry: Registry, modules: GenesisModule
     subnets.forEach((subnet, i) => {
       const entry: GenesisCanister = { subnetId: subnet.toText(), canisterId: firstId(i).toText(), module }
       if (module === 'xnet-load') {
-        entry.load = { ...load, targets: subnets.map((_, j) => j).filter(j => j !== i).map(j => firstId(j).toText()) }
+        entry.load = { rate: load.ratePerSubnet?.[i] ?? load.rate, payloadSize: load.payloadSize, targets: subnets.map((_, j) => j).filter(j => j !== i).map(j => firstId(j).toText()) }
       }
       canisters.push(entry)
     })

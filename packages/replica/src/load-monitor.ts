@@ -3,6 +3,19 @@ import type { MessageRouting } from '@icnet/message-routing'
 import { Principal, type SubnetId } from '@icnet/types'
 import type { GenesisCanisters } from './genesis-canisters.js'
 
+/** One outgoing XNet stream as message routing has it at the executed height. */
+export interface StreamLoad {
+  /** The remote subnet (principal text). */
+  subnet: string
+  messages: number
+  /** Messages it holds at most; outputs beyond it wait in output queues. */
+  maxMessages: number
+  bytes: number
+  begin: number
+  end: number
+  signalsEnd: number
+}
+
 /** Cross-subnet traffic of one subnet as its load canister counts it (since genesis), on this node's executed state. */
 export interface LoadReport {
   subnetId: string
@@ -31,6 +44,8 @@ export interface LoadReport {
   messagesInStreams: number
   /** Outputs waiting for room in a full stream (backpressure). */
   outputsWaiting: number
+  /** Each outgoing XNet stream: its messages against its limit, and where its indices are. */
+  streams: StreamLoad[]
   xnetInducted: number
   criticalErrors: number
 }
@@ -62,6 +77,7 @@ export class LoadMonitor {
       certifiedHeight: st.certifiedHeight,
       messagesInStreams: st.messagesInStreams,
       outputsWaiting: st.outputsWaiting,
+      streams: st.streams.map(x => ({ subnet: x.subnet, messages: x.messages, maxMessages: x.maxMessages, bytes: x.bytes, begin: x.begin, end: x.end, signalsEnd: x.signalsEnd })),
       xnetInducted: st.xnetInducted,
       criticalErrors: st.criticalErrors
     }

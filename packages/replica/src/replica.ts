@@ -12,7 +12,7 @@ import {
 import { FileRegistryStore, RegistryWatcher, type Registry } from '@icnet/registry'
 import { WasmSandbox } from '@icnet/execution'
 import { loadTestCanister } from '@icnet/execution/canisters'
-import { MessageRouting, type IngressMessage } from '@icnet/message-routing'
+import { MessageRouting, limitsFromSubnetParams, type IngressMessage } from '@icnet/message-routing'
 import { stateSync, type StateSyncService } from '@icnet/state-sync'
 import { InvalidIdError, Principal, fromHex, principalEquals, toHex, type SubnetId } from '@icnet/types'
 import { CertifiedSlicePool, XNetPayloadBuilder, createXNetMetrics, expectedIndices, xnetStream, type XNetStreamService } from '@icnet/xnet-stream'
@@ -210,6 +210,7 @@ export class Replica {
       builder,
       pool,
       maxBlockPayloadBytes: this.params.maxBlockPayloadBytes,
+      maxXNetPayloadBytes: this.registry.requireSubnet(this.subnetId).params.maxXNetPayloadBytes,
       viewAt: h => this.xnetView(h),
       waitForView: async (h, ms) => this.waitForXNetView(h, ms),
       // The finalized batches normally arrive with finalization itself; a short wait covers a slow event loop.
@@ -263,6 +264,8 @@ export class Replica {
       sandbox: this.sandbox,
       dataDir: join(this.config.dataDir, 'state'),
       checkpointInterval: this.params.checkpointInterval,
+      // Round budget and stream limit shape the replicated state: the same registry record on every node.
+      limits: limitsFromSubnetParams(this.registry.requireSubnet(this.subnetId).params),
       metrics: this.metrics
     })
   }

@@ -12,11 +12,12 @@ const MAX_SUBNET_ID_BYTES = 29
 /** One slice per source subnet: the registry allows at most 1024 subnets. */
 const MAX_SLICES = 1024
 /**
- * Slice bytes a block maker puts into one block. Message routing inducts a
- * block's messages before it executes any, into input queues of 500 requests
- * per canister: a backlog that arrives in one block would overflow them and
- * come back as QueueFull rejects. 256 KiB is about 230 requests of 1 KiB; the
- * rest waits for the next block (validators accept up to the block limit).
+ * Slice bytes a block maker puts into one block by default (the registry's
+ * `maxXNetPayloadBytes`). Message routing inducts a block's messages before it
+ * executes any, into input queues of 500 requests per canister: a backlog that
+ * arrives in one block would overflow them and come back as QueueFull rejects.
+ * 256 KiB is about 230 requests of 1 KiB; the rest waits for the next block
+ * (validators accept up to the block limit).
  */
 export const XNET_BLOCK_BYTES = 256 * 1024
 
@@ -80,6 +81,8 @@ export interface XNetSectionInit {
   builder: XNetPayloadBuilder
   pool: CertifiedSlicePool
   maxBlockPayloadBytes: number
+  /** Slice bytes a block maker puts into one block (default XNET_BLOCK_BYTES): what the subnet inducts per round at most. */
+  maxXNetPayloadBytes?: number
   /** The view at a finalized height, or undefined while a finalized batch up to it is not known yet. */
   viewAt(finalizedHeight: number): XNetStateView | undefined
   /** Resolves with the view once there is one, or undefined after `timeoutMs`. */
@@ -120,7 +123,7 @@ export function xnetPayloadSection (init: XNetSectionInit): PayloadBuilder {
     async build (_height, ctx, byteLimit) {
       const v = await view(ctx, init.buildWaitMs)
       if (v === undefined) { init.onBuilt?.('behind'); return new Uint8Array(0) }
-      const { payload } = init.builder.buildPayload(context(v, ctx, Math.min(byteLimit, XNET_BLOCK_BYTES)))
+      const { payload } = init.builder.buildPayload(context(v, ctx, Math.min(byteLimit, init.maxXNetPayloadBytes ?? XNET_BLOCK_BYTES)))
       init.onBuilt?.(payload.slices.length === 0 ? 'none' : 'slices')
       return payload.slices.length === 0 ? new Uint8Array(0) : encodeXNetPayload(payload)
     },

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FileRegistryStore } from '@icnet/registry'
 import { fileURLToPath } from 'node:url'
 import { UsageError, cliMain } from '../src/index.js'
-import { parseFlags } from '../src/cli/args.js'
+import { parseFlags, parsePerSubnet } from '../src/cli/args.js'
 
 const CLI = fileURLToPath(new URL('../src/cli/index.js', import.meta.url))
 const quiet = { log: () => {} }
@@ -32,6 +36,31 @@ describe('icnet command line', () => {
     const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' })
     assert.equal(help.status, 0)
     assert.match(help.stdout, /testnet init/)
+  })
+
+  it('parses per-subnet values: one for all, or by subnet index', () => {
+    const r = { min: 0, max: 1000 }
+    assert.deepEqual(parsePerSubnet('7', 'rate', 3, r), [7, 7, 7])
+    assert.deepEqual(parsePerSubnet('0=20,2=0', 'rate', 3, r), [20, undefined, 0])
+    assert.throws(() => parsePerSubnet('3=1', 'rate', 3, r), /only 3 subnets/)
+    assert.throws(() => parsePerSubnet('1=2000', 'rate', 3, r), /outside/)
+    assert.throws(() => parsePerSubnet('1:5', 'rate', 3, r), UsageError)
+  })
+
+  it('testnet init writes the stream limit, a slow subnet and one-way load into the registry and the genesis canisters', async function () {
+    this.timeout(60_000)
+    const dir = await mkdtemp(join(tmpdir(), 'icnet-cli-init-'))
+    try {
+      await cliMain(['testnet', 'init', '--subnets', '2', '--nodes', '1', '--dir', dir, '--canisters', 'xnet-load', '--system-subnets', '0',
+        '--rate', '0=20,1=0', '--stream-max-messages', '30', '--round-budget', '1=20000000', '--xnet-payload-bytes', '1=8192'], quiet)
+      const registry = await new FileRegistryStore(join(dir, 'registry')).latest()
+      const params = registry.subnetIds().map(id => registry.requireSubnet(id).params)
+      assert.deepEqual(params.map(p => [p.streamMaxMessages, p.maxInstructionsPerRound, p.maxXNetPayloadBytes]), [[30, 4_000_000_000, 256 * 1024], [30, 20_000_000, 8192]])
+      const canisters = JSON.parse(await readFile(join(dir, 'canisters.json'), 'utf8')) as { canisters: Array<{ load: { rate: number } }> }
+      assert.deepEqual(canisters.canisters.map(c => c.load.rate), [20, 0])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('reports a directory without a testnet clearly', async () => {

@@ -51,3 +51,27 @@ export function parseFlags (argv: readonly string[], spec: Record<string, FlagSp
   }
   return out
 }
+
+/**
+ * A per-subnet value: `N` for every subnet, or `i=N[,j=M...]` for the subnets
+ * with those indices (the others keep their default). Returns one entry per
+ * subnet, undefined where the flag says nothing.
+ */
+export function parsePerSubnet (value: string, flag: string, subnets: number, range: { min: number, max: number }): Array<number | undefined> {
+  const out = new Array<number | undefined>(subnets).fill(undefined)
+  const num = (s: string): number => {
+    if (!/^\d+$/.test(s)) throw new UsageError(`--${flag}: "${s}" is not a non-negative integer`)
+    const n = Number(s)
+    if (!Number.isSafeInteger(n) || n < range.min || n > range.max) throw new UsageError(`--${flag}: ${s} is outside [${range.min}, ${range.max}]`)
+    return n
+  }
+  if (!value.includes('=')) return out.fill(num(value))
+  for (const part of value.split(',')) {
+    const m = /^(\d+)=(.+)$/.exec(part)
+    if (m === null) throw new UsageError(`--${flag}: expected N or SUBNET=N[,SUBNET=N...], got "${part}"`)
+    const i = Number(m[1])
+    if (i >= subnets) throw new UsageError(`--${flag}: subnet index ${i}, but there are only ${subnets} subnets (0..${subnets - 1})`)
+    out[i] = num(m[2]!)
+  }
+  return out
+}

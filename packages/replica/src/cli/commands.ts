@@ -10,7 +10,7 @@ import { Replica } from '../replica.js'
 import { httpUrlOf, openTestnet } from '../testnet/layout.js'
 import { runTestnet, summaryTable } from '../testnet/run.js'
 import { probeNode } from '../testnet/supervisor.js'
-import { parseFlags } from './args.js'
+import { parseFlags, parsePerSubnet } from './args.js'
 import { CANISTER_USAGE, canisterMain } from './canister.js'
 
 export const USAGE = `usage: icnet <command> [flags]
@@ -18,6 +18,12 @@ export const USAGE = `usage: icnet <command> [flags]
   testnet init   --subnets S --nodes N --dir D [--canisters xnet-load] [--rate R] [--payload-size B]
                  [--base-port P] [--host H] [--unit-delay-ms MS] [--checkpoint-interval K]
                  [--system-subnets K]   (the first K subnets are system subnets; default 1, the root)
+                 [--stream-max-messages N]  (messages an XNet stream holds before outputs wait; default 10000)
+                 [--round-budget I]         (instructions per round; default 4000000000)
+                 [--xnet-payload-bytes B]   (XNet slice bytes per block, so messages inducted per round; default 262144)
+                 --rate, --round-budget and --xnet-payload-bytes take one value for every subnet, or
+                 SUBNET=VALUE[,SUBNET=VALUE...] by subnet index, e.g. a slow receiver:
+                 --rate 0=20,1=0 --round-budget 1=20000000 --xnet-payload-bytes 1=8192
   testnet up     --dir D [--duration S | --keep-running] [--json]
   testnet status --dir D [--json]
   replica        --config FILE
@@ -33,6 +39,8 @@ export interface InitFlags {
   dir: string
   canisters?: string
   rate?: number
+  /** Load rate per subnet index, where it differs from `rate`. */
+  ratePerSubnet?: Array<number | undefined>
   payloadSize?: number
   basePort?: number
   host?: string
@@ -45,6 +53,12 @@ export interface InitFlags {
    * tests, which load application subnets only.
    */
   systemSubnets?: number
+  /** Messages an outgoing XNet stream holds before outputs wait in output queues (every subnet). */
+  streamMaxMessages?: number
+  /** Instructions per round, per subnet index (a small budget makes a slow subnet). */
+  roundBudget?: Array<number | undefined>
+  /** XNet slice bytes per block, per subnet index (a small one: a subnet that inducts few messages per round). */
+  xnetPayloadBytes?: Array<number | undefined>
 }
 
 /** `icnet testnet init`: registry genesis plus genesis canisters on every subnet. */
@@ -63,10 +77,19 @@ export async function testnetInit (f: InitFlags, out: Out): Promise<void> {
     types: Array.from({ length: f.subnets }, (_, i) => i < (f.systemSubnets ?? 1) ? 'system' as const : 'application' as const),
     params: {
       ...(f.unitDelayMs !== undefined ? { unitDelayMs: f.unitDelayMs } : {}),
-      ...(f.checkpointInterval !== undefined ? { checkpointInterval: f.checkpointInterval } : {})
-    }
+      ...(f.checkpointInterval !== undefined ? { checkpointInterval: f.checkpointInterval } : {}),
+      ...(f.streamMaxMessages !== undefined ? { streamMaxMessages: f.streamMaxMessages } : {})
+    },
+    subnetParams: Array.from({ length: f.subnets }, (_, i) => ({
+      ...(f.roundBudget?.[i] !== undefined ? { maxInstructionsPerRound: f.roundBudget[i] } : {}),
+      ...(f.xnetPayloadBytes?.[i] !== undefined ? { maxXNetPayloadBytes: f.xnetPayloadBytes[i] } : {})
+    }))
   })
-  const plan = planGenesisCanisters(layout.registry, modules, { rate: f.rate ?? DEFAULT_LOAD_RATE, payloadSize: f.payloadSize ?? DEFAULT_LOAD_PAYLOAD_BYTES })
+  const plan = planGenesisCanisters(layout.registry, modules, {
+    rate: f.rate ?? DEFAULT_LOAD_RATE,
+    payloadSize: f.payloadSize ?? DEFAULT_LOAD_PAYLOAD_BYTES,
+    ...(f.ratePerSubnet !== undefined ? { ratePerSubnet: f.ratePerSubnet } : {})
+  })
   await writeGenesisCanisters(join(resolve(f.dir), 'canisters.json'), plan)
   const system = Math.min(f.subnets, f.systemSubnets ?? 1)
   out.log(`testnet in ${resolve(f.dir)}: ${f.subnets} subnets x ${f.nodes} nodes (${system} system, ${f.subnets - system} application), registry version ${layout.registry.version}`)
@@ -187,18 +210,30 @@ export async function main (argv: string[], out: Out = { log: s => { console.log
       nodes: { type: 'number', min: 1, max: 64, required: true },
       dir: { type: 'string', required: true },
       canisters: { type: 'string' },
-      rate: { type: 'number', max: 100_000 },
+      rate: { type: 'string' },
       'payload-size': { type: 'number', min: 16, max: 65536 },
       'base-port': { type: 'number', min: 1024, max: 65000 },
       host: { type: 'string' },
       'unit-delay-ms': { type: 'number', min: 1, max: 60_000 },
       'checkpoint-interval': { type: 'number', min: 1 },
-      'system-subnets': { type: 'number', min: 0, max: 64 }
+      'system-subnets': { type: 'number', min: 0, max: 64 },
+      'stream-max-messages': { type: 'number', min: 1, max: 1_000_000 },
+      'round-budget': { type: 'string' },
+      'xnet-payload-bytes': { type: 'string' }
     }, 'testnet init')
+    const subnets = f.subnets as number
+    const perSubnet = (flag: string, range: { min: number, max: number }): Array<number | undefined> | undefined =>
+      f[flag] === undefined ? undefined : parsePerSubnet(f[flag] as string, flag, subnets, range)
+    const rates = perSubnet('rate', { min: 0, max: 100_000 })
+    const roundBudget = perSubnet('round-budget', { min: 0, max: 1e15 })
+    const xnetPayloadBytes = perSubnet('xnet-payload-bytes', { min: 1, max: 64 * 1024 * 1024 })
     await testnetInit({
-      subnets: f.subnets as number, nodes: f.nodes as number, dir: f.dir as string,
+      subnets, nodes: f.nodes as number, dir: f.dir as string,
       ...(f.canisters !== undefined ? { canisters: f.canisters as string } : {}),
-      ...(f.rate !== undefined ? { rate: f.rate as number } : {}),
+      ...(rates !== undefined ? { ratePerSubnet: rates } : {}),
+      ...(f['stream-max-messages'] !== undefined ? { streamMaxMessages: f['stream-max-messages'] as number } : {}),
+      ...(roundBudget !== undefined ? { roundBudget } : {}),
+      ...(xnetPayloadBytes !== undefined ? { xnetPayloadBytes } : {}),
       ...(f['payload-size'] !== undefined ? { payloadSize: f['payload-size'] as number } : {}),
       ...(f['base-port'] !== undefined ? { basePort: f['base-port'] as number } : {}),
       ...(f.host !== undefined ? { host: f.host as string } : {}),

@@ -1,3 +1,4 @@
+import type { StreamLoad } from '../load-monitor.js'
 import type { NodeProbe } from './supervisor.js'
 
 /** The load canister's request counts, per subnet and summed over a testnet. */
@@ -24,6 +25,8 @@ export interface SubnetProgress extends TrafficCounts {
   /** Messages in the subnet's outgoing streams and outputs waiting for room in them. */
   inStreams: number
   outputsWaiting: number
+  /** The subnet's outgoing streams (from the node with the highest executed height). */
+  streams: StreamLoad[]
   latencyMeanMs: number
   /** Certified state roots reported at the highest height all up nodes reached and still report (agreement check). */
   certifiedRoots: Set<string>
@@ -75,6 +78,7 @@ export function summarize (probes: NodeProbe[], previous?: { at: number, heights
       inFlight: l?.inFlight ?? 0,
       inStreams: l?.messagesInStreams ?? 0,
       outputsWaiting: l?.outputsWaiting ?? 0,
+      streams: l?.streams ?? [],
       latencyMeanMs: l != null && l.latencyCount > 0 ? l.latencySumMs / l.latencyCount : 0,
       certifiedRoots: roots
     })
