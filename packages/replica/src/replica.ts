@@ -495,6 +495,7 @@ export class Replica {
       // False for a height this node has not executed yet (it is replaying) or already passed.
       if (!this.state.setCertification(height, signature)) return
       this.log.debug('certified', { height })
+      this.faults.certified(height)
     } catch (err) {
       // The subnet certified a root this node did not compute: its state diverged. Loud, never silent.
       this.log.error('certification does not match the local state', { height, err })

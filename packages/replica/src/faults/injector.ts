@@ -52,6 +52,7 @@ export class FaultInjector {
   private injectedCounter?: Counter
   private host?: FaultHost
   private flood?: GossipFlood
+  private floodStarted = false
   private lying?: LyingCheckpointStore
 
   constructor (init: FaultInjectorInit) {
@@ -111,8 +112,19 @@ export class FaultInjector {
         perSecond: rate,
         onPublished: ok => { this.injected(ok ? 'gossip_invalid_artifact' : 'gossip_publish_failed') }
       })
-      this.flood.start()
     }
+  }
+
+  /**
+   * The node's state was certified at `height`. The flood starts at the first
+   * certification: a flooder is cut off by its peers within seconds, and a
+   * node that never reached a certified state would leave nothing to compare.
+   */
+  certified (height: number): void {
+    if (this.flood === undefined || this.floodStarted || height < 1) return
+    this.floodStarted = true
+    this.log.warn('fault: gossip flood starts', { height, perSecond: this.faults.gossipFloodPerS })
+    this.flood.start()
   }
 
   stop (): void {
