@@ -4,8 +4,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileRegistryStore } from '@icnet/registry'
+import fc from 'fast-check'
 import { fileURLToPath } from 'node:url'
 import { UsageError, cliMain } from '../src/index.js'
+import { nextSearchRate } from '../src/cli/commands.js'
 import { parseFlags, parsePerSubnet } from '../src/cli/args.js'
 
 const CLI = fileURLToPath(new URL('../src/cli/index.js', import.meta.url))
@@ -61,6 +63,29 @@ describe('icnet command line', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it('bench xnet --search doubles, then bisects to the highest passing rate (or halves when the first fails)', () => {
+    const search = (start: number, max: number, passesUpTo: number): { tried: number[], best: number | undefined } => {
+      const steps: Array<{ rate: number, ok: boolean }> = []
+      for (let r = nextSearchRate(start, max, steps); r !== undefined; r = nextSearchRate(start, max, steps)) {
+        assert.ok(!steps.some(s => s.rate === r), `rate ${r} tried twice`)
+        steps.push({ rate: r, ok: r <= passesUpTo })
+        assert.ok(steps.length <= 20, 'the search ends')
+      }
+      const ok = steps.filter(s => s.ok).map(s => s.rate)
+      return { tried: steps.map(s => s.rate), best: ok.length === 0 ? undefined : Math.max(...ok) }
+    }
+    assert.deepEqual(search(10, 10_000, 100).tried, [10, 20, 40, 80, 160, 120, 100, 110])
+    fc.assert(fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 0, max: 3000 }), (start, threshold) => {
+      const { best } = search(start, 2000, threshold)
+      if (threshold === 0) return best === undefined
+      const expected = Math.min(threshold, 2000)
+      // Within 15 % (or 1) below the true threshold, never above it.
+      return best !== undefined && best <= expected && expected - best <= Math.max(1, Math.floor(best * 0.15))
+    }))
+    assert.deepEqual(search(10, 10_000, 3).tried, [10, 5, 2, 3, 4])
+    assert.equal(search(10, 40, 1000).best, 40)
   })
 
   it('reports a directory without a testnet clearly', async () => {

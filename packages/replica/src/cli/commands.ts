@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js'
 import { DEFAULT_LOAD_PAYLOAD_BYTES, DEFAULT_LOAD_RATE, isGenesisModule, planGenesisCanisters, writeGenesisCanisters, type GenesisModule } from '../genesis-canisters.js'
 import { Replica } from '../replica.js'
 import { httpUrlOf, openTestnet } from '../testnet/layout.js'
-import { runTestnet, summaryTable } from '../testnet/run.js'
+import { runTestnet, summaryTable, type RunSummary } from '../testnet/run.js'
 import { probeNode } from '../testnet/supervisor.js'
 import { parseFlags, parsePerSubnet } from './args.js'
 import { CANISTER_USAGE, canisterMain } from './canister.js'
@@ -29,6 +29,9 @@ export const USAGE = `usage: icnet <command> [flags]
   replica        --config FILE
 ${CANISTER_USAGE}
   bench xnet     [--subnets 3] [--nodes 4] [--rate R] [--duration 60] [--payload-size 1024] [--dir D] [--json]
+                 [--unit-delay-ms MS] [--round-budget I] [--xnet-payload-bytes B]
+                 [--search [--max-rate 10000] [--max-runs 8]]   (from --rate, double then bisect: the highest
+                 rate with mean latency <= 2 s and failures < 5%; one fresh testnet per run, 30 s each by default)
 `
 
 type Out = { log: (s: string) => void }
@@ -164,18 +167,56 @@ export async function testnetUp (f: { dir: string, duration?: number, keepRunnin
   }
 }
 
-export interface BenchXnetFlags { subnets: number, nodes: number, rate: number, duration: number, payloadSize: number, dir?: string, json: boolean, basePort?: number }
+export interface BenchXnetFlags {
+  subnets: number
+  nodes: number
+  rate: number
+  duration: number
+  payloadSize: number
+  dir?: string
+  json: boolean
+  basePort?: number
+  /** `--round-budget`-style per-subnet values passed to `testnet init`. */
+  roundBudget?: Array<number | undefined>
+  xnetPayloadBytes?: Array<number | undefined>
+  unitDelayMs?: number
+}
 
-/** `icnet bench xnet`: a fresh testnet with the load canister, one run, the contract's JSON. */
-export async function benchXnet (f: BenchXnetFlags, out: Out): Promise<boolean> {
+/** The `bench xnet --json` contract. */
+export interface BenchXnetResult {
+  rate: number
+  requests_per_s: number
+  sent: number
+  replied: number
+  rejected: number
+  failures_pct: number
+  seq_errors: number
+  seq_gaps: number
+  latency_ms: { mean: number, p50: number, p99: number }
+  rounds_per_s: number
+  subnets: number
+  nodes: number
+  payload_bytes: number
+  traffic_s: number
+  /** Nothing lost and the nodes of each subnet agree (the runner's checks). */
+  ok: boolean
+}
+
+/** One run: a fresh testnet with the load canister at `f.rate`, traffic for `f.duration` s, drained and checked. */
+async function benchXnetRun (f: BenchXnetFlags, out: Out, signal: AbortSignal): Promise<{ result: BenchXnetResult, summary: RunSummary }> {
   const dir = f.dir ?? await mkdtemp(join(tmpdir(), 'icnet-bench-'))
-  const ctl = interruptible()
   try {
     // Application subnets only, as in the IC's XNet SLO tests (a system subnet caps its streams at 100 messages).
-    await testnetInit({ subnets: f.subnets, nodes: f.nodes, dir, canisters: 'xnet-load', rate: f.rate, payloadSize: f.payloadSize, systemSubnets: 0, ...(f.basePort !== undefined ? { basePort: f.basePort } : {}) }, { log: f.json ? () => {} : out.log })
-    const s = await runTestnet({ dir, durationS: f.duration, signal: ctl.signal, ...(f.json ? { onProgress: () => {} } : {}) })
+    await testnetInit({
+      subnets: f.subnets, nodes: f.nodes, dir, canisters: 'xnet-load', rate: f.rate, payloadSize: f.payloadSize, systemSubnets: 0,
+      ...(f.basePort !== undefined ? { basePort: f.basePort } : {}),
+      ...(f.roundBudget !== undefined ? { roundBudget: f.roundBudget } : {}),
+      ...(f.xnetPayloadBytes !== undefined ? { xnetPayloadBytes: f.xnetPayloadBytes } : {}),
+      ...(f.unitDelayMs !== undefined ? { unitDelayMs: f.unitDelayMs } : {})
+    }, { log: f.json ? () => {} : out.log })
+    const s = await runTestnet({ dir, durationS: f.duration, signal, ...(f.json ? { onProgress: () => {} } : {}) })
     const failures = s.sent === 0 ? 0 : (s.rejected + (s.sent - s.replied - s.rejected)) / s.sent * 100
-    const result = {
+    const result: BenchXnetResult = {
       rate: f.rate,
       requests_per_s: s.trafficS > 0 ? s.sent / s.trafficS : 0,
       sent: s.sent,
@@ -189,14 +230,93 @@ export async function benchXnet (f: BenchXnetFlags, out: Out): Promise<boolean> 
       subnets: f.subnets,
       nodes: f.nodes,
       payload_bytes: f.payloadSize,
-      traffic_s: s.trafficS
+      traffic_s: s.trafficS,
+      ok: s.ok
     }
-    if (!f.json) out.log(summaryTable(s))
+    return { result, summary: s }
+  } finally {
+    if (f.dir === undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** `icnet bench xnet`: a fresh testnet with the load canister, one run, the contract's JSON. */
+export async function benchXnet (f: BenchXnetFlags, out: Out): Promise<boolean> {
+  const ctl = interruptible()
+  try {
+    const { result, summary } = await benchXnetRun(f, out, ctl.signal)
+    if (!f.json) out.log(summaryTable(summary))
     out.log(JSON.stringify(result))
-    return s.ok
+    return summary.ok
   } finally {
     ctl.done()
-    if (f.dir === undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** What a rate must meet in `bench xnet --search` (the target of the XNet benchmark). */
+export const SEARCH_MAX_MEAN_LATENCY_MS = 2_000
+export const SEARCH_MAX_FAILURES_PCT = 5
+
+export interface BenchSearchFlags extends BenchXnetFlags {
+  /** Largest rate tried. */
+  maxRate: number
+  /** Most runs (each a fresh testnet). */
+  maxRuns: number
+}
+
+export interface SearchStep { rate: number, requests_per_s: number, mean_ms: number, failures_pct: number, ok: boolean }
+
+/**
+ * Whether a run meets the search's bar: mean latency ≤ 2 s, failures < 5 %, no
+ * sequence error, nothing lost, and some replies at all.
+ */
+export function meetsSearchBar (r: BenchXnetResult): boolean {
+  return r.ok && r.replied > 0 && r.seq_errors === 0 && r.latency_ms.mean <= SEARCH_MAX_MEAN_LATENCY_MS && r.failures_pct < SEARCH_MAX_FAILURES_PCT
+}
+
+/**
+ * The rates `bench xnet --search` tries, given the outcomes so far: double from
+ * the start rate while it passes (halve while it fails), then bisect between
+ * the highest passing and the lowest failing rate until they are within 15 %
+ * (or 1) of each other. Undefined when the search is done.
+ */
+export function nextSearchRate (start: number, maxRate: number, tried: ReadonlyArray<{ rate: number, ok: boolean }>): number | undefined {
+  if (tried.length === 0) return Math.min(start, maxRate)
+  const passed = tried.filter(t => t.ok).map(t => t.rate)
+  const failed = tried.filter(t => !t.ok).map(t => t.rate)
+  const lo = passed.length === 0 ? undefined : Math.max(...passed)
+  const hi = failed.length === 0 ? undefined : Math.min(...failed)
+  if (hi === undefined) return lo! >= maxRate ? undefined : Math.min(maxRate, lo! * 2)
+  if (lo === undefined) return hi <= 1 ? undefined : Math.max(1, Math.floor(hi / 2))
+  if (hi - lo <= Math.max(1, Math.floor(lo * 0.15))) return undefined
+  return Math.floor((lo + hi) / 2)
+}
+
+/** `icnet bench xnet --search`: the highest rate that keeps mean latency ≤ 2 s and failures < 5 %. */
+export async function benchXnetSearch (f: BenchSearchFlags, out: Out): Promise<boolean> {
+  const ctl = interruptible()
+  const steps: Array<SearchStep & { result: BenchXnetResult }> = []
+  try {
+    for (let rate = nextSearchRate(f.rate, f.maxRate, steps); rate !== undefined && steps.length < f.maxRuns && !ctl.signal.aborted; rate = nextSearchRate(f.rate, f.maxRate, steps)) {
+      const { result } = await benchXnetRun({ ...f, rate, json: true }, out, ctl.signal)
+      const step = { rate, requests_per_s: result.requests_per_s, mean_ms: result.latency_ms.mean, failures_pct: result.failures_pct, ok: meetsSearchBar(result), result }
+      steps.push(step)
+      // One line per run (the full result), so a long search shows where it is.
+      out.log(JSON.stringify({ step: steps.length, ...result, meets_bar: step.ok }))
+    }
+    const best = steps.filter(s => s.ok).sort((a, b) => b.rate - a.rate)[0]
+    out.log(JSON.stringify({
+      search: steps.map(({ result: _r, ...s }) => s),
+      best_rate: best?.rate ?? null,
+      best_requests_per_s: best?.requests_per_s ?? null,
+      bar: { mean_ms: SEARCH_MAX_MEAN_LATENCY_MS, failures_pct: SEARCH_MAX_FAILURES_PCT },
+      subnets: f.subnets,
+      nodes: f.nodes,
+      payload_bytes: f.payloadSize,
+      duration_s: f.duration
+    }))
+    return best !== undefined
+  } finally {
+    ctl.done()
   }
 }
 
@@ -269,18 +389,37 @@ export async function main (argv: string[], out: Out = { log: s => { console.log
       'payload-size': { type: 'number', min: 16, max: 65536 },
       dir: { type: 'string' },
       'base-port': { type: 'number', min: 1024, max: 65000 },
-      json: { type: 'boolean' }
+      'unit-delay-ms': { type: 'number', min: 1, max: 60_000 },
+      'round-budget': { type: 'string' },
+      'xnet-payload-bytes': { type: 'string' },
+      json: { type: 'boolean' },
+      search: { type: 'boolean' },
+      'max-rate': { type: 'number', min: 1, max: 100_000 },
+      'max-runs': { type: 'number', min: 1, max: 50 }
     }, 'bench xnet')
-    const ok = await benchXnet({
-      subnets: (f.subnets as number | undefined) ?? 3,
+    const subnets = (f.subnets as number | undefined) ?? 3
+    const search = f.search === true
+    if (search && f.dir !== undefined) throw new UsageError('bench xnet: --search makes a fresh testnet per run, so it takes no --dir')
+    if (!search && (f['max-rate'] !== undefined || f['max-runs'] !== undefined)) throw new UsageError('bench xnet: --max-rate and --max-runs go with --search')
+    const roundBudget = f['round-budget'] === undefined ? undefined : parsePerSubnet(f['round-budget'] as string, 'round-budget', subnets, { min: 0, max: 1e15 })
+    const xnetPayloadBytes = f['xnet-payload-bytes'] === undefined ? undefined : parsePerSubnet(f['xnet-payload-bytes'] as string, 'xnet-payload-bytes', subnets, { min: 1, max: 64 * 1024 * 1024 })
+    const flags: BenchXnetFlags = {
+      subnets,
       nodes: (f.nodes as number | undefined) ?? 4,
       rate: (f.rate as number | undefined) ?? DEFAULT_LOAD_RATE,
-      duration: (f.duration as number | undefined) ?? 60,
+      // A search makes several runs: shorter ones by default.
+      duration: (f.duration as number | undefined) ?? (search ? 30 : 60),
       payloadSize: (f['payload-size'] as number | undefined) ?? DEFAULT_LOAD_PAYLOAD_BYTES,
       json: f.json === true,
       ...(f.dir !== undefined ? { dir: f.dir as string } : {}),
-      ...(f['base-port'] !== undefined ? { basePort: f['base-port'] as number } : {})
-    }, out)
+      ...(f['base-port'] !== undefined ? { basePort: f['base-port'] as number } : {}),
+      ...(f['unit-delay-ms'] !== undefined ? { unitDelayMs: f['unit-delay-ms'] as number } : {}),
+      ...(roundBudget !== undefined ? { roundBudget } : {}),
+      ...(xnetPayloadBytes !== undefined ? { xnetPayloadBytes } : {})
+    }
+    const ok = search
+      ? await benchXnetSearch({ ...flags, maxRate: (f['max-rate'] as number | undefined) ?? 10_000, maxRuns: (f['max-runs'] as number | undefined) ?? 8 }, out)
+      : await benchXnet(flags, out)
     return ok ? 0 : 1
   }
   throw new UsageError(`unknown command "${[a, b].filter(Boolean).join(' ')}"\n\n${USAGE}`)
