@@ -10,16 +10,15 @@
  * - ICNET_FAULTS_RESULTS=<dir>: `recordResult` writes `<dir>/<name>.json`.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cliMain, openTestnet, runTestnet, type RunSummary, type TestnetDir, type TestnetSupervisor } from '@icnet/replica'
+import {
+  cliMain, openTestnet, probeNode, runTestnet, setNodeFaults,
+  type Health, type ReplicaFaults, type RunSummary, type TestnetDir, type TestnetSupervisor
+} from '@icnet/replica'
 
-/**
- * The fault hooks of one node (`replica.faults` in its config). Kept open here:
- * the harness only places them in the node's config, the replica validates them.
- */
-export type ReplicaFaults = Record<string, unknown>
+export type { ReplicaFaults }
 
 export interface Scenario {
   name: string
@@ -57,6 +56,8 @@ export interface ScenarioContext {
   metrics: (node: string) => Promise<string>
   /** A timeline line (shown live with ICNET_KEEP_FAULTS, and with a failure). */
   log: (msg: string) => void
+  /** Aborted when the run ended (every node stopped): a chaos step still waiting gives up. */
+  signal: AbortSignal
 }
 
 export interface ScenarioResult {
@@ -83,10 +84,7 @@ async function writeFaults (testnet: TestnetDir, faults: Record<string, ReplicaF
   for (const [name, f] of Object.entries(faults)) {
     const node = testnet.nodes.find(n => n.name === name)
     if (node == null) throw new RangeError(`scenario faults name node ${name}, which the testnet does not have`)
-    const raw = JSON.parse(await readFile(node.configPath, 'utf8')) as Record<string, unknown>
-    const replica = (raw.replica ?? {}) as Record<string, unknown>
-    raw.replica = { ...replica, faults: f }
-    await writeFile(node.configPath, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600 })
+    await setNodeFaults(node.configPath, f)
   }
 }
 
@@ -127,6 +125,7 @@ export async function runScenario (s: Scenario): Promise<ScenarioResult> {
     let chaos: Promise<void> | undefined
     let chaosError: unknown
     let supervisor: TestnetSupervisor | undefined
+    const ended = new AbortController()
     const summary = await runTestnet({
       dir,
       durationS: s.durationS ?? 25,
@@ -145,7 +144,7 @@ export async function runScenario (s: Scenario): Promise<ScenarioResult> {
         supervisor = sup
         log('every node answers')
         if (s.chaos === undefined) return
-        const ctx = scenarioContext(dir, sup, log)
+        const ctx = scenarioContext(dir, sup, log, ended.signal)
         // Not awaited here: runTestnet starts the traffic only once onRunning returns.
         chaos = s.chaos(ctx).catch(err => {
           chaosError = err
@@ -158,7 +157,7 @@ export async function runScenario (s: Scenario): Promise<ScenarioResult> {
           try { metricsAtEnd.set(n.name, await scrape(sup.testnet, n.name)) } catch (err) { log(`metrics of ${n.name}: ${(err as Error).message}`) }
         }))
       }
-    })
+    }).finally(() => { ended.abort() })
     await chaos
     // A chaos step still running when the run ended may have started a node after the supervisor stopped them all.
     await supervisor?.stopAll()
@@ -172,7 +171,7 @@ export async function runScenario (s: Scenario): Promise<ScenarioResult> {
   }
 }
 
-function scenarioContext (dir: string, sup: TestnetSupervisor, log: (msg: string) => void): ScenarioContext {
+function scenarioContext (dir: string, sup: TestnetSupervisor, log: (msg: string) => void, signal: AbortSignal): ScenarioContext {
   const heightOf = async (subnetIndex: number): Promise<number> => {
     const probes = await sup.probeAll()
     return Math.max(0, ...probes.filter(p => p.subnetIndex === subnetIndex).map(p => p.health?.height ?? 0))
@@ -185,6 +184,7 @@ function scenarioContext (dir: string, sup: TestnetSupervisor, log: (msg: string
     waitHeight: async (subnetIndex, height, timeoutMs = 120_000) => {
       const until = Date.now() + timeoutMs
       for (;;) {
+        if (signal.aborted) throw new Error(`the run ended before subnet ${subnetIndex} reached height ${height}`)
         const h = await heightOf(subnetIndex)
         if (h >= height) return
         if (Date.now() > until) throw new Error(`subnet ${subnetIndex} did not reach height ${height} within ${timeoutMs} ms (at ${h})`)
@@ -192,8 +192,16 @@ function scenarioContext (dir: string, sup: TestnetSupervisor, log: (msg: string
       }
     },
     metrics: async node => scrape(sup.testnet, node),
-    log
+    log,
+    signal
   }
+}
+
+/** One node's `/health` answer, or undefined while it does not answer. */
+export async function nodeHealth (ctx: ScenarioContext, name: string): Promise<Health | undefined> {
+  const node = ctx.testnet.nodes.find(n => n.name === name)
+  if (node == null) throw new RangeError(`no node ${name}`)
+  return (await probeNode(node)).health
 }
 
 /**

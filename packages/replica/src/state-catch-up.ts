@@ -16,6 +16,23 @@ export interface CheckpointTarget {
   stateHash: Uint8Array
 }
 
+/** What one catch-up by state sync did (logged, and returned to the replica's own log line). */
+export interface CheckpointSyncReport {
+  height: number
+  alreadyInstalled: boolean
+  /** Chunk bytes received from peers (manifests not included). */
+  bytesFetched: number
+  /** Chunk bytes found in the node's own older checkpoint and copied instead of fetched. */
+  bytesCopied: number
+  /** Meta-manifest and sub-manifest bytes received from peers. */
+  manifestBytesFetched: number
+  chunksFetched: number
+  chunksCopied: number
+  /** Peers fetched from in the attempt that succeeded. */
+  peers: number
+  attempts: number
+}
+
 /**
  * Downloads and installs the checkpoint a consensus catch-up package names,
  * from the peers that serve it, retrying until it is installed or `signal`
@@ -36,14 +53,14 @@ export async function syncCheckpoint (opts: {
   target: () => CheckpointTarget
   signal: AbortSignal
   log: StructuredLog
-}): Promise<{ height: number, alreadyInstalled: boolean, bytesFetched: number, peers: number }> {
+}): Promise<CheckpointSyncReport> {
   const { service, store, signal, log } = opts
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted()
     const target = opts.target()
     const info = { height: BigInt(target.height), stateHash: target.stateHash }
     if (store.getManifest(target.stateHash) !== undefined) {
-      return { height: target.height, alreadyInstalled: true, bytesFetched: 0, peers: 0 }
+      return { height: target.height, alreadyInstalled: true, bytesFetched: 0, bytesCopied: 0, manifestBytesFetched: 0, chunksFetched: 0, chunksCopied: 0, peers: 0, attempts: attempt }
     }
     const peers = await service.peersServing(target.stateHash, { signal }).catch(() => [])
     const sessions: PeerSession[] = []
@@ -56,8 +73,19 @@ export async function syncCheckpoint (opts: {
         const downloader = new Downloader({ store, target: info, sources: sessions, signal, chunkTimeoutMs: SYNC_CHUNK_TIMEOUT_MS, metrics: service.metrics })
         downloader.on('evicted', e => { log.warn('state sync evicted a peer', { peer: e.detail.peer, reason: e.detail.reason, height: target.height }) })
         const result = await downloader.run()
-        log.info('state synced from peers', { height: target.height, stateHash: toHex(target.stateHash).slice(0, 16), peers: sessions.length, bytesFetched: result.bytesFetched, attempt })
-        return { height: target.height, alreadyInstalled: result.alreadyInstalled, bytesFetched: result.bytesFetched, peers: sessions.length }
+        const report: CheckpointSyncReport = {
+          height: target.height,
+          alreadyInstalled: result.alreadyInstalled,
+          bytesFetched: result.bytesFetched,
+          bytesCopied: result.bytesCopied,
+          manifestBytesFetched: result.manifestBytesFetched,
+          chunksFetched: result.chunksFetched,
+          chunksCopied: result.chunksCopied,
+          peers: sessions.length,
+          attempts: attempt
+        }
+        log.info('state synced from peers', { ...report, stateHash: toHex(target.stateHash).slice(0, 16), downloadMs: result.durationMs })
+        return report
       } catch (err) {
         if (signal.aborted) throw err
         log.warn('state sync attempt failed', { height: target.height, attempt, err })
