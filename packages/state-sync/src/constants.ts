@@ -41,6 +41,13 @@ export const MAX_LEDGER_ENTRIES_PER_PEER = 256
  */
 export const SERVE_READ_AHEAD = 2
 
+/**
+ * Received chunks being verified or written at once (1 MiB buffer each, reused): enough
+ * to keep the disk busy while the network delivers, and the bound on memory held between
+ * the two.
+ */
+export const MAX_PENDING_DELIVERIES = 64
+
 /** Local chunk copies (read, verify, write) a downloader runs at once: 1 MiB buffer each. */
 export const LOCAL_COPY_CONCURRENCY = 4
 

@@ -8,7 +8,8 @@ import { decodeMetaManifest, manifestFromSubManifests } from './manifest.js'
 import type { ManifestBundle, MetaManifest } from './manifest.js'
 import { BlockKind, contiguous } from './messages.js'
 import type { CheckpointInfo } from './messages.js'
-import { LOCAL_COPY_CONCURRENCY } from './constants.js'
+import { LOCAL_COPY_CONCURRENCY, MAX_PENDING_DELIVERIES } from './constants.js'
+import { ChunkBufferPool, verifyIntoBuffer } from './block-buffers.js'
 import { FetchScheduler } from './scheduler.js'
 import type { EvictionReason } from './scheduler.js'
 import type { BlockSource } from './session.js'
@@ -98,6 +99,8 @@ export class Downloader extends EventTarget {
   private readonly evicted: SyncResult['evicted'] = []
   private fetchStarted = 0
   private readonly counts = { fetched: 0, copied: 0, resumed: 0, manifestBytes: 0 }
+  /** Received chunks wait here (at most MAX_PENDING_DELIVERIES at once) between the network and the disk. */
+  private readonly buffers = new ChunkBufferPool(MAX_PENDING_DELIVERIES)
 
   constructor (opts: DownloaderOptions) {
     super()
@@ -134,6 +137,7 @@ export class Downloader extends EventTarget {
     const scheduler = new FetchScheduler(this.opts.sources, {
       chunkTimeoutMs: this.opts.chunkTimeoutMs,
       maxWindow: this.opts.maxWindow,
+      maxPendingDeliveries: MAX_PENDING_DELIVERIES,
       signal,
       onEvict: (peer, reason) => {
         this.evicted.push({ peer, reason })
@@ -246,18 +250,33 @@ export class Downloader extends EventTarget {
   }
 
   private async fetchGroups (scheduler: FetchScheduler, groups: ChunkGroup[], pending: PendingCheckpoint): Promise<void> {
-    await scheduler.fetchAll(groups.map(g => ({
-      kind: BlockKind.CHUNK,
-      hash: g.hash,
-      verify: (bytes) => bytes.byteLength === g.size && equalBytes(chunkHash(bytes), g.hash),
-      deliver: async (bytes, peer) => {
-        for (const i of g.indices) await pending.writeChunk(i, bytes)
-        // The first index came over the network; duplicates of it count as copies.
-        this.account(g.indices.slice(0, 1), g, 'fetched', peer)
-        if (g.indices.length > 1) this.account(g.indices.slice(1), g, 'copied')
-        this.progress.peers = scheduler.livePeers.length
+    await scheduler.fetchAll(groups.map(g => {
+      // Set by a successful verify, taken by the delivery that always follows it (a task is
+      // with one peer at a time, so one verification per group runs at once).
+      let verified: { bytes: Uint8Array, buffer: Uint8Array } | undefined
+      return {
+        kind: BlockKind.CHUNK,
+        hash: g.hash,
+        verify: async (bytes) => {
+          if (bytes.byteLength !== g.size) return false
+          verified = await verifyIntoBuffer(this.buffers, bytes, g.hash)
+          return verified !== undefined
+        },
+        deliver: async (_bytes, peer) => {
+          const v = verified!
+          verified = undefined
+          try {
+            for (const i of g.indices) await pending.writeChunk(i, v.bytes)
+          } finally {
+            this.buffers.release(v.buffer)
+          }
+          // The first index came over the network; duplicates of it count as copies.
+          this.account(g.indices.slice(0, 1), g, 'fetched', peer)
+          if (g.indices.length > 1) this.account(g.indices.slice(1), g, 'copied')
+          this.progress.peers = scheduler.livePeers.length
+        }
       }
-    })))
+    }))
   }
 
   private account (indices: number[], g: ChunkGroup, source: ChunkSource, peer?: string): void {

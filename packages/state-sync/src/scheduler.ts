@@ -17,8 +17,8 @@ export type EvictionReason = 'bad_block' | 'stalled' | 'gone' | 'dont_have'
 export interface FetchTask {
   kind: BlockKind
   hash: Uint8Array
-  /** Checks the bytes against what the manifest (or state hash) says. */
-  verify(bytes: BlockData): boolean
+  /** Checks the bytes against what the manifest (or state hash) says (may hash off the event loop). */
+  verify(bytes: BlockData): boolean | Promise<boolean>
   /** Stores verified bytes; the task is done when this resolves. */
   deliver(bytes: BlockData, peer: string): Promise<void>
 }
@@ -175,19 +175,27 @@ export class FetchScheduler {
         this.requeue(task)
         return
       }
-      if (!task.verify(data)) {
-        this.opts.onBadBlock?.(peer.source.peer)
-        this.evict(peer, 'bad_block')
-        this.requeue(task)
-        return
-      }
-      peer.onSuccess()
-      peer.blocks++
-      peer.bytes += data.byteLength
+      // Verification and delivery both count as pending deliveries: together they hold the
+      // block's bytes, which is what maxPendingDeliveries bounds.
       this.deliveries++
-      task.deliver(data, peer.source.peer).then(() => {
+      const size = data.byteLength
+      const accepted = async (ok: boolean): Promise<void> => {
+        if (this.failure !== undefined) return
+        if (!ok) {
+          this.opts.onBadBlock?.(peer.source.peer)
+          this.evict(peer, 'bad_block')
+          this.requeue(task)
+          return
+        }
+        peer.onSuccess()
+        peer.blocks++
+        peer.bytes += size
+        await task.deliver(data, peer.source.peer)
         this.outstanding--
-      }, (err: Error) => {
+      }
+      const verdict = task.verify(data)
+      const settled = typeof verdict === 'boolean' ? accepted(verdict) : verdict.then(accepted)
+      settled.catch((err: Error) => {
         this.fail(err instanceof IcnetError ? err : new IcnetError(`writing a block failed: ${err.message}`, 'ERR_WRITE', { cause: err }))
       }).finally(() => {
         this.deliveries--
