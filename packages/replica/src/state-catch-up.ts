@@ -7,6 +7,13 @@ import type { StructuredLog } from './log.js'
 
 /** Pause between attempts while no peer serves the checkpoint yet (peers index it right after writing it). */
 export const SYNC_RETRY_MS = 1_000
+/**
+ * Peers an attempt evicted (a wrong block, a stall) left out of the next attempts
+ * of the same catch-up, at most this many. A staller costs the chunk timeout once
+ * per phase it is asked in, and a checkpoint is kept only a few intervals, so
+ * asking it again each attempt could keep every attempt too slow to finish.
+ */
+export const MAX_EXCLUDED_PEERS = 64
 /** A chunk not received within this long is asked of another peer. */
 export const SYNC_CHUNK_TIMEOUT_MS = 10_000
 
@@ -55,6 +62,7 @@ export async function syncCheckpoint (opts: {
   log: StructuredLog
 }): Promise<CheckpointSyncReport> {
   const { service, store, signal, log } = opts
+  const excluded = new Set<string>()
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted()
     const target = opts.target()
@@ -62,7 +70,10 @@ export async function syncCheckpoint (opts: {
     if (store.getManifest(target.stateHash) !== undefined) {
       return { height: target.height, alreadyInstalled: true, bytesFetched: 0, bytesCopied: 0, manifestBytesFetched: 0, chunksFetched: 0, chunksCopied: 0, peers: 0, attempts: attempt }
     }
-    const peers = await service.peersServing(target.stateHash, { signal }).catch(() => [])
+    const serving = await service.peersServing(target.stateHash, { signal }).catch(() => [])
+    let peers = serving.filter(p => !excluded.has(p.toString()))
+    // Every serving peer misbehaved once: give them another chance rather than wait forever.
+    if (peers.length === 0 && serving.length > 0) { excluded.clear(); peers = serving }
     const sessions: PeerSession[] = []
     for (const p of peers) {
       try { sessions.push(await service.openSession(p, { signal })) } catch { /* another peer may serve it */ }
@@ -71,7 +82,10 @@ export async function syncCheckpoint (opts: {
       try {
         // The service's metrics: chunks, bytes and evicted peers show on /metrics (icnet_state_sync_*).
         const downloader = new Downloader({ store, target: info, sources: sessions, signal, chunkTimeoutMs: SYNC_CHUNK_TIMEOUT_MS, metrics: service.metrics })
-        downloader.on('evicted', e => { log.warn('state sync evicted a peer', { peer: e.detail.peer, reason: e.detail.reason, height: target.height }) })
+        downloader.on('evicted', e => {
+          log.warn('state sync evicted a peer', { peer: e.detail.peer, reason: e.detail.reason, height: target.height })
+          if (e.detail.reason !== 'gone' && excluded.size < MAX_EXCLUDED_PEERS) excluded.add(e.detail.peer)
+        })
         const result = await downloader.run()
         const report: CheckpointSyncReport = {
           height: target.height,

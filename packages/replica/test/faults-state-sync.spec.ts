@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BlockKind, Downloader, FsCheckpointStore, chunkHash, stateSync, type CheckpointInfo, type StateSyncService } from '@icnet/state-sync'
-import { connectAll, createTestNode, stopAll } from '@icnet/test-utils'
+import { connectAll, createTestNode, stopAll, waitFor } from '@icnet/test-utils'
 import { equalBytes } from '@icnet/types'
 import { LyingCheckpointStore, MAX_STALLED_READS, PromMetrics, createLog, syncCheckpoint } from '../src/index.js'
 import type { Libp2p } from '@libp2p/interface'
@@ -101,6 +101,23 @@ describe('faults: lying state-sync server', function () {
       assert.match(text, /icnet_state_sync_evictions_total\{reason="bad_block"\} 1\b/)
       const evicted = lines.map(l => JSON.parse(l) as { msg: string, peer?: string, reason?: string }).filter(l => l.msg === 'state sync evicted a peer')
       assert.deepEqual(evicted.map(l => [l.peer, l.reason]), [[liar.peerId.toString(), 'bad_block']])
+    })
+
+    it('a peer evicted in one attempt is left out of the next: the retry fetches from the honest peer alone', async () => {
+      const { joiner, joinStore, liar } = await network('corrupt', 'joiner-retry')
+      const seeder = nodes[2]!
+      // Only the liar at first: the first attempt fails once it is evicted.
+      await joiner.hangUp(seeder.peerId)
+      const lines: string[] = []
+      const log = createLog({ level: 'info', write: l => { lines.push(l) } })
+      const msgs = (): Array<{ msg: string, peers?: number, peer?: string }> => lines.map(l => JSON.parse(l) as { msg: string })
+      const syncing = syncCheckpoint({ service: joiner.services.stateSync, store: joinStore, target: () => ({ height: 10, stateHash: info.stateHash }), signal: AbortSignal.timeout(50_000), log })
+      await waitFor(() => msgs().some(m => m.msg === 'state sync attempt failed'), { timeoutMs: 30_000, what: 'the first attempt to fail' })
+      await joiner.dial(seeder.getMultiaddrs())
+      const r = await syncing
+      assert.equal(r.peers, 1, 'the retry left the liar out')
+      assert.ok(r.attempts >= 2)
+      assert.deepEqual(msgs().filter(m => m.msg === 'state sync evicted a peer').map(m => m.peer), [liar.peerId.toString()])
     })
 
     it('stall: the sync completes from the honest peer and the staller is evicted as stalled', async () => {
