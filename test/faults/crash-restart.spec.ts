@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { assertNothingLost, metricValue, nodeHealth, recordResult, runScenario, type ScenarioContext } from './harness.js'
+
+const CHECKPOINT_INTERVAL = 60
+/** One node of each subnet of 4 (f = 1 of 3f + 1). */
+const VICTIMS = ['0-3', '1-2']
+/** Heights of its subnet a victim stays down for. */
+const DOWN_HEIGHTS = 8
+const CATCH_UP_TIMEOUT_MS = 90_000
+
+const subnetOf = (node: string): number => Number(node.split('-')[0])
+
+interface VictimReport { killedAt: number, restartedAt: number, restartedFrom: number, caughtUpMs: number, stateSyncs: number, catchUps: Record<string, number> }
+
+/** The height the node reopened its state at when it restarted (its own newest checkpoint): the `height` of its last "replica started" line. */
+function restartHeight (log: string): number {
+  const starts = log.split('\n').filter(l => l.includes('"replica started"'))
+  return Number((JSON.parse(starts[starts.length - 1]!) as { height: number }).height)
+}
+
+/** Waits until the node executed `height`, logging its progress and consensus catch-ups every few seconds. */
+async function waitNodeHeight (ctx: ScenarioContext, node: string, height: number): Promise<number> {
+  const t0 = Date.now()
+  let shown = 0
+  for (;;) {
+    if (ctx.signal.aborted || Date.now() - t0 > CATCH_UP_TIMEOUT_MS) throw new Error(`${node} did not reach height ${height} within ${CATCH_UP_TIMEOUT_MS} ms`)
+    const health = await nodeHealth(ctx, node)
+    if (health !== undefined && health.height >= height) return Date.now() - t0
+    if (health !== undefined && Date.now() - shown > 3_000) {
+      shown = Date.now()
+      const m = await ctx.metrics(node).catch(() => '')
+      ctx.log(`${node}: height ${health.height}, finalized ${health.finalizedHeight}, peers ${health.peers}, consensus catch-ups with progress ${metricValue(m, 'icnet_consensus_catch_ups_total', { result: 'progress' })}`)
+    }
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+}
+
+/**
+ * f nodes of each 3f + 1 subnet crash (SIGKILL) during the XNet traffic, just
+ * after a checkpoint, and restart a few heights later, well before the next
+ * one: the remaining 2f + 1 keep each subnet going meanwhile, and a restarted
+ * node reopens its own checkpoint, replays the finalized blocks it kept and
+ * takes the rest from its peers. How it caught up (consensus catch-up or, if
+ * the subnet passed the next checkpoint first, state sync) and how long it
+ * took are recorded.
+ */
+describe('fault scenario: crash and restart f nodes per subnet', function () {
+  this.timeout(300_000)
+
+  it('loses nothing when f nodes of each subnet crash during traffic and restart before the next checkpoint', async () => {
+    const victims = new Map<string, VictimReport>()
+    const r = await runScenario({
+      name: 'crash-restart',
+      basePort: 7400,
+      checkpointInterval: CHECKPOINT_INTERVAL,
+      durationS: 40,
+      chaos: async ctx => {
+        await Promise.all(VICTIMS.map(async v => {
+          const subnet = subnetOf(v)
+          // Just past a checkpoint, so the victim restarts from a checkpoint above genesis.
+          const next = (Math.floor((await ctx.heightOf(subnet)) / CHECKPOINT_INTERVAL) + 1) * CHECKPOINT_INTERVAL + 2
+          await ctx.waitHeight(subnet, next)
+          await ctx.sup.stopNode(v, 'SIGKILL')
+          const killedAt = await ctx.heightOf(subnet)
+          ctx.log(`killed ${v} at height ${killedAt}`)
+          await ctx.waitHeight(subnet, killedAt + DOWN_HEIGHTS)
+          ctx.sup.startNode(v)
+          const restartedAt = await ctx.heightOf(subnet)
+          ctx.log(`restarted ${v} at height ${restartedAt}`)
+          const caughtUpMs = await waitNodeHeight(ctx, v, restartedAt)
+          const log = await readFile(ctx.testnet.nodes.find(n => n.name === v)!.logPath, 'utf8')
+          const m = await ctx.metrics(v)
+          const report: VictimReport = {
+            killedAt,
+            restartedAt,
+            restartedFrom: restartHeight(log),
+            caughtUpMs,
+            stateSyncs: metricValue(m, 'icnet_replica_state_syncs_total'),
+            catchUps: Object.fromEntries(['progress', 'nothing-new', 'no-answer', 'invalid'].map(x => [x, metricValue(m, 'icnet_consensus_catch_ups_total', { result: x })]))
+          }
+          victims.set(v, report)
+          ctx.log(`${v} caught up to ${restartedAt} in ${caughtUpMs} ms: ${JSON.stringify(report)}`)
+        }))
+      }
+    })
+    for (const v of VICTIMS) {
+      const d = victims.get(v)
+      assert.ok(d !== undefined, `${v} was killed, restarted and caught up`)
+      // Restarted within the checkpoint interval it crashed in, from its own checkpoint of that interval.
+      assert.equal(Math.floor(d.killedAt / CHECKPOINT_INTERVAL), Math.floor(d.restartedAt / CHECKPOINT_INTERVAL), `${v} killed at ${d.killedAt}, restarted at ${d.restartedAt}`)
+      assert.equal(d.restartedFrom, Math.floor(d.killedAt / CHECKPOINT_INTERVAL) * CHECKPOINT_INTERVAL, `${v} reopened its own checkpoint`)
+    }
+    r.extra = Object.fromEntries([...victims].map(([v, d]) => [v, d]))
+    await recordResult(r)
+    assertNothingLost(r)
+  })
+})
