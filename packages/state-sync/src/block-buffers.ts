@@ -39,6 +39,14 @@ export class ChunkBufferPool {
   }
 }
 
+/** Hashes the chunk of `size` bytes held in `buffer` after the separator (as `acquire` lays it out), on the thread pool. */
+export async function digestBufferedChunk (buffer: Uint8Array, size: number): Promise<Uint8Array> {
+  return new Uint8Array(await webcrypto.subtle.digest('SHA-256', buffer.subarray(0, PREFIX + size)))
+}
+
+/** Where chunk bytes go in a pooled buffer. */
+export const CHUNK_OFFSET = PREFIX
+
 /**
  * A received chunk in a pooled buffer, verified against `expected` with SHA-256 running
  * on the thread pool (WebCrypto), so the event loop keeps moving bytes meanwhile.
@@ -54,14 +62,14 @@ export async function verifyIntoBuffer (pool: ChunkBufferPool, data: BlockData, 
     let o = PREFIX
     for (const piece of data) { buffer.set(piece, o); o += piece.byteLength }
   }
-  let digest: ArrayBuffer
+  let digest: Uint8Array
   try {
-    digest = await webcrypto.subtle.digest('SHA-256', buffer.subarray(0, PREFIX + size))
+    digest = await digestBufferedChunk(buffer, size)
   } catch (err) {
     pool.release(buffer)
     throw err
   }
-  if (!equalBytes(new Uint8Array(digest), expected)) { pool.release(buffer); return undefined }
+  if (!equalBytes(digest, expected)) { pool.release(buffer); return undefined }
   return { bytes: buffer.subarray(PREFIX, PREFIX + size), buffer }
 }
 

@@ -209,6 +209,11 @@ export class Downloader extends EventTarget {
       else g.indices.push(i)
     })
 
+    // Whole files identical to a file of an installed checkpoint are adopted (linked and
+    // re-hashed by the store) instead of copied chunk by chunk.
+    const resumed = new Set(pending.completed)
+    await this.adoptFiles(bundle, pending)
+
     // Chunks present locally (an installed checkpoint, or a duplicate of a chunk resumed from
     // the journal) are copied while the network fetches the rest.
     const toFetch: ChunkGroup[] = []
@@ -216,7 +221,8 @@ export class Downloader extends EventTarget {
     for (const g of groups.values()) {
       const done = g.indices.filter(i => pending.completed.has(i))
       const todo = g.indices.filter(i => !pending.completed.has(i))
-      if (done.length > 0) this.account(done, g, 'resumed')
+      const wasResumed = done.filter(i => resumed.has(i))
+      if (wasResumed.length > 0) this.account(wasResumed, g, 'resumed')
       if (todo.length === 0) continue
       const rest = { ...g, indices: todo }
       if (done.length > 0) toCopy.push({ g: rest, from: done[0] })
@@ -247,6 +253,28 @@ export class Downloader extends EventTarget {
     this.fetchStarted = performance.now()
     await Promise.all([copyAll(), this.fetchGroups(scheduler, toFetch, pending)])
     await this.fetchGroups(scheduler, copyFailed, pending)
+  }
+
+  /** Offers every file that has chunks left to the store for adoption (when it can), a few at a time. */
+  private async adoptFiles (bundle: ManifestBundle, pending: PendingCheckpoint): Promise<void> {
+    if (pending.adoptFile === undefined) return
+    const { fileTable, chunkTable } = bundle.manifest
+    const chunksOf: number[][] = fileTable.map(() => [])
+    chunkTable.forEach((c, i) => { chunksOf[c.fileIndex]!.push(i) })
+    const candidates = fileTable.map((_f, i) => i).filter(i => chunksOf[i]!.some(c => !pending.completed.has(c)) && this.opts.store.hasChunk(chunkTable[chunksOf[i]![0]!]!.hash))
+    let next = 0
+    await Promise.all(Array.from({ length: Math.min(LOCAL_COPY_CONCURRENCY, candidates.length) }, async () => {
+      while (next < candidates.length) {
+        if (this.opts.signal?.aborted === true) throw new SyncAbortedError()
+        const f = candidates[next++]!
+        const before = chunksOf[f]!.filter(i => !pending.completed.has(i))
+        if (!await pending.adoptFile!(f)) continue
+        for (const i of before) {
+          const c = chunkTable[i]!
+          this.account([i], { hash: c.hash, size: c.sizeBytes, indices: [i] }, 'copied')
+        }
+      }
+    }))
   }
 
   private async fetchGroups (scheduler: FetchScheduler, groups: ChunkGroup[], pending: PendingCheckpoint): Promise<void> {

@@ -52,6 +52,16 @@ export class FdCache {
     }
   }
 
+  /** Closes the handle of one file if it is idle (before the file is replaced); false when it is in use. */
+  async forget (path: string): Promise<boolean> {
+    const e = this.entries.get(path)
+    if (e === undefined) return true
+    if (e.users > 0) return false
+    this.entries.delete(path)
+    await e.handle.then(async fh => { await fh.close() }).catch(() => {})
+    return true
+  }
+
   /** Closes the idle handles of files under `dir` (before it is deleted); busy ones close after use. */
   async closeUnder (dir: string): Promise<void> {
     const prefix = dir.endsWith('/') ? dir : `${dir}/`

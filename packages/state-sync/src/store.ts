@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { copyFile, constants as fsConstants, link, mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -6,6 +6,7 @@ import { equalBytes, NotFoundError, toHex } from '@icnet/types'
 import { deferred } from './deferred.js'
 import type { Deferred } from './deferred.js'
 import { InstallVerificationError, InvalidManifestError } from './errors.js'
+import { ChunkBufferPool, CHUNK_OFFSET, digestBufferedChunk } from './block-buffers.js'
 import { FdCache } from './fd-cache.js'
 import { chunkHash, fileHash } from './hashing.js'
 import { bundleManifest, computeManifest, decodeManifest, encodeManifest, localPath } from './manifest.js'
@@ -38,6 +39,14 @@ export interface PendingCheckpoint {
   readonly completed: ReadonlySet<number>
   /** Writes a chunk whose hash the caller has verified, and records it as done. */
   writeChunk(index: number, bytes: BlockData): Promise<void>
+  /**
+   * Optional: gives file `fileIndex` the bytes of an identical file (same file hash) of an
+   * installed checkpoint without copying them through the caller (the file-system store
+   * hard-links it). Every chunk of the file is re-hashed from disk before it counts as
+   * complete; resolves true when all of them matched and were recorded, false when there
+   * was nothing to adopt or the local file did not check out (the scratch file is then as before).
+   */
+  adoptFile?(fileIndex: number): Promise<boolean>
   /** Reads back a completed chunk (to copy it to a duplicate). */
   readChunk(index: number): Promise<Uint8Array>
   /**
@@ -67,6 +76,17 @@ async function readExactly (fh: FileHandle, len: number, offset: number): Promis
     got += bytesRead
   }
   return new Uint8Array(buf.buffer, buf.byteOffset, len)
+}
+
+/** Reads up to `len` bytes at `offset` into `buf` at `at`; returns how many it got (fewer only at the end of the file). */
+async function readInto (fh: FileHandle, buf: Uint8Array, at: number, len: number, offset: number): Promise<number> {
+  let got = 0
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, at + got, len - got, offset + got)
+    if (bytesRead === 0) break
+    got += bytesRead
+  }
+  return got
 }
 
 /** Writes all of `bytes` at `offset` (null: at the end of a file opened for appending). */
@@ -107,6 +127,8 @@ export class FsCheckpointStore implements CheckpointStore {
   private readonly checkpoints = new Map<string, InstalledCheckpoint>()
   private readonly chunks = new Map<string, ChunkLocation>()
   private readonly subManifests = new Map<string, Uint8Array>()
+  /** Installed files by file hash (V3 file hashes cover sizes, offsets and chunk hashes, not the path). */
+  private readonly files = new Map<string, { dir: string, path: string, size: number }>()
   /** Installed checkpoints are immutable, so their files can stay open for serving. */
   private readonly readers = new FdCache('r', READ_HANDLES)
 
@@ -166,6 +188,7 @@ export class FsCheckpointStore implements CheckpointStore {
     // Rebuild the indexes from what is left, so no chunk or sub-manifest points into the removed files.
     this.chunks.clear()
     this.subManifests.clear()
+    this.files.clear()
     for (const cp of [...this.checkpoints.values()]) this.index(cp)
     await rm(dir, { recursive: true, force: true })
     await rm(join(this.root, 'manifests', `${heightName(height)}.manifest`), { force: true })
@@ -192,6 +215,10 @@ export class FsCheckpointStore implements CheckpointStore {
   private index (cp: InstalledCheckpoint): void {
     this.checkpoints.set(toHex(cp.info.stateHash), cp)
     const { fileTable, chunkTable } = cp.bundle.manifest
+    for (const f of fileTable) {
+      const key = toHex(f.hash)
+      if (!this.files.has(key)) this.files.set(key, { dir: cp.dir, path: f.relativePath, size: f.sizeBytes })
+    }
     for (const c of chunkTable) {
       const key = toHex(c.hash)
       if (!this.chunks.has(key)) this.chunks.set(key, { dir: cp.dir, path: fileTable[c.fileIndex]!.relativePath, offset: c.offset, size: c.sizeBytes })
@@ -206,6 +233,12 @@ export class FsCheckpointStore implements CheckpointStore {
 
   getManifest (stateHash: Uint8Array): ManifestBundle | undefined {
     return this.checkpoints.get(toHex(stateHash))?.bundle
+  }
+
+  /** The path of an installed file with this file hash and size, if any (installed checkpoints are immutable). */
+  installedFile (hash: Uint8Array, size: number): string | undefined {
+    const f = this.files.get(toHex(hash))
+    return f !== undefined && f.size === size ? localPath(f.dir, f.path) : undefined
   }
 
   hasChunk (hash: Uint8Array): boolean {
@@ -337,6 +370,47 @@ class FsPendingCheckpoint implements PendingCheckpoint {
         done.reject(err as Error)
       }
     }
+  }
+
+  async adoptFile (fileIndex: number): Promise<boolean> {
+    const { fileTable, chunkTable } = this.bundle.manifest
+    const f = fileTable[fileIndex]
+    if (f === undefined) throw new NotFoundError(`no file ${fileIndex}`)
+    const source = this.store.installedFile(f.hash, f.sizeBytes)
+    if (source === undefined || f.sizeBytes === 0) return false
+    const indices: number[] = []
+    chunkTable.forEach((c, i) => { if (c.fileIndex === fileIndex) indices.push(i) })
+    if (indices.every(i => this.completed.has(i))) return false
+    const target = localPath(this.dir, f.relativePath)
+    if (!await this.writers.forget(target)) return false
+    // Installed checkpoints are never written in place, so the scratch file may share their
+    // inode (message routing links unchanged files between its checkpoints the same way).
+    // Across file systems, a copy (a reflink where the file system has them) does instead.
+    // Staged beside the scratch directory, not in it: a crash here must not leave a stray file in the checkpoint.
+    const staged = `${this.dir}.adopt-${fileIndex}`
+    await rm(staged, { force: true })
+    await link(source, staged).catch(async () => { await copyFile(source, staged, fsConstants.COPYFILE_FICLONE) })
+    // Local data is verified like a peer's before any of it counts.
+    const buffers = new ChunkBufferPool(1)
+    const buffer = buffers.acquire()
+    let ok = true
+    const fh = await open(staged, 'r')
+    try {
+      for (const i of indices) {
+        const c = chunkTable[i]!
+        const got = await readInto(fh, buffer, CHUNK_OFFSET, c.sizeBytes, c.offset)
+        if (got !== c.sizeBytes || !equalBytes(await digestBufferedChunk(buffer, c.sizeBytes), c.hash)) { ok = false; break }
+      }
+    } finally { await fh.close() }
+    if (!ok) {
+      await rm(staged, { force: true })
+      return false
+    }
+    await rename(staged, target)
+    const fresh = indices.filter(i => !this.completed.has(i))
+    await Promise.all(fresh.map(async i => { await this.record(i) }))
+    for (const i of fresh) this.completed.add(i)
+    return true
   }
 
   async readChunk (index: number): Promise<Uint8Array> {

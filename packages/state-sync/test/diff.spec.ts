@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { rm } from 'node:fs/promises'
+import { open, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import { toHex } from '@icnet/types'
 import { Downloader, FsCheckpointStore } from '../src/index.js'
@@ -58,5 +59,43 @@ describe('diff against local data', () => {
         await rm(seedRoot, { recursive: true, force: true })
       }
     }), { numRuns: 15 })
+  })
+
+  it('adopts an unchanged file by hard link after re-hashing it, and fetches a file whose local copy was damaged', async () => {
+    const [oldRoot, seedRoot] = [await tempDir(), await tempDir()]
+    const stores: FsCheckpointStore[] = []
+    try {
+      const old = { 'a/kept.bin': randomBytes(TEST_CHUNK * 3 + 7), 'b/damaged.bin': randomBytes(TEST_CHUNK * 2), 'c/changed.bin': randomBytes(TEST_CHUNK * 2) }
+      const target = { ...old, 'c/changed.bin': Uint8Array.from(old['c/changed.bin']) }
+      target['c/changed.bin'][TEST_CHUNK + 1]! ^= 1
+      const local = await FsCheckpointStore.open(oldRoot, { chunkSize: TEST_CHUNK })
+      stores.push(local)
+      await writeTree(local.checkpointDir(1n), old)
+      await local.addCheckpoint(1n)
+      // The disk lost a byte of an installed file after its manifest was written.
+      const fh = await open(join(local.checkpointDir(1n), 'b', 'damaged.bin'), 'r+')
+      await fh.write(Uint8Array.of(old['b/damaged.bin'][0]! ^ 0xff), 0, 1, 0)
+      await fh.close()
+      const seeder = await FsCheckpointStore.open(seedRoot, { chunkSize: TEST_CHUNK })
+      stores.push(seeder)
+      await writeTree(seeder.checkpointDir(2n), target)
+      const info = await seeder.addCheckpoint(2n)
+
+      const result = await new Downloader({ store: local, target: info, sources: [storeSource(seeder)] }).run()
+
+      assert.deepEqual(await readTree(local.checkpointDir(2n)), await readTree(seeder.checkpointDir(2n)))
+      const inode = async (h: bigint, p: string): Promise<number> => (await stat(join(local.checkpointDir(h), ...p.split('/')))).ino
+      assert.equal(await inode(2n, 'a/kept.bin'), await inode(1n, 'a/kept.bin'))
+      assert.notEqual(await inode(2n, 'b/damaged.bin'), await inode(1n, 'b/damaged.bin'))
+      assert.notEqual(await inode(2n, 'c/changed.bin'), await inode(1n, 'c/changed.bin'))
+      // The damaged chunk and the changed chunk travel; everything else is local.
+      assert.equal(result.chunksFetched, 2)
+      assert.equal(result.bytesFetched, 2 * TEST_CHUNK)
+      assert.equal(result.chunksCopied, result.chunksTotal - 2)
+    } finally {
+      for (const s of stores) await s.close()
+      await rm(oldRoot, { recursive: true, force: true })
+      await rm(seedRoot, { recursive: true, force: true })
+    }
   })
 })
