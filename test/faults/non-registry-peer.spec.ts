@@ -47,8 +47,11 @@ describe('fault scenario: a peer that is not in the registry', function () {
                   stream.abort(new Error('done'))
                 }
               } catch (err) {
+                // libp2p rejects some dials with the connection's close Event rather than an Error.
                 const e = err as { code?: unknown, name?: unknown }
-                outcome = typeof e?.name === 'string' && e.name !== 'Error' ? e.name : typeof e?.code === 'string' ? e.code : String(err).slice(0, 40)
+                outcome = err instanceof Event
+                  ? `closed (${err.type})`
+                  : typeof e?.name === 'string' && e.name !== 'Error' ? e.name : typeof e?.code === 'string' ? e.code : String(err).slice(0, 40)
               }
               attempts[protocol] ??= {}
               attempts[protocol][outcome] = (attempts[protocol][outcome] ?? 0) + 1
