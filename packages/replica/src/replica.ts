@@ -187,7 +187,8 @@ export class Replica {
           }),
           metrics: m
         }),
-        stateSync: stateSync({ store: this.faults.checkpointStore(checkpoints), metrics: m })
+        // A checkpoint is the subnet's whole state: only its own nodes may fetch it.
+        stateSync: stateSync({ store: this.faults.checkpointStore(checkpoints), metrics: m, isAllowedPeer: peer => this.isMember(peer.toString()) })
       }
     }) as unknown as Libp2p<Services>
     this.faults.attach(this.node)

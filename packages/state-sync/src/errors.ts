@@ -24,3 +24,8 @@ export class SyncAbortedError extends IcnetError {
 export class InstallVerificationError extends IcnetError {
   constructor (message: string, options?: { cause?: unknown }) { super(message, 'ERR_INSTALL_VERIFICATION', options) }
 }
+
+/** A peer the host does not allow to fetch state from this node (e.g. not a node of its subnet). */
+export class PeerNotAllowedError extends IcnetError {
+  constructor (message: string, options?: { cause?: unknown }) { super(message, 'ERR_PEER_NOT_ALLOWED', options) }
+}

@@ -19,7 +19,7 @@ import { verifyCatchUpPackage } from './cup.js'
 import type { CatchUpPackage, SubnetKeySource } from './cup.js'
 import { Downloader } from './downloader.js'
 import type { SyncResult } from './downloader.js'
-import { NoPeersError } from './errors.js'
+import { NoPeersError, PeerNotAllowedError } from './errors.js'
 
 const log = logger('icnet:state-sync:service')
 
@@ -43,6 +43,12 @@ export interface StateSyncInit {
   maxOutboundStreams?: number
   /** Queued want-blocks allowed per inbound session before it counts as a violation. */
   maxLedgerEntries?: number
+  /**
+   * Who may fetch from this node (default: any peer the host lets connect). A
+   * replicated system passes "nodes of my subnet": a checkpoint is the subnet's
+   * whole state, not something to hand to any peer that can reach the node.
+   */
+  isAllowedPeer?: (peer: PeerId) => boolean
 }
 
 export interface SyncOptions {
@@ -204,6 +210,11 @@ export class StateSyncService implements Startable {
   /** Serves one inbound session: a ledger of want-blocks answered in order, bounded per peer. */
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
+    if (this.init.isAllowedPeer !== undefined && !this.init.isAllowedPeer(connection.remotePeer)) {
+      this.metrics.violations.inc(1, { reason: 'not_allowed' })
+      stream.abort(new PeerNotAllowedError(`${peer} may not fetch state from this node`))
+      return
+    }
     if (this.openLedgers >= MAX_LEDGERS) {
       this.metrics.violations.inc(1, { reason: 'too_many_sessions' })
       stream.abort(new QueueFullError('too many state sync sessions'))

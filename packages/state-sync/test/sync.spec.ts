@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createTestNode, connectAll, stopAll, waitFor } from '@icnet/test-utils'
 import { InMemoryMetrics, toHex } from '@icnet/types'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import {
   BAN_SCORE, FsCheckpointStore, InvalidCatchUpPackageError, NoPeersError, stateSync, SyncAbortedError
 } from '../src/index.js'
@@ -35,9 +35,9 @@ describe('state sync over libp2p (loopback TCP)', function () {
     await removeDirs(dirs)
   })
 
-  async function seederNode (store = source.store, metrics?: InMemoryMetrics): Promise<SyncNode> {
+  async function seederNode (store = source.store, metrics?: InMemoryMetrics, isAllowedPeer?: (peer: PeerId) => boolean): Promise<SyncNode> {
     stores.add(store)
-    const n = await createTestNode({ services: { stateSync: stateSync({ store, metrics }) } }) as unknown as SyncNode
+    const n = await createTestNode({ services: { stateSync: stateSync({ store, metrics, isAllowedPeer }) } }) as unknown as SyncNode
     nodes.push(n)
     return n
   }
@@ -88,6 +88,21 @@ describe('state sync over libp2p (loopback TCP)', function () {
     assert.deepEqual(client.store.list().map(c => toHex(c.stateHash)), [toHex(source.info.stateHash)])
     assert.equal(client.metrics.get('icnet_state_sync_chunks_total', { source: 'fetched', outcome: 'ok' }), result.chunksFetched)
     assert.deepEqual(await readdir(join(client.root, 'scratch')), [], 'scratch area cleaned up')
+  })
+
+  it('serves only the peers its host allows, and refuses the others before reading a want', async () => {
+    const allowed = await freshNode()
+    const outsider = await freshNode()
+    const metrics = new InMemoryMetrics()
+    const seeder = await seederNode(source.store, metrics, peer => peer.equals(allowed.node.peerId))
+    await connectAll([seeder, allowed.node, outsider.node])
+    await assert.rejects(outsider.node.services.stateSync.sync({ cup: signedCup(source.info), key: { publicKey: subnetPublicKey }, peers: [seeder.peerId], chunkTimeoutMs: 2_000 }))
+    assert.equal(outsider.store.list().length, 0, 'the outsider installed nothing')
+    assert.equal(metrics.get('icnet_state_sync_served_total', { kind: 'CHUNK', outcome: 'block' }), 0, 'no block went to the outsider')
+    assert.ok(metrics.get('icnet_state_sync_violations_total', { reason: 'not_allowed' }) >= 1)
+    assert.deepEqual(await outsider.node.services.stateSync.peersServing(source.info.stateHash), [], 'the outsider does not even learn what it serves')
+    await allowed.node.services.stateSync.sync({ cup: signedCup(source.info), key: { publicKey: subnetPublicKey }, peers: [seeder.peerId] })
+    await assertInstalled(allowed.store)
   })
 
   it('shares the work between three seeders', async () => {
