@@ -2,9 +2,10 @@ import { type Metrics, noopMetrics, toHex, equalBytes } from '@icnet/types'
 import { logger, type Logger } from '@libp2p/logger'
 import type { Committee, NodeSigner } from './committee.js'
 import {
-  DEFAULT_MAX_UNCONSUMED_BATCHES, MAX_BLOCK_TIME_SKEW_MS, MAX_CATCH_UP_BLOCKS, MAX_CATCH_UP_RESPONSE_BYTES,
-  MAX_CERTIFICATION_HEIGHTS, MAX_CUP_BYTES, MAX_HEIGHTS_AHEAD, MAX_PAYLOAD_SECTIONS, MAX_PENDING_ARTIFACTS,
-  MAX_PROPOSAL_BYTES, MAX_PROPOSALS_PER_HEIGHT, MAX_SMALL_ARTIFACT_BYTES, MIN_RESEND_MS, RESEND_AFTER_DELAYS
+  CATCH_UP_LAG_HEIGHTS, CATCH_UP_RETRY_MS, DEFAULT_MAX_UNCONSUMED_BATCHES, MAX_BLOCK_TIME_SKEW_MS, MAX_CATCH_UP_BLOCKS,
+  MAX_CATCH_UP_RESPONSE_BYTES, MAX_CATCH_UP_ROUNDS, MAX_CERTIFICATION_HEIGHTS, MAX_CUP_BYTES, MAX_HEIGHTS_AHEAD,
+  MAX_PAYLOAD_SECTIONS, MAX_PENDING_ARTIFACTS, MAX_PROPOSAL_BYTES, MAX_PROPOSAL_RESEND_PERIODS, MAX_PROPOSALS_PER_HEIGHT,
+  MAX_SMALL_ARTIFACT_BYTES, MIN_RESEND_MS, RESEND_AFTER_DELAYS
 } from './constants.js'
 import { ConsensusStoppedError, InvalidSubmissionError } from './errors.js'
 import { genesisBeacon, genesisCup, genesisProposal } from './genesis.js'
@@ -99,6 +100,9 @@ class Round {
   minSignedRank = Number.POSITIVE_INFINITY
   /** Own artifacts of this height, re-sent when the subnet seems stuck. */
   readonly own: Array<{ kind: ArtifactKindName, bytes: Uint8Array }> = []
+  /** Times this round's proposals were re-sent, and the liveness tick before which they are not again. */
+  proposalResends = 0
+  nextProposalResendTick = 0
 }
 
 interface ShareSet {
@@ -135,6 +139,8 @@ export class Consensus {
   private readonly certShares = new Map<number, Map<string, Map<number, Uint8Array>>>()
   private readonly ownStateRoots = new Map<number, Uint8Array>()
   private readonly certifications = new Map<number, Certification>()
+  /** When this node last sent each height's certification to a peer that sent a share for it late. */
+  private readonly certificationsAnswered = new Map<number, number>()
   private readonly cupShares = new Map<number, Map<string, ShareSet>>()
   private running = false
   private stepping = false
@@ -144,7 +150,16 @@ export class Consensus {
   private timerAt = Number.POSITIVE_INFINITY
   private ticker?: ReturnType<typeof setInterval>
   private lastTick = { notarized: -1, finalized: -1, stuck: 0 }
+  private ticks = 0
   private catchingUp = false
+  /** A catch-up that brought nothing: share hints do not start another before this time. */
+  private catchUpRetryAt = 0
+  /**
+   * The highest height each member was seen sending a notarization or
+   * finalization share for. Unverified, so only a hint: it starts a catch-up
+   * (which verifies everything it brings) when f + 1 members are well ahead.
+   */
+  private readonly peerHeights = new Map<number, number>()
   private checkingCup = false
   private finalizedWaiters: Array<() => void> = []
 
@@ -208,8 +223,7 @@ export class Consensus {
     this.running = true
     this.transport.onArtifact((kind, bytes) => { this.receive(kind, bytes) })
     this.transport.onCatchUpRequest(async req => await this.serveCatchUp(req))
-    const period = Math.max(MIN_RESEND_MS, RESEND_AFTER_DELAYS * this.params.unitDelayMs)
-    this.ticker = setInterval(() => { this.tick() }, period)
+    this.ticker = setInterval(() => { this.tick() }, this.livenessPeriodMs())
     this.log('started at finalized height %d (CUP %d, delivered %d)', this.tip.height, this.cupHeight, this.delivered)
     void this.catchUp()
     this.scheduleStep()
@@ -267,6 +281,12 @@ export class Consensus {
     }
     this.ownStateRoots.set(height, stateRoot)
     boundMap(this.ownStateRoots, MAX_CERTIFICATION_HEIGHTS)
+    const known = this.certifications.get(height)
+    if (known != null) {
+      // Certified by the subnet before this node executed the height (it was behind): the host takes it now.
+      this.init.onCertification?.(known)
+      return
+    }
     const signature = this.signer.signShare(stateRootMessage(stateRoot))
     const share: CertificationShare = { height: BigInt(height), stateRoot, signer: this.signer.index, signature }
     this.addCertShare(height, stateRoot, this.signer.index, signature)
@@ -314,7 +334,8 @@ export class Consensus {
       resp.cup = this.cup
       start = this.cupHeight + 1
     }
-    let bytes = resp.cup != null ? CatchUpPackage.encode(resp.cup).length : 0
+    // Everything counts against the response limit (the CUP, the notarized blocks above the tip), plus field framing.
+    let bytes = resp.cup != null ? CatchUpPackage.encode(resp.cup).length + FIELD_FRAMING_BYTES : 0
     const blocks: BlockProposal[] = []
     const beacons: RandomBeacon[] = []
     let lastWithFinalization = -1
@@ -322,7 +343,7 @@ export class Consensus {
     for (let h = start; h <= this.tip.height && blocks.length < MAX_CATCH_UP_BLOCKS; h++) {
       const e = await this.store.getFinalized(h)
       if (e === undefined) break
-      bytes += e.proposal.length + e.beacon.length
+      bytes += e.proposal.length + e.beacon.length + 2 * FIELD_FRAMING_BYTES + (e.finalization?.length ?? 0)
       if (bytes > MAX_CATCH_UP_RESPONSE_BYTES && blocks.length > 0) break
       blocks.push(BlockProposal.decode(e.proposal))
       beacons.push(RandomBeacon.decode(e.beacon))
@@ -341,7 +362,10 @@ export class Consensus {
         if (r?.beacon == null) break
         const entry = [...r.notarizations].find(([k]) => r.proposals.has(k))
         if (entry === undefined) break
-        resp.notarized.push({ proposal: r.proposals.get(entry[0])!.proposal, notarization: entry[1] })
+        const p = r.proposals.get(entry[0])!
+        bytes += p.bytes.length + BlockMultiSig.encode(entry[1]).length + RandomBeacon.encode(r.beacon).length + 4 * FIELD_FRAMING_BYTES
+        if (bytes > MAX_CATCH_UP_RESPONSE_BYTES) break
+        resp.notarized.push({ proposal: p.proposal, notarization: entry[1] })
         resp.beacons.push(r.beacon)
       }
       const next = this.rounds.get(this.notarized + 1)?.beacon
@@ -407,6 +431,7 @@ export class Consensus {
       case 'notarization-share':
       case 'finalization-share': {
         const s = BlockShare.decode(bytes)
+        this.notePeerHeight(s.signer, Number(s.height))
         const r = this.windowRound(Number(s.height))
         if (r === undefined || !this.committee.isMember(s.signer)) return
         const key = toHex(s.block)
@@ -446,7 +471,8 @@ export class Consensus {
         const s = CertificationShare.decode(bytes)
         if (!this.committee.isMember(s.signer) || s.stateRoot.length !== 32) return
         const h = Number(s.height)
-        if (h > this.tip.height + MAX_HEIGHTS_AHEAD || this.certifications.has(h)) return
+        if (h > this.tip.height + MAX_HEIGHTS_AHEAD) return
+        if (this.certifications.has(h)) { this.answerLateCertificationShare(h); return }
         this.addCertShare(h, s.stateRoot, s.signer, s.signature)
         this.tryCertify(h)
         return
@@ -1005,7 +1031,24 @@ export class Consensus {
     boundMap(this.certifications, MAX_CERTIFICATION_HEIGHTS)
     this.certShares.delete(h)
     this.m.certifications.inc()
-    this.init.onCertification?.(c)
+    // The host takes a certification for a height it executed; one that came first waits for its submitStateRoot.
+    if (this.ownStateRoots.has(h)) this.init.onCertification?.(c)
+  }
+
+  /**
+   * A peer sent a certification share for a height this node has certified:
+   * it is executing behind the subnet (restarted, or just state-synced) and
+   * the shares of that height went by while it could not use them. It gets
+   * the certification itself, at most once per liveness period per height
+   * from each node, so it certifies each height as soon as it executes it.
+   */
+  private answerLateCertificationShare (h: number): void {
+    const c = this.certifications.get(h)
+    const last = this.certificationsAnswered.get(h)
+    if (c == null || (last !== undefined && this.now() - last < this.livenessPeriodMs())) return
+    this.certificationsAnswered.set(h, this.now())
+    boundMap(this.certificationsAnswered, MAX_CERTIFICATION_HEIGHTS)
+    this.send('certification', Certification.encode(c))
   }
 
   private cupShareSet (h: number, key: string): ShareSet | undefined {
@@ -1090,47 +1133,113 @@ export class Consensus {
 
   // ---------------------------------------------------------------- liveness helpers
 
+  private livenessPeriodMs (): number {
+    return Math.max(MIN_RESEND_MS, RESEND_AFTER_DELAYS * this.params.unitDelayMs)
+  }
+
   /** Periodic: re-send own artifacts when the subnet makes no progress, and catch up when behind. */
   private tick (): void {
     if (!this.running) return
+    this.ticks++
     const stuck = this.notarized === this.lastTick.notarized && this.tip.height === this.lastTick.finalized
     this.lastTick = { notarized: this.notarized, finalized: this.tip.height, stuck: stuck ? this.lastTick.stuck + 1 : 0 }
     if (this.lastTick.stuck >= 2) this.resend()
-    if (this.maxSeen > this.notarized + 1 || this.lastTick.stuck >= 3) void this.catchUp()
+    if (this.isBehind() || this.lastTick.stuck >= 3) void this.catchUp()
+  }
+
+  /** Records a member's share height; starts a catch-up at once when f + 1 members are well ahead. */
+  private notePeerHeight (signer: number, h: number): void {
+    if (!this.committee.isMember(signer) || signer === this.signer.index || !Number.isSafeInteger(h)) return
+    if (h <= (this.peerHeights.get(signer) ?? 0)) return
+    this.peerHeights.set(signer, h)
+    if (!this.catchingUp && this.now() >= this.catchUpRetryAt && this.isBehind()) void this.catchUp()
+  }
+
+  /** The height at least f + 1 members sent shares for (so at least one honest node is there). */
+  private peersHeight (): number {
+    const hs = [...this.peerHeights.values()].sort((a, b) => b - a)
+    return hs[this.committee.f] ?? 0
+  }
+
+  /** Whether this node knows it is behind: a valid finalization above its round, or f + 1 members well ahead. */
+  private isBehind (): boolean {
+    return this.maxSeen > this.notarized + 1 || this.peersHeight() > this.notarized + CATCH_UP_LAG_HEIGHTS
   }
 
   private resend (): void {
     for (let h = this.tip.height + 1; h <= this.notarized + 1; h++) {
       const r = this.rounds.get(h)
       if (r == null) continue
-      // Proposals are not re-sent: they are large, later ranks stand in for a lost one, and
-      // catch-up delivers the notarized ones.
       for (const a of r.own) if (a.kind !== 'block-proposal') this.send(a.kind, a.bytes)
       for (const ms of r.notarizations.values()) this.send('notarization', BlockMultiSig.encode(ms))
       if (r.finalization != null) this.send('finalization', BlockMultiSig.encode(r.finalization))
       if (r.beacon != null) this.send('random-beacon', RandomBeacon.encode(r.beacon))
+      this.resendProposals(r)
     }
   }
 
-  /** Asks a peer for what this node misses: a CUP, finalized blocks, and the notarized blocks above them. */
+  /**
+   * The proposals of an open round stay available: the ones this node made,
+   * backed or holds notarized are re-sent as well, on a backoff since they are
+   * large (after 1, 2, 4, then every MAX_PROPOSAL_RESEND_PERIODS periods of a
+   * stall). Later ranks cannot stand in for a proposal a peer never got:
+   * notaries never back a worse rank than one they backed. So without this, a
+   * subnet split without a quorum never resumes: each half backed a block the
+   * other half never received, and no block reaches 2f + 1 shares after the heal.
+   */
+  private resendProposals (r: Round): void {
+    if (this.ticks < r.nextProposalResendTick) return
+    const keys = new Set<string>([...r.signed.notarized, ...r.notarizations.keys()])
+    for (const p of r.proposals.values()) if (p.proposal.signer === this.signer.index) keys.add(p.key)
+    let sent = 0
+    for (const key of keys) {
+      const p = r.proposals.get(key)
+      if (p == null) continue
+      this.send('block-proposal', p.bytes)
+      sent++
+    }
+    if (sent === 0) return
+    r.proposalResends++
+    r.nextProposalResendTick = this.ticks + Math.min(2 ** (r.proposalResends - 1), MAX_PROPOSAL_RESEND_PERIODS)
+  }
+
+  /**
+   * Asks a peer for what this node misses: a CUP, finalized blocks, and the
+   * notarized blocks above them; and asks again at once while each answer
+   * brings blocks and the node is still behind (an answer holds at most
+   * MAX_CATCH_UP_BLOCKS blocks).
+   */
   async catchUp (): Promise<void> {
     if (this.catchingUp || !this.running) return
     this.catchingUp = true
     try {
-      const raw = await this.transport.requestCatchUp(CatchUpRequest.encode({ finalizedHeight: BigInt(this.tip.height) }))
-      if (raw === undefined || !this.running) { this.m.catchUps.inc(1, { result: 'no-answer' }); return }
-      if (raw.length > MAX_CATCH_UP_RESPONSE_BYTES + MAX_CUP_BYTES) throw new Error('catch-up response too large')
-      const resp = CatchUpResponse.decode(raw)
-      await this.applyCatchUp(resp)
-    } catch (err) {
-      this.m.catchUps.inc(1, { result: 'invalid' })
-      this.log('catch-up failed: %e', err)
+      for (let i = 0; i < MAX_CATCH_UP_ROUNDS && this.running; i++) {
+        const progressed = await this.catchUpOnce()
+        if (!progressed) { this.catchUpRetryAt = this.now() + CATCH_UP_RETRY_MS; break }
+        if (!this.isBehind()) break
+      }
     } finally {
       this.catchingUp = false
     }
   }
 
-  private async applyCatchUp (resp: CatchUpResponse): Promise<void> {
+  /** One catch-up exchange; true when it moved the finalized or notarized height (or brought a beacon). */
+  private async catchUpOnce (): Promise<boolean> {
+    try {
+      const raw = await this.transport.requestCatchUp(CatchUpRequest.encode({ finalizedHeight: BigInt(this.tip.height) }))
+      if (raw === undefined || !this.running) { this.m.catchUps.inc(1, { result: 'no-answer' }); return false }
+      if (raw.length > MAX_CATCH_UP_RESPONSE_BYTES + MAX_CUP_BYTES) throw new Error('catch-up response too large')
+      const resp = CatchUpResponse.decode(raw)
+      return await this.applyCatchUp(resp)
+    } catch (err) {
+      this.m.catchUps.inc(1, { result: 'invalid' })
+      this.log('catch-up failed: %e', err)
+      return false
+    }
+  }
+
+  private async applyCatchUp (resp: CatchUpResponse): Promise<boolean> {
+    const tipBefore = this.tip.height
     if (resp.cup != null) {
       const h = Number(resp.cup.content?.block?.block?.height ?? 0n)
       if (h > this.cupHeight) {
@@ -1183,8 +1292,10 @@ export class Consensus {
       this.setBeacon(r, next)
       progressed = true
     }
+    progressed ||= this.tip.height > tipBefore
     this.m.catchUps.inc(1, { result: progressed ? 'progress' : 'nothing-new' })
     if (progressed) this.scheduleStep()
+    return progressed
   }
 
   /** Places a finalized segment (ascending, starting right above the tip) into the rounds; checks parents and beacons by hash. */
@@ -1209,6 +1320,9 @@ export class Consensus {
     return segment.length > 0
   }
 }
+
+/** Tag and length prefix of one protobuf field, at most (a length below 2^35). */
+const FIELD_FRAMING_BYTES = 6
 
 function blockHashOf (p: BlockProposal): Uint8Array {
   return blockHash(p.block!)

@@ -40,6 +40,23 @@ export const MAX_BLOCK_TIME_SKEW_MS = 5_000
 export const RESEND_AFTER_DELAYS = 20
 /** Lower bound of that period, so a tiny Δ does not turn into a flood. */
 export const MIN_RESEND_MS = 1000
+/**
+ * Block proposals are re-sent (when the subnet is stuck) after 1, 2, 4, then
+ * every MAX_PROPOSAL_RESEND_PERIODS liveness periods: a few MiB each, so far
+ * rarer than shares, but never given up while the round stays open.
+ */
+export const MAX_PROPOSAL_RESEND_PERIODS = 4
+/**
+ * Rounds f + 1 members may be ahead (by the heights of the notarization and
+ * finalization shares they send) before a node asks for a catch-up at once
+ * instead of waiting for the liveness period: two rounds is the most a slow
+ * but connected node lags by.
+ */
+export const CATCH_UP_LAG_HEIGHTS = 3
+/** A catch-up that brought nothing is not retried on a share's hint before this. */
+export const CATCH_UP_RETRY_MS = 250
+/** Catch-up exchanges in a row, while each brings blocks and the node is still behind (64 blocks each). */
+export const MAX_CATCH_UP_ROUNDS = 64
 
 /** Direct artifact push: one long-lived stream per peer and direction; 2 allows a replacement while the old one closes. */
 export const ARTIFACT_PROTOCOL = '/icnet/consensus/artifacts/1.0.0'
