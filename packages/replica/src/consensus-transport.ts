@@ -1,4 +1,4 @@
-import { ARTIFACT_KINDS, MAX_PROPOSAL_BYTES, isArtifactKind, MAX_CATCH_UP_RESPONSE_BYTES, MAX_SMALL_ARTIFACT_BYTES, type ArtifactHandler, type ArtifactKindName, type ArtifactTransport, type CatchUpHandler } from '@icnet/consensus'
+import { ARTIFACT_KINDS, MAX_CUP_BYTES, MAX_PROPOSAL_BYTES, isArtifactKind, MAX_CATCH_UP_RESPONSE_BYTES, MAX_SMALL_ARTIFACT_BYTES, type ArtifactHandler, type ArtifactKindName, type ArtifactTransport, type CatchUpHandler } from '@icnet/consensus'
 import type { ArtifactGossipService, AcceptedArtifact } from '@icnet/artifact-gossip'
 import type { Connection, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
@@ -130,7 +130,7 @@ export class GossipConsensusTransport implements ArtifactTransport {
       let stream: Stream | undefined
       try {
         stream = await conn.newStream(CATCH_UP_PROTOCOL, { signal })
-        const lp = lpStream(stream, { maxDataLength: MAX_CATCH_UP_RESPONSE_BYTES })
+        const lp = lpStream(stream, { maxDataLength: MAX_CATCH_UP_RESPONSE_BYTES + MAX_CUP_BYTES })
         await lp.write(request, { signal })
         const response = (await lp.read({ signal })).subarray()
         await stream.close({ signal }).catch(() => {})
