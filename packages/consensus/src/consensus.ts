@@ -547,6 +547,11 @@ export class Consensus {
     for (let h = this.tip.height + 1; h <= this.notarized; h++) {
       const r = this.rounds.get(h)
       if (r == null) continue
+      // Every block of a past round that has a quorum of shares is notarized too, not only the
+      // first one: another node may have seen that one first and built on it. Without this the
+      // next round waits for a parent this node never marks notarized (until a resend or a
+      // catch-up brings the aggregate: the 12-18 s stalls under load).
+      this.aggregateShares(h, r, 'notarization')
       await this.maybeSignFinalization(h, r)
       this.aggregateShares(h, r, 'finalization')
     }
@@ -681,6 +686,7 @@ export class Consensus {
               : time > now + MAX_BLOCK_TIME_SKEW_MS ? 'time in the future'
                 : !this.committee.verifyNodeSignature(p.proposal.signer, proposalMessage(p.hash), p.proposal.signature) ? 'bad signature'
                   : await this.invalidPayload(block.payload, this.payloadContext(h, time, block.parent))
+    if (this.now() - now > 1000) this.log('validating the proposal at %d (rank %d) took %d ms', h, block.rank, this.now() - now)
     if (reason !== undefined) {
       this.rejectPending(r, p, reason)
       return
@@ -1143,6 +1149,7 @@ export class Consensus {
     this.ticks++
     const stuck = this.notarized === this.lastTick.notarized && this.tip.height === this.lastTick.finalized
     this.lastTick = { notarized: this.notarized, finalized: this.tip.height, stuck: stuck ? this.lastTick.stuck + 1 : 0 }
+    if (stuck && this.log.enabled) this.log('no progress for %d periods: %s', this.lastTick.stuck, this.describeRounds())
     if (this.lastTick.stuck >= 2) this.resend()
     if (this.isBehind() || this.lastTick.stuck >= 3) void this.catchUp()
   }
@@ -1164,6 +1171,21 @@ export class Consensus {
   /** Whether this node knows it is behind: a valid finalization above its round, or f + 1 members well ahead. */
   private isBehind (): boolean {
     return this.maxSeen > this.notarized + 1 || this.peersHeight() > this.notarized + CATCH_UP_LAG_HEIGHTS
+  }
+
+  /** What each open round holds (a line for stall diagnosis). */
+  private describeRounds (): string {
+    const parts = [`tip ${this.tip.height} notarized ${this.notarized} delivered ${this.delivered} stepping ${this.stepping}`]
+    for (let h = this.tip.height + 1; h <= this.notarized + 1; h++) {
+      const r = this.rounds.get(h)
+      if (r == null) { parts.push(`${h}: -`); continue }
+      const blocks = [...new Set([...r.proposals.keys(), ...r.pending.keys(), ...r.notarShares.keys(), ...r.finalShares.keys()])].map(k => {
+        const p = r.proposals.get(k) ?? r.pending.get(k)
+        return `${k.slice(0, 6)}(rank ${p?.proposal.block?.rank ?? '?'}${r.proposals.has(k) ? '' : r.pending.has(k) ? ' pending' : ' missing'} n${r.notarShares.get(k)?.size ?? 0}${r.notarizations.has(k) ? '*' : ''} f${r.finalShares.get(k)?.size ?? 0})`
+      })
+      parts.push(`${h}: beacon ${r.beacon != null} signed n[${r.signed.notarized.map(k => k.slice(0, 6)).join(',')}] f[${r.signed.finalized?.slice(0, 6) ?? ''}] final ${r.finalization != null} ${blocks.join(' ')}`)
+    }
+    return parts.join('; ')
   }
 
   private resend (): void {
