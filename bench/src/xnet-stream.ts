@@ -19,6 +19,7 @@ import {
   type CertifiedStreamStore,
   InMemoryCertifiedStreamStore,
   StaticRegistryView,
+  sharedSliceRootWorkers,
   verifyCertifiedSlice,
   xnetStream,
   type XNetStreamService
@@ -170,6 +171,7 @@ for (let round = 0; round < ROUNDS; round++) {
   await rawRound()
 }
 await stopAll([nodeA, nodeB])
+const rootWorkers = sharedSliceRootWorkers().stats
 
 const messagesPerS = received / (pullMs / 1000)
 const payloadMbPerS = payloadBytes / 1e6 / (pullMs / 1000)
@@ -182,6 +184,8 @@ console.log(JSON.stringify({
   pull_s: +(pullMs / 1000).toFixed(3),
   server_cut_s: +(serverCutMs / 1000).toFixed(3),
   client_verify_s: +(verifyMs / 1000).toFixed(3),
+  client_root_worker_s: +(rootWorkers.workerMs / 1000).toFixed(3),
+  client_root_worker_slices: rootWorkers.slices,
   certify_s: +(certifyMs / 1000).toFixed(3)
 }))
 console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawBytes, s: +(rawMs / 1000).toFixed(3) }))
@@ -194,6 +198,7 @@ console.log(JSON.stringify({
   ratio: +(payloadMbPerS / rawMbPerS).toFixed(3),
   server_cut_share: +(serverCutMs / pullMs).toFixed(2),
   client_verify_share: +(verifyMs / pullMs).toFixed(2),
+  client_root_worker_share: +(rootWorkers.workerMs / pullMs).toFixed(2),
   rounds: ROUNDS,
   slices,
   slice_bytes_limit: SLICE_BYTES,

@@ -85,3 +85,15 @@ export const VERIFIED_CERTIFICATIONS_CACHE_SIZE = 256
  */
 export const SERVER_STREAM_IDLE_MS = 30_000
 export const CLIENT_STREAM_IDLE_MS = 10_000
+
+/**
+ * Slices with fewer messages have their root computed on the event loop: handing
+ * one to a worker costs a copy and two thread hops (tens of microseconds), about
+ * what hashing a few dozen messages costs.
+ */
+export const ROOT_WORKERS_MIN_MESSAGES = 64
+/**
+ * Slices at most waiting for a worker: a few pulls' congestion windows (8 each).
+ * Beyond it a slice is verified on the event loop, so the queue never grows without bound.
+ */
+export const ROOT_WORKERS_MAX_PENDING = 32

@@ -4,7 +4,7 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 import {
   IcnetError,
   Principal,
@@ -50,6 +50,8 @@ import { SliceError, SliceRequest, SliceResponse, StreamAdvert } from './pb/xnet
 import { PeerSelector, type PeerOutcome } from './peer-selector.js'
 import type { CertifiedSlicePool, ExpectedIndices } from './slice-pool.js'
 import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
+import { sliceResponseHead } from './slice-codec.js'
+import { sharedSliceRootWorkers, type SliceRootWorkers } from './slice-root-workers.js'
 
 /** The libp2p components the service uses (names as in libp2p's components). */
 export interface XNetStreamComponents {
@@ -90,6 +92,13 @@ export interface XNetStreamInit {
   maliciousPenaltyMs?: number
   /** Poll every source subnet in the background (default true when a pool is given). */
   backgroundRefill?: boolean
+  /**
+   * Where a pulled slice's state root is recomputed before it is handed to `accept`
+   * (whose verification then checks the signature against it): worker threads, so
+   * the hashing overlaps the transfer of the next slices. Default: the process's
+   * shared `SliceRootWorkers`; `false`: on the event loop, inside `accept`'s verification.
+   */
+  rootWorkers?: SliceRootWorkers | false
 }
 
 /**
@@ -181,7 +190,7 @@ export class XNetStreamService implements Startable {
         stream.abort(err instanceof Error ? err : new Error('bad request'))
         return
       }
-      let response: Uint8Array
+      let response: Uint8Array | Uint8ArrayList
       try {
         response = await this.answer(req, connection)
       } catch (err) {
@@ -199,7 +208,7 @@ export class XNetStreamService implements Startable {
   }
 
   /** The encoded `SliceResponse` to one request. */
-  private async answer (req: SliceRequest, connection: Connection): Promise<Uint8Array> {
+  private async answer (req: SliceRequest, connection: Connection): Promise<Uint8Array | Uint8ArrayList> {
     const respond = (error: SliceError, outcome: string, slice?: Uint8Array): Uint8Array => {
       this.metrics.servedRequests.inc(1, { outcome })
       return SliceResponse.encode({ error, slice: (slice ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer> })
@@ -225,7 +234,11 @@ export class XNetStreamService implements Startable {
         byteLimit
       })
       if (!res.ok) return respond(res.code === 'NO_STREAM' ? SliceError.NO_STREAM : SliceError.BAD_BEGIN, res.code.toLowerCase())
-      return respond(SliceError.NONE, 'served', res.bytes)
+      if (res.bytes.length === 0) return respond(SliceError.NONE, 'served')
+      this.metrics.servedRequests.inc(1, { outcome: 'served' })
+      // The store's bytes go out as they are, behind the field's key and length: the bytes
+      // of SliceResponse.encode without copying megabytes into a new buffer.
+      return new Uint8ArrayList(sliceResponseHead(res.bytes.length), res.bytes)
     } finally {
       this.serving--
     }
@@ -264,6 +277,10 @@ export class XNetStreamService implements Startable {
   // ---------------------------------------------------------------- client
 
   private get timeoutMs (): number { return this.init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS }
+
+  private get rootWorkers (): SliceRootWorkers | undefined {
+    return this.init.rootWorkers === false ? undefined : (this.init.rootWorkers ?? sharedSliceRootWorkers())
+  }
 
   private selectorFor (source: SubnetId): PeerSelector {
     const key = source.toText()
@@ -401,6 +418,7 @@ export class XNetStreamService implements Startable {
           msgLimit: query.msgLimit ?? 0,
           byteLimit: query.byteLimit ?? 0
         }, signal)
+        await this.rootWorkers?.precompute(slice)
         const result = accept(slice)
         sel.succeeded(node, performance.now() - t0)
         this.metrics.sliceMessages.observe(slice.messages.length)

@@ -226,3 +226,15 @@ export function assembleSlice (a: SliceAssembly): Uint8Array {
   field(KEY_BYTES_2, a.signature)
   return out
 }
+
+/**
+ * The start of a `SliceResponse` that carries a slice of `sliceLength` bytes and no
+ * error (NONE is the default, so proto3 leaves it out): field 2's key and length.
+ * Followed by the slice's bytes it is exactly `SliceResponse.encode({ error: NONE, slice })`.
+ */
+export function sliceResponseHead (sliceLength: number): Uint8Array {
+  const out = new Uint8Array(1 + varintLength(sliceLength))
+  out[0] = KEY_BYTES_2
+  writeVarint(out, 1, sliceLength)
+  return out
+}

@@ -31,10 +31,10 @@ export function indexLabel (index: number): Uint8Array {
 /** The stream index of an 8-byte label, or -1 if it is not one (or beyond 2^53). */
 export function labelIndex (label: Uint8Array): number {
   if (label.length !== 8) return -1
-  const v = new DataView(label.buffer, label.byteOffset, 8)
-  const hi = v.getUint32(0, false)
+  // Read by hand: a DataView per label is an allocation on a path taken per message.
+  const hi = ((label[0]! << 24) | (label[1]! << 16) | (label[2]! << 8) | label[3]!) >>> 0
   if (hi >= 0x200000) return -1
-  return hi * 0x1_0000_0000 + v.getUint32(4, false)
+  return hi * 0x1_0000_0000 + (((label[4]! << 24) | (label[5]! << 16) | (label[6]! << 8) | label[7]!) >>> 0)
 }
 
 /**

@@ -26,6 +26,7 @@ import { proofRootFromBytes } from './proof-root.js'
 import { assembleSlice, readSliceWire, varintLength } from './slice-codec.js'
 import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, pruneMessagesFrom } from './slice-tree.js'
 import type { StreamHeader } from './stream.js'
+import { precomputedRoots, sliceWireBytes as encodedCache } from './slice-memo.js'
 
 export interface Certification {
   /** Height of the certified state the slice was read from. */
@@ -95,7 +96,6 @@ export function sliceMessagesEnd (s: CertifiedStreamSlice): number {
   return s.messages.length > 0 ? s.messages[s.messages.length - 1]!.index + 1 : s.header.end
 }
 
-const encodedCache = new WeakMap<CertifiedStreamSlice, Uint8Array>()
 const proofBytesCache = new WeakMap<HashTree, Uint8Array>()
 /**
  * The CBOR proof of slices that came off the wire (or were derived from one
@@ -249,6 +249,8 @@ export function decodeCertifiedSlice (bytes: Uint8Array, opts: DecodeSliceOption
  * signature check fails. Agrees with `reconstruct(mergeWitness(proof, payload))`.
  */
 export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
+  const known = precomputedRoots.get(s)
+  if (known !== undefined) return known
   const first = s.messages.length > 0 ? s.messages[0]!.index : 0
   const wire = wireProofs.get(s)
   if (wire !== undefined) {

@@ -49,8 +49,29 @@ export class SliceWitnessWriter {
   }
 
   private messages (n: HashTree, from: number, to: number): void {
-    if (!this.covers(n, from, to)) { this.prune(n); return }
-    if (n.kind === 'fork') { this.forkHead(); this.messages(n.left, from, to); this.messages(n.right, from, to); return }
+    if (n.kind === 'fork') {
+      const lo = edgeIndex(n, 'left')
+      const hi = edgeIndex(n, 'right')
+      if (lo >= 0 && hi >= 0) {
+        if (hi < from || lo >= to) { this.prune(n); return }
+        // Labels are sorted: a subtree whose both ends are in range lies wholly in it.
+        if (lo >= from && hi < to) { this.covered(n); return }
+      } else if (!this.covers(n, from, to)) { this.prune(n); return }
+      this.forkHead()
+      this.messages(n.left, from, to)
+      this.messages(n.right, from, to)
+      return
+    }
+    if (n.kind === 'labeled') {
+      const i = labelIndex(n.label)
+      if (i >= from && i < to) { this.labeledHead(n.label); this.pruned(this.digests.of(n.subtree)); return }
+    }
+    this.prune(n)
+  }
+
+  /** A subtree of the messages level lying wholly in the range: every message in it as its labeled leaf digest. */
+  private covered (n: HashTree): void {
+    if (n.kind === 'fork') { this.forkHead(); this.covered(n.left); this.covered(n.right); return }
     if (n.kind === 'labeled') { this.labeledHead(n.label); this.pruned(this.digests.of(n.subtree)); return }
     this.prune(n)
   }

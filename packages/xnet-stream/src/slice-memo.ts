@@ -1,0 +1,18 @@
+import type { CertifiedStreamSlice } from './slice.js'
+
+/**
+ * What this package knows about slice objects it made, kept beside them (slices
+ * are immutable plain objects, so a WeakMap keyed by the object is exact and
+ * frees with it). Internal: not exported from the package, so no host can claim
+ * a root for a slice.
+ */
+
+/** The exact wire bytes of a slice (decoded from them, or assembled). */
+export const sliceWireBytes = new WeakMap<CertifiedStreamSlice, Uint8Array>()
+
+/**
+ * State roots computed from a slice's own wire bytes on a worker thread
+ * (`SliceRootWorkers`), by the same function `sliceRootHash` runs: the caller's
+ * thread then only checks the signature against it.
+ */
+export const precomputedRoots = new WeakMap<CertifiedStreamSlice, Uint8Array>()

@@ -1,0 +1,154 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { logger } from '@libp2p/logger'
+import { ROOT_WORKERS_MAX_PENDING, ROOT_WORKERS_MIN_MESSAGES } from './constants.js'
+import type { CertifiedStreamSlice } from './slice.js'
+import { precomputedRoots, sliceWireBytes } from './slice-memo.js'
+import type { RootJob, RootResult } from './slice-root-protocol.js'
+
+const log = logger('icnet:xnet-stream:root-workers')
+
+export interface SliceRootWorkersOptions {
+  /** Worker threads. Default: one per core but one, at most 2 (the hashing of one pull rarely needs more), at least 1. */
+  workers?: number
+  /** Slices with fewer messages are left to the caller's thread: the hand-over would cost more than it saves. */
+  minMessages?: number
+  /** Most slices handed over and not yet answered; beyond it a slice is left to the caller's thread. */
+  maxPending?: number
+}
+
+interface Slot {
+  worker: Worker | undefined
+  pending: Map<number, { slice: CertifiedStreamSlice, done: () => void }>
+}
+
+/** Totals since start, for benchmarks and monitoring. */
+export interface SliceRootWorkersStats {
+  /** Slices whose root a worker computed. */
+  slices: number
+  /** Slices a worker could not compute a root for (left to the caller's verification, which refuses them). */
+  failed: number
+  /** Slices left to the caller's thread because every worker was busy enough. */
+  skipped: number
+  /** Milliseconds the workers spent computing, in total (beside the event loop). */
+  workerMs: number
+}
+
+/**
+ * Moves the bulk of slice verification off the event loop: the state root a
+ * slice proves (`sliceRootHash`: the witness with every message hashed into its
+ * place) is recomputed from the slice's wire bytes on a worker thread, by the
+ * same function, while the event loop goes on moving the next slices. The root
+ * is remembered with the slice object, so `verifyCertifiedSlice` on it then only
+ * checks the threshold signature against that root (and the subnet checks).
+ *
+ * Nothing is trusted that the worker did not compute from the slice's own bytes;
+ * a slice whose root the worker could not compute is left as it was, and its
+ * verification on the caller's thread refuses it with the typed error. Only
+ * slices decoded or assembled by this package qualify (their wire bytes are
+ * known). Idle workers do not keep the process alive.
+ */
+export class SliceRootWorkers {
+  readonly workerCount: number
+  readonly minMessages: number
+  readonly maxPending: number
+  readonly stats: SliceRootWorkersStats = { slices: 0, failed: 0, skipped: 0, workerMs: 0 }
+  private readonly slots: Slot[] = []
+  private nextId = 1
+  private pendingCount = 0
+  private closed = false
+
+  constructor (options: SliceRootWorkersOptions = {}) {
+    this.workerCount = Math.max(1, Math.floor(options.workers ?? Math.min(2, availableParallelism() - 1)))
+    this.minMessages = Math.max(0, options.minMessages ?? ROOT_WORKERS_MIN_MESSAGES)
+    this.maxPending = Math.max(1, options.maxPending ?? ROOT_WORKERS_MAX_PENDING)
+    for (let i = 0; i < this.workerCount; i++) this.slots.push({ worker: undefined, pending: new Map() })
+  }
+
+  /** Slices handed to a worker and not yet answered. */
+  get pending (): number { return this.pendingCount }
+
+  /**
+   * Computes `slice`'s root on a worker thread, if it is worth it, and remembers
+   * it for `verifyCertifiedSlice`. Resolves when done (or at once if the slice
+   * stays with the caller's thread); never rejects.
+   */
+  async precompute (slice: CertifiedStreamSlice): Promise<void> {
+    const bytes = sliceWireBytes.get(slice)
+    if (this.closed || bytes === undefined || slice.messages.length < this.minMessages || precomputedRoots.has(slice)) return
+    if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return }
+    const slot = this.slots.reduce((a, b) => b.pending.size < a.pending.size ? b : a)
+    const worker = this.workerOf(slot)
+    const id = this.nextId++
+    // A copy of its own, moved (not cloned): the bytes may be a view into a larger buffer
+    // (and Buffer#slice would be a view too, so moving it would detach that buffer).
+    const copy = new Uint8Array(bytes.length)
+    copy.set(bytes)
+    await new Promise<void>(resolve => {
+      slot.pending.set(id, { slice, done: resolve })
+      this.pendingCount++
+      if (slot.pending.size === 1) worker.ref() // an answer is awaited: keep the process alive for it
+      const job: RootJob = { id, bytes: copy }
+      worker.postMessage(job, [copy.buffer])
+    })
+  }
+
+  /** Ends the workers; slices in flight stay with their callers' threads. */
+  async close (): Promise<void> {
+    this.closed = true
+    await Promise.all(this.slots.map(async slot => {
+      const w = slot.worker
+      slot.worker = undefined
+      this.settle(slot)
+      if (w !== undefined) await w.terminate()
+    }))
+  }
+
+  private workerOf (slot: Slot): Worker {
+    if (slot.worker !== undefined) return slot.worker
+    const worker = new Worker(new URL('./slice-root-worker.js', import.meta.url))
+    worker.unref()
+    worker.on('message', (r: RootResult) => { this.onResult(slot, r) })
+    const gone = (err: unknown): void => {
+      if (slot.worker !== worker) return
+      log.error('slice root worker ended: %e', err)
+      slot.worker = undefined // a new one is started on next use
+      this.settle(slot)
+    }
+    worker.on('error', gone)
+    worker.on('exit', code => { gone(new Error(`exit code ${code}`)) })
+    slot.worker = worker
+    return worker
+  }
+
+  private onResult (slot: Slot, r: RootResult): void {
+    const job = slot.pending.get(r.id)
+    if (job === undefined) return
+    slot.pending.delete(r.id)
+    this.pendingCount--
+    if (slot.pending.size === 0) slot.worker?.unref()
+    this.stats.workerMs += r.ms
+    if ('root' in r && r.root instanceof Uint8Array && r.root.length === 32) {
+      precomputedRoots.set(job.slice, r.root)
+      this.stats.slices++
+    } else {
+      this.stats.failed++
+    }
+    job.done()
+  }
+
+  /** Releases every caller waiting on `slot` (their slices are verified on their own threads). */
+  private settle (slot: Slot): void {
+    for (const job of slot.pending.values()) job.done()
+    this.pendingCount -= slot.pending.size
+    slot.pending.clear()
+  }
+}
+
+let shared: SliceRootWorkers | undefined
+
+/** The process's shared `SliceRootWorkers` (made on first use; its idle workers never hold the process open). */
+export function sharedSliceRootWorkers (): SliceRootWorkers {
+  shared ??= new SliceRootWorkers()
+  return shared
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict'
+import { equalBytes } from '@icnet/types'
+import { CertificationError, InvalidSliceError } from '../src/errors.js'
+import { SliceResponse, SliceError } from '../src/pb/xnet.js'
+import { sliceResponseHead } from '../src/slice-codec.js'
+import { precomputedRoots } from '../src/slice-memo.js'
+import { SliceRootWorkers } from '../src/slice-root-workers.js'
+import { decodeCertifiedSlice, encodeCertifiedSlice, sliceRootHash, verifyCertifiedSlice, type CertifiedStreamSlice } from '../src/slice.js'
+import { request, threeSubnets } from './fixtures.js'
+
+function indexOf (hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return -1
+}
+
+describe('SliceRootWorkers', function () {
+  this.timeout(60_000)
+  const { a, b, registry } = threeSubnets()
+  const ctx = { ourSubnet: b.id, sourceSubnet: a.id, registry }
+  const toB = a.store.stream(b.id)
+  for (let i = 0; i < 300; i++) toB.push(request(i, 1 + (i * 37) % 400))
+  a.store.certify()
+  const wireSlice = (q: { msgBegin: number, msgLimit?: number, witnessBegin?: number }): CertifiedStreamSlice =>
+    decodeCertifiedSlice(encodeCertifiedSlice(a.store.slice(b.id, q) as CertifiedStreamSlice))
+  let workers: SliceRootWorkers
+  before(() => { workers = new SliceRootWorkers({ workers: 1, minMessages: 8 }) })
+  after(async () => { await workers.close() })
+
+  it('computes on a worker the same root the event loop computes, and the slice then verifies', async () => {
+    for (const q of [{ msgBegin: 0 }, { msgBegin: 17, msgLimit: 100 }, { msgBegin: 120, witnessBegin: 40 }]) {
+      const s = wireSlice(q)
+      await workers.precompute(s)
+      const onWorker = precomputedRoots.get(s)
+      assert.ok(onWorker !== undefined, 'the worker computed a root')
+      assert.ok(equalBytes(onWorker, sliceRootHash({ ...s }))) // a plain copy: computed here, from the tree
+      verifyCertifiedSlice(s, ctx)
+    }
+    assert.equal(workers.stats.slices, 3)
+    assert.ok(workers.pending === 0)
+  })
+
+  it('hands over a copy: a slice read from a view into a larger Node Buffer stays intact', async () => {
+    const bytes = encodeCertifiedSlice(a.store.slice(b.id, { msgBegin: 0 }) as CertifiedStreamSlice)
+    const big = Buffer.alloc(bytes.length + 64)
+    big.set(bytes, 32)
+    const s = decodeCertifiedSlice(big.subarray(32, 32 + bytes.length))
+    await workers.precompute(s)
+    assert.equal(big.buffer.byteLength > 0, true, 'the buffer was not moved away')
+    assert.ok(equalBytes(big.subarray(32, 32 + bytes.length), bytes))
+    verifyCertifiedSlice(s, ctx)
+  })
+
+  it('leaves small slices and slices without wire bytes to the event loop', async () => {
+    const small = wireSlice({ msgBegin: 0, msgLimit: 3 })
+    await workers.precompute(small)
+    assert.equal(precomputedRoots.has(small), false)
+    const plain = { ...wireSlice({ msgBegin: 0 }) }
+    await workers.precompute(plain)
+    assert.equal(precomputedRoots.has(plain), false)
+    verifyCertifiedSlice(small, ctx)
+    verifyCertifiedSlice(plain, ctx)
+  })
+
+  it('a slice altered in transit gets the root of what it carries, and its signature does not verify', async () => {
+    const bytes = encodeCertifiedSlice(a.store.slice(b.id, { msgBegin: 10, msgLimit: 50 }) as CertifiedStreamSlice).slice()
+    const at = indexOf(bytes, (a.store.slice(b.id, { msgBegin: 20, msgLimit: 1 }) as CertifiedStreamSlice).messages[0]!.bytes)
+    bytes[at + 5]! ^= 1
+    const s = decodeCertifiedSlice(bytes)
+    await workers.precompute(s)
+    assert.ok(precomputedRoots.has(s))
+    assert.throws(() => { verifyCertifiedSlice(s, ctx) }, CertificationError)
+  })
+
+  it('a slice whose payload does not fit its proof gets no root on the worker and is refused on verification', async () => {
+    // The proof of messages [0, 50) with the payload of [50, 100): nothing has its place.
+    const proofOf = a.store.slice(b.id, { msgBegin: 0, msgLimit: 50 }) as CertifiedStreamSlice
+    const payloadOf = a.store.slice(b.id, { msgBegin: 50, msgLimit: 50 }) as CertifiedStreamSlice
+    const mixed = decodeCertifiedSlice(encodeCertifiedSlice({ ...payloadOf, merkleProof: proofOf.merkleProof }))
+    const failedBefore = workers.stats.failed
+    await workers.precompute(mixed)
+    assert.equal(precomputedRoots.has(mixed), false)
+    assert.equal(workers.stats.failed, failedBefore + 1)
+    assert.throws(() => { verifyCertifiedSlice(mixed, ctx) }, InvalidSliceError)
+  })
+
+  it('after close, slices stay with the event loop', async () => {
+    const w = new SliceRootWorkers({ workers: 1, minMessages: 1 })
+    await w.close()
+    const s = wireSlice({ msgBegin: 0 })
+    await w.precompute(s)
+    assert.equal(precomputedRoots.has(s), false)
+  })
+})
+
+describe('slice response framing', () => {
+  it('head + slice bytes are exactly SliceResponse.encode', () => {
+    for (const n of [1, 127, 128, 300, 16_383, 16_384, 1 << 20, 5 << 22]) {
+      const slice = new Uint8Array(n).fill(7)
+      const reference = SliceResponse.encode({ error: SliceError.NONE, slice })
+      const head = sliceResponseHead(n)
+      assert.equal(head.length + n, reference.length)
+      assert.ok(equalBytes(head, reference.subarray(0, head.length)))
+    }
+  })
+})
