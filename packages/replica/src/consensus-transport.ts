@@ -1,4 +1,4 @@
-import { ARTIFACT_KINDS, MAX_CUP_BYTES, MAX_PROPOSAL_BYTES, isArtifactKind, MAX_CATCH_UP_RESPONSE_BYTES, MAX_SMALL_ARTIFACT_BYTES, type ArtifactHandler, type ArtifactKindName, type ArtifactTransport, type CatchUpHandler } from '@icnet/consensus'
+import { ARTIFACT_KINDS, MAX_CERTIFICATION_HEIGHTS, MAX_CUP_BYTES, MAX_PROPOSAL_BYTES, isArtifactKind, MAX_CATCH_UP_RESPONSE_BYTES, MAX_SMALL_ARTIFACT_BYTES, type ArtifactHandler, type ArtifactKindName, type ArtifactTransport, type CatchUpHandler } from '@icnet/consensus'
 import type { ArtifactGossipService, AcceptedArtifact } from '@icnet/artifact-gossip'
 import type { Connection, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
@@ -143,10 +143,20 @@ export class GossipConsensusTransport implements ArtifactTransport {
     return undefined
   }
 
-  /** Frees gossip pool memory below the finalized height (consensus has what it needs). */
-  purgeBelow (finalizedHeight: number): void {
+  /**
+   * Frees gossip pool memory below the finalized height (consensus has what it
+   * needs). Certification artifacts are kept for MAX_CERTIFICATION_HEIGHTS below
+   * the executed height instead, as consensus keeps them: a node executing
+   * behind its finalized height (restarted, or just state-synced) still takes
+   * its peers' certifications of the heights it is executing, and its peers
+   * still take its late shares (and answer them with the certification).
+   */
+  purgeBelow (finalizedHeight: number, executedHeight = finalizedHeight): void {
     const below = Math.max(0, finalizedHeight - GOSSIP_POOL_HEIGHTS)
-    for (const kind of this.init.gossip.kinds()) this.init.gossip.purgeBelow(kind, below)
+    const certificationsBelow = Math.max(0, Math.min(finalizedHeight, executedHeight) - MAX_CERTIFICATION_HEIGHTS)
+    for (const kind of this.init.gossip.kinds()) {
+      this.init.gossip.purgeBelow(kind, kind === 'certification' || kind === 'certification-share' ? certificationsBelow : below)
+    }
   }
 
   private readonly onAccepted = (evt: CustomEvent<AcceptedArtifact>): void => {

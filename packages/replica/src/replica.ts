@@ -461,7 +461,7 @@ export class Replica {
           })
           this.log.info('checkpoint', { height: result.checkpoint.height, stateHash: toHex(result.checkpoint.stateHash) })
         }
-        this.transport.purgeBelow(this.consensus.finalizedHeight)
+        this.transport.purgeBelow(this.consensus.finalizedHeight, this.state.height)
       }
     } catch (err: any) {
       if (this.status === 'stopping') return
