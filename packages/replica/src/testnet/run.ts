@@ -22,6 +22,8 @@ export interface RunOptions {
   progressEveryMs?: number
   /** Called once every node answers /health (e.g. to kill and restart one in a test). */
   onRunning?: (sup: TestnetSupervisor) => void | Promise<void>
+  /** Byzantine nodes (by name): left out of the state agreement, which is a property of the honest nodes. */
+  byzantine?: string[]
   /** Called after the drain and the agreement check, while every node still runs (e.g. to scrape their metrics). */
   onDrained?: (sup: TestnetSupervisor) => void | Promise<void>
   signal?: AbortSignal
@@ -42,8 +44,8 @@ export interface RunSummary extends TrafficCounts {
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /** Asks every up node of a subnet for its state root at the highest height all of them kept; returns the height and the distinct roots. */
-async function agreement (testnet: TestnetDir, probes: NodeProbe[], subnetIndex: number): Promise<{ height: number, roots: Set<string> }> {
-  const up = probes.filter(p => p.subnetIndex === subnetIndex && p.health != null)
+async function agreement (testnet: TestnetDir, probes: NodeProbe[], subnetIndex: number, byzantine: ReadonlySet<string>): Promise<{ height: number, roots: Set<string> }> {
+  const up = probes.filter(p => p.subnetIndex === subnetIndex && p.health != null && !byzantine.has(p.name))
   const height = Math.min(...up.map(p => p.health!.certifiedHeight))
   const roots = new Set<string>()
   if (!Number.isFinite(height) || height <= 0) return { height: 0, roots }
@@ -199,7 +201,7 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
     const endAt = Date.now()
     // Every node catches up to the same certified height before the comparison.
     const withAgreement = await Promise.all(subnets.map(async s => {
-      const a = await agreement(testnet, probes, s.subnetIndex)
+      const a = await agreement(testnet, probes, s.subnetIndex, new Set(opts.byzantine ?? []))
       return { ...s, agreedHeight: a.height, agreedRoots: a.roots.size, trafficHeights: (atStop.get(s.subnetIndex) ?? 0) - (firstAt!.heights.get(s.subnetIndex) ?? 0) }
     }))
     const total = (k: 'sent' | 'replied' | 'rejected' | 'seqErrors' | 'seqGaps' | 'inFlight'): number => subnets.reduce((n, s) => n + s[k], 0)
