@@ -418,7 +418,7 @@ export class XNetStreamService implements Startable {
           msgLimit: query.msgLimit ?? 0,
           byteLimit: query.byteLimit ?? 0
         }, signal)
-        await this.rootWorkers?.precompute(slice)
+        await this.rootWorkers?.precompute(slice, this.registry.getSubnet(source)?.publicKey)
         const result = accept(slice)
         sel.succeeded(node, performance.now() - t0)
         this.metrics.sliceMessages.observe(slice.messages.length)

@@ -27,7 +27,7 @@ const KEY_BYTES_3 = 0x1a
 
 class Reader {
   readonly buf: Uint8Array
-  readonly end: number
+  end: number
   pos: number
   constructor (buf: Uint8Array, pos: number, end: number) { this.buf = buf; this.pos = pos; this.end = end }
 
@@ -83,43 +83,61 @@ class Reader {
   get done (): boolean { return this.pos >= this.end }
 }
 
-/** Parses the wire form of a slice. Bounds: the caller bounds the input; messages by MAX_STREAM_MESSAGES. */
-export function readSliceWire (bytes: Uint8Array): SliceWireParts {
+/** A message as read off the wire: its index and a view of its CBOR bytes. */
+export interface WireMessage { index: number, bytes: Uint8Array }
+
+/**
+ * Parses the wire form of a slice. Bounds: the caller bounds the input; messages by
+ * MAX_STREAM_MESSAGES. `makeMessage` builds each message from its index and bytes
+ * (a view into `bytes`), so a caller that keeps its own message objects does not
+ * pay for an intermediate one per message.
+ */
+export function readSliceWire (bytes: Uint8Array): SliceWireParts
+export function readSliceWire<M> (bytes: Uint8Array, makeMessage: (index: number, bytes: Uint8Array) => M): Omit<SliceWireParts, 'messages'> & { messages: M[] }
+export function readSliceWire<M> (bytes: Uint8Array, makeMessage?: (index: number, bytes: Uint8Array) => M): Omit<SliceWireParts, 'messages'> & { messages: Array<M | WireMessage> } {
+  const make: (index: number, b: Uint8Array) => M | WireMessage = makeMessage ?? ((index, b) => ({ index, bytes: b }))
   const r = new Reader(bytes, 0, bytes.length)
   const seen = new Set<number>()
   const once = (key: number, what: string): void => {
     if (seen.has(key)) throw new SliceDecodeError(`${what} appears twice`)
     seen.add(key)
   }
-  let payload: Omit<SliceWireParts, 'proof' | 'height' | 'signature'> | undefined
+  let payload: { subnet: Uint8Array, headerBytes: Uint8Array, messages: Array<M | WireMessage> } | undefined
   let proof: Uint8Array = new Uint8Array(0)
   let cert: { height: number, signature: Uint8Array } | undefined
   while (!r.done) {
     const key = r.varint()
-    if (key === KEY_BYTES_1) { once(key, 'payload'); payload = readPayload(r.nested()) } else if (key === KEY_BYTES_2) { once(key, 'merkle_proof'); proof = r.bytes() } else if (key === KEY_BYTES_3) { once(key, 'certification'); cert = readCertification(r.nested()) } else r.skip(key & 7)
+    if (key === KEY_BYTES_1) { once(key, 'payload'); payload = readPayload(r.nested(), make) } else if (key === KEY_BYTES_2) { once(key, 'merkle_proof'); proof = r.bytes() } else if (key === KEY_BYTES_3) { once(key, 'certification'); cert = readCertification(r.nested()) } else r.skip(key & 7)
   }
   if (payload === undefined || cert === undefined) throw new SliceDecodeError('slice lacks payload or certification')
   return { ...payload, proof, height: cert.height, signature: cert.signature }
 }
 
-function readPayload (r: Reader): Omit<SliceWireParts, 'proof' | 'height' | 'signature'> {
-  let subnet: Uint8Array = new Uint8Array(0)
-  let headerBytes: Uint8Array = new Uint8Array(0)
-  const messages: Array<{ index: number, bytes: Uint8Array }> = []
+const EMPTY = new Uint8Array(0)
+
+function readPayload<M> (r: Reader, make: (index: number, bytes: Uint8Array) => M): { subnet: Uint8Array, headerBytes: Uint8Array, messages: M[] } {
+  let subnet: Uint8Array = EMPTY
+  let headerBytes: Uint8Array = EMPTY
+  const messages: M[] = []
   while (!r.done) {
     const key = r.varint()
     if (key === KEY_BYTES_3) {
       if (messages.length >= MAX_STREAM_MESSAGES) throw new SliceDecodeError(`more than ${MAX_STREAM_MESSAGES} messages`)
-      const m = r.nested()
+      // One SliceMessage, read in place: the reader's bounds are narrowed to it and restored.
+      const n = r.varint()
+      if (n > r.end - r.pos) throw new SliceDecodeError(`field of ${n} bytes runs past its message`)
+      const outer = r.end
+      r.end = r.pos + n
       let index = 0
-      let body: Uint8Array = new Uint8Array(0)
-      while (!m.done) {
-        const k = m.varint()
-        if (k === KEY_VARINT_1) index = m.varint()
-        else if (k === KEY_BYTES_2) body = m.bytes()
-        else m.skip(k & 7)
+      let body: Uint8Array = EMPTY
+      while (!r.done) {
+        const k = r.varint()
+        if (k === KEY_VARINT_1) index = r.varint()
+        else if (k === KEY_BYTES_2) body = r.bytes()
+        else r.skip(k & 7)
       }
-      messages.push({ index, bytes: body })
+      r.end = outer
+      messages.push(make(index, body))
     } else if (key === KEY_BYTES_1) subnet = r.bytes()
     else if (key === KEY_BYTES_2) headerBytes = r.bytes()
     else r.skip(key & 7)

@@ -1,3 +1,5 @@
+import { LruMap, toHex } from '@icnet/types'
+import { VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
 import type { CertifiedStreamSlice } from './slice.js'
 
 /**
@@ -16,3 +18,15 @@ export const sliceWireBytes = new WeakMap<CertifiedStreamSlice, Uint8Array>()
  * thread then only checks the signature against it.
  */
 export const precomputedRoots = new WeakMap<CertifiedStreamSlice, Uint8Array>()
+
+/**
+ * (public key, state root, signature) triples whose threshold signature verified,
+ * on this thread or on a `SliceRootWorkers` thread. Verifying is a function of the
+ * triple, so a check passed once need not run again (e.g. for the next slice cut
+ * from the same certified state). Bounded, least recently used goes first.
+ */
+export const verifiedCertifications = new LruMap<string, true>(VERIFIED_CERTIFICATIONS_CACHE_SIZE)
+
+export function certificationKey (publicKey: Uint8Array, root: Uint8Array, signature: Uint8Array): string {
+  return `${toHex(publicKey)}/${toHex(root)}/${toHex(signature)}`
+}

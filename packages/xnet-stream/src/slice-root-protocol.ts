@@ -4,9 +4,12 @@
 export interface RootJob {
   id: number
   bytes: Uint8Array
+  /** The source subnet's threshold public key: if given, the worker also checks the signature against the root. */
+  publicKey?: Uint8Array
 }
 
 export type RootResult =
-  | { id: number, root: Uint8Array, ms: number }
+  /** `signatureValid`: whether the slice's signature verified under `publicKey` (absent if no key was given). */
+  | { id: number, root: Uint8Array, signatureValid?: boolean, ms: number }
   /** The slice did not yield a root (malformed, or its payload does not fit its proof). */
   | { id: number, failed: string, ms: number }

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import { ROOT_WORKERS_MAX_PENDING, ROOT_WORKERS_MIN_MESSAGES } from './constants.js'
 import type { CertifiedStreamSlice } from './slice.js'
-import { precomputedRoots, sliceWireBytes } from './slice-memo.js'
+import { certificationKey, precomputedRoots, sliceWireBytes, verifiedCertifications } from './slice-memo.js'
 import type { RootJob, RootResult } from './slice-root-protocol.js'
 
 const log = logger('icnet:xnet-stream:root-workers')
@@ -19,7 +19,7 @@ export interface SliceRootWorkersOptions {
 
 interface Slot {
   worker: Worker | undefined
-  pending: Map<number, { slice: CertifiedStreamSlice, done: () => void }>
+  pending: Map<number, { slice: CertifiedStreamSlice, publicKey?: Uint8Array, done: () => void }>
 }
 
 /** Totals since start, for benchmarks and monitoring. */
@@ -70,10 +70,13 @@ export class SliceRootWorkers {
 
   /**
    * Computes `slice`'s root on a worker thread, if it is worth it, and remembers
-   * it for `verifyCertifiedSlice`. Resolves when done (or at once if the slice
-   * stays with the caller's thread); never rejects.
+   * it for `verifyCertifiedSlice`. With the source subnet's threshold `publicKey`,
+   * the worker also checks the signature against that root, and a signature that
+   * verified is remembered as verified (one that did not is left for the caller's
+   * verification to refuse). Resolves when done (or at once if the slice stays
+   * with the caller's thread); never rejects.
    */
-  async precompute (slice: CertifiedStreamSlice): Promise<void> {
+  async precompute (slice: CertifiedStreamSlice, publicKey?: Uint8Array): Promise<void> {
     const bytes = sliceWireBytes.get(slice)
     if (this.closed || bytes === undefined || slice.messages.length < this.minMessages || precomputedRoots.has(slice)) return
     if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return }
@@ -85,10 +88,10 @@ export class SliceRootWorkers {
     const copy = new Uint8Array(bytes.length)
     copy.set(bytes)
     await new Promise<void>(resolve => {
-      slot.pending.set(id, { slice, done: resolve })
+      slot.pending.set(id, { slice, publicKey, done: resolve })
       this.pendingCount++
       if (slot.pending.size === 1) worker.ref() // an answer is awaited: keep the process alive for it
-      const job: RootJob = { id, bytes: copy }
+      const job: RootJob = { id, bytes: copy, publicKey }
       worker.postMessage(job, [copy.buffer])
     })
   }
@@ -130,6 +133,9 @@ export class SliceRootWorkers {
     this.stats.workerMs += r.ms
     if ('root' in r && r.root instanceof Uint8Array && r.root.length === 32) {
       precomputedRoots.set(job.slice, r.root)
+      if (r.signatureValid === true && job.publicKey !== undefined) {
+        verifiedCertifications.set(certificationKey(job.publicKey, r.root, job.slice.certification.signature), true)
+      }
       this.stats.slices++
     } else {
       this.stats.failed++

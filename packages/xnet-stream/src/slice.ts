@@ -1,16 +1,14 @@
 import {
-  LruMap,
   Principal,
   decodeStreamMessage,
   equalBytes,
-  toHex,
   type RegistryView,
   type StreamMessage,
   type SubnetId
 } from '@icnet/types'
 import { decodeHashTree, encodeHashTree, type HashTree } from '@icnet/hashtree'
 import { certificateMessage, verifyThreshold } from '@icnet/crypto'
-import { MAX_RESPONSE_BYTES, MAX_TREE_DEPTH, VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
+import { MAX_RESPONSE_BYTES, MAX_TREE_DEPTH } from './constants.js'
 import { emptyTreeDigest, forkTreeDigest, labeledTreeDigest, leafTreeDigest } from './digest.js'
 import {
   CertificationError,
@@ -26,7 +24,7 @@ import { proofRootFromBytes } from './proof-root.js'
 import { assembleSlice, readSliceWire, varintLength } from './slice-codec.js'
 import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, pruneMessagesFrom } from './slice-tree.js'
 import type { StreamHeader } from './stream.js'
-import { precomputedRoots, sliceWireBytes as encodedCache } from './slice-memo.js'
+import { certificationKey, precomputedRoots, sliceWireBytes as encodedCache, verifiedCertifications } from './slice-memo.js'
 
 export interface Certification {
   /** Height of the certified state the slice was read from. */
@@ -221,19 +219,18 @@ export interface DecodeSliceOptions {
 export function decodeCertifiedSlice (bytes: Uint8Array, opts: DecodeSliceOptions = {}): CertifiedStreamSlice {
   const maxBytes = opts.maxBytes ?? MAX_RESPONSE_BYTES
   if (bytes.length > maxBytes) throw new SliceDecodeError(`slice of ${bytes.length} bytes exceeds ${maxBytes}`)
-  const wire = readSliceWire(bytes)
+  const wire = readSliceWire(bytes, (index, body) => new LazySliceMessage(index, body, undefined))
   const header = decodeStreamHeader(wire.headerBytes)
   if (wire.proof.length === 0) throw new SliceShapeError('slice has no merkle proof')
-  const messages: SliceMessage[] = new Array(wire.messages.length)
+  const messages = wire.messages
   let expected = -1
-  for (let k = 0; k < wire.messages.length; k++) {
-    const m = wire.messages[k]!
+  for (let k = 0; k < messages.length; k++) {
+    const m = messages[k]!
     const index = m.index
     if (expected >= 0 && index !== expected) throw new SliceIndicesError(`message index ${index} where ${expected} was expected`)
     if (index < header.begin || index >= header.end) throw new SliceIndicesError(`message index ${index} outside the header's [${header.begin}, ${header.end})`)
     expected = index + 1
     if (m.bytes.length === 0) throw new SliceDecodeError(`message ${index} is empty`)
-    messages[k] = new LazySliceMessage(index, m.bytes, undefined)
   }
   const slice = wireSlice(wire.subnet, header, wire.headerBytes, messages, { bytes: wire.proof }, { height: wire.height, signature: wire.signature })
   encodedCache.set(slice, bytes)
@@ -323,16 +320,13 @@ export function verifyCertifiedSlice (s: CertifiedStreamSlice, ctx: VerifySliceC
   const root = sliceRootHash(s)
   // Verifying is a function of (key, root, signature): a pair check passed once need not
   // run again, e.g. for the next slice of the same stream cut from the same certified state.
-  const key = `${toHex(record.publicKey)}/${toHex(root)}/${toHex(s.certification.signature)}`
+  const key = certificationKey(record.publicKey, root, s.certification.signature)
   if (verifiedCertifications.get(key) === true) return
   if (!verifyThreshold(record.publicKey, certificateMessage(root), s.certification.signature)) {
     throw new CertificationError(`threshold signature of ${ctx.sourceSubnet.toText()} at height ${s.certification.height} does not verify`)
   }
   verifiedCertifications.set(key, true)
 }
-
-/** (public key, state root, signature) triples that verified; bounded, least recently used goes first. */
-const verifiedCertifications = new LruMap<string, true>(VERIFIED_CERTIFICATIONS_CACHE_SIZE)
 
 /** Decode, then verify: nothing that fails any check leaves this function. */
 export function decodeAndVerifySlice (bytes: Uint8Array, ctx: VerifySliceContext & DecodeSliceOptions): CertifiedStreamSlice {

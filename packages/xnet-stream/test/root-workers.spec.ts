@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { certificateMessage, combineShares, signShare } from '@icnet/crypto'
 import { equalBytes } from '@icnet/types'
 import { CertificationError, InvalidSliceError } from '../src/errors.js'
 import { SliceResponse, SliceError } from '../src/pb/xnet.js'
 import { sliceResponseHead } from '../src/slice-codec.js'
-import { precomputedRoots } from '../src/slice-memo.js'
+import { certificationKey, precomputedRoots, verifiedCertifications } from '../src/slice-memo.js'
 import { SliceRootWorkers } from '../src/slice-root-workers.js'
 import { decodeCertifiedSlice, encodeCertifiedSlice, sliceRootHash, verifyCertifiedSlice, type CertifiedStreamSlice } from '../src/slice.js'
 import { request, threeSubnets } from './fixtures.js'
@@ -23,6 +24,7 @@ describe('SliceRootWorkers', function () {
   const toB = a.store.stream(b.id)
   for (let i = 0; i < 300; i++) toB.push(request(i, 1 + (i * 37) % 400))
   a.store.certify()
+  const signedByB = (root: Uint8Array): Uint8Array => combineShares(b.keys.shares.map(sh => ({ index: sh.index, signature: signShare(sh, certificateMessage(root)) })), { threshold: 1 })
   const wireSlice = (q: { msgBegin: number, msgLimit?: number, witnessBegin?: number }): CertifiedStreamSlice =>
     decodeCertifiedSlice(encodeCertifiedSlice(a.store.slice(b.id, q) as CertifiedStreamSlice))
   let workers: SliceRootWorkers
@@ -40,6 +42,24 @@ describe('SliceRootWorkers', function () {
     }
     assert.equal(workers.stats.slices, 3)
     assert.ok(workers.pending === 0)
+  })
+
+  it('given the source key, checks the signature on the worker; only a signature that verified is remembered', async () => {
+    a.store.certify() // a new height: a root nobody verified yet
+    const s = wireSlice({ msgBegin: 5, msgLimit: 90 })
+    await workers.precompute(s, a.keys.publicKey)
+    const root = precomputedRoots.get(s)!
+    assert.equal(verifiedCertifications.get(certificationKey(a.keys.publicKey, root, s.certification.signature)), true)
+    verifyCertifiedSlice(s, ctx)
+    // The same slice with another subnet's signature over the same root: not remembered, refused.
+    const bytes = encodeCertifiedSlice(a.store.slice(b.id, { msgBegin: 5, msgLimit: 90 }) as CertifiedStreamSlice).slice()
+    const sig = s.certification.signature
+    bytes.set(signedByB(root), indexOf(bytes, sig))
+    const forged = decodeCertifiedSlice(bytes)
+    await workers.precompute(forged, a.keys.publicKey)
+    assert.ok(equalBytes(precomputedRoots.get(forged)!, root))
+    assert.equal(verifiedCertifications.get(certificationKey(a.keys.publicKey, root, forged.certification.signature)), undefined)
+    assert.throws(() => { verifyCertifiedSlice(forged, ctx) }, CertificationError)
   })
 
   it('hands over a copy: a slice read from a view into a larger Node Buffer stays intact', async () => {
