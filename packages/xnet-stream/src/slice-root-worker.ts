@@ -48,5 +48,7 @@ port.on('message', (job: RootJob) => {
     // Not ours to report: the caller's thread verifies this slice itself and throws the typed error.
     result = { id: job.id, failed: err instanceof Error ? err.name : 'Error', ms: performance.now() - t0 }
   }
-  port.postMessage(result)
+  // The job's buffer goes back to be filled again: warm memory, no page faults for the next slice.
+  const buffer = job.bytes.buffer as ArrayBuffer
+  port.postMessage({ ...result, buffer }, [buffer])
 })

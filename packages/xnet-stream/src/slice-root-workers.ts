@@ -7,6 +7,10 @@ import { certificationKey, precomputedRoots, sliceWireBytes, verifiedCertificati
 import type { RootJob, RootResult } from './slice-root-protocol.js'
 
 const log = logger('icnet:xnet-stream:root-workers')
+/** Hand-over buffers grow in steps of this (slices of one stream are of similar size). */
+const BUFFER_ROUNDING = 256 * 1024
+/** Hand-over buffers kept for reuse, in bytes: a few pulls' worth of 4 MiB slices. */
+const SPARE_BYTES_MAX = 16 * 1024 * 1024
 
 export interface SliceRootWorkersOptions {
   /** Worker threads. Default: one per core but one, at most 2 (the hashing of one pull rarely needs more), at least 1. */
@@ -56,6 +60,9 @@ export class SliceRootWorkers {
   private readonly slots: Slot[] = []
   private nextId = 1
   private pendingCount = 0
+  /** Buffers the workers gave back, to copy the next slices into (at most SPARE_BYTES_MAX in all). */
+  private readonly spare: ArrayBuffer[] = []
+  private spareBytes = 0
   private closed = false
 
   constructor (options: SliceRootWorkersOptions = {}) {
@@ -85,7 +92,7 @@ export class SliceRootWorkers {
     const id = this.nextId++
     // A copy of its own, moved (not cloned): the bytes may be a view into a larger buffer
     // (and Buffer#slice would be a view too, so moving it would detach that buffer).
-    const copy = new Uint8Array(bytes.length)
+    const copy = new Uint8Array(this.bufferFor(bytes.length), 0, bytes.length)
     copy.set(bytes)
     await new Promise<void>(resolve => {
       slot.pending.set(id, { slice, publicKey, done: resolve })
@@ -105,6 +112,17 @@ export class SliceRootWorkers {
       this.settle(slot)
       if (w !== undefined) await w.terminate()
     }))
+  }
+
+  /** A spare buffer of at least `length` bytes, or a new one (rounded up, so it fits later slices too). */
+  private bufferFor (length: number): ArrayBuffer {
+    const k = this.spare.findIndex(b => b.byteLength >= length)
+    if (k >= 0) {
+      const b = this.spare.splice(k, 1)[0]!
+      this.spareBytes -= b.byteLength
+      return b
+    }
+    return new ArrayBuffer(Math.ceil(length / BUFFER_ROUNDING) * BUFFER_ROUNDING)
   }
 
   private workerOf (slot: Slot): Worker {
@@ -131,6 +149,10 @@ export class SliceRootWorkers {
     this.pendingCount--
     if (slot.pending.size === 0) slot.worker?.unref()
     this.stats.workerMs += r.ms
+    if (r.buffer instanceof ArrayBuffer && this.spareBytes + r.buffer.byteLength <= SPARE_BYTES_MAX) {
+      this.spare.push(r.buffer)
+      this.spareBytes += r.buffer.byteLength
+    }
     if ('root' in r && r.root instanceof Uint8Array && r.root.length === 32) {
       precomputedRoots.set(job.slice, r.root)
       if (r.signatureValid === true && job.publicKey !== undefined) {
