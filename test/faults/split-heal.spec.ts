@@ -31,12 +31,9 @@ async function admin (ctx: ScenarioContext, node: string, method: 'POST' | 'DELE
  * traffic. Neither half has the 2f + 1 = 3 signers a notarization, a
  * finalization or a certification needs, so the subnet's certified height
  * stands still; once healed it moves on, and every request (subnet 0's ones to
- * subnet 1 waited in its stream meanwhile) is answered.
- *
- * Run by `npm run test:faults` only, not in CI: at this revision the subnet
- * does not resume after the heal (certified height stays where the split left
- * it for minutes; see docs/reliability.md, Fault scenarios). It moves to a
- * .spec.ts once consensus recovers from a split without a quorum.
+ * subnet 1 waited in its stream meanwhile) is answered. Each half backed a
+ * block the other half never received during the split: it resumes because
+ * consensus re-sends the proposals of a stuck round (docs/reliability.md).
  */
 describe('fault scenario: a subnet split in two halves, then healed', function () {
   this.timeout(300_000)
