@@ -8,7 +8,7 @@
  * client's verification inside the pull, so the rest (transport, framing,
  * scheduling) can be read off.
  *
- *   node bench/dist/run.js xnet-stream [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4]
+ *   node bench/dist/run.js xnet-stream [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1]
  */
 import '@icnet/types/polyfill'
 import type { Stream } from '@libp2p/interface'
@@ -19,7 +19,7 @@ import {
   type CertifiedStreamStore,
   InMemoryCertifiedStreamStore,
   StaticRegistryView,
-  sharedSliceRootWorkers,
+  SliceRootWorkers,
   verifyCertifiedSlice,
   xnetStream,
   type XNetStreamService
@@ -36,6 +36,8 @@ const SLICE_BYTES = 4 * 1024 * 1024
 const PIPELINE = arg('pipeline', 4)
 const CHUNK_MSGS = arg('chunk', 1000)
 const ROUNDS = arg('rounds', 4)
+/** Worker threads that recompute pulled slices' roots (0: on the event loop, inside verification). */
+const ROOT_WORKERS = arg('root-workers', 1)
 
 function subnet (seed: string): { keys: ReturnType<typeof dealThresholdKeys>, id: ReturnType<typeof subnetIdFromPublicKeyDer> } {
   const keys = dealThresholdKeys({ n: 4, t: 3, seed: new TextEncoder().encode(seed) })
@@ -71,7 +73,8 @@ const timedStore: CertifiedStreamStore = {
   }
 }
 const nodeA = await createTestNode({ services: { xnet: xnetStream({ subnetId: a.id, registry: () => registry, store: timedStore }) } })
-const nodeB = await createTestNode({ services: { xnet: xnetStream({ subnetId: b.id, registry: () => registry }) } })
+const rootWorkers = ROOT_WORKERS > 0 ? new SliceRootWorkers({ workers: ROOT_WORKERS }) : undefined
+const nodeB = await createTestNode({ services: { xnet: xnetStream({ subnetId: b.id, registry: () => registry, rootWorkers: rootWorkers ?? false }) } })
 registry = new StaticRegistryView({
   subnets: [
     { id: a.id, type: 'application', nodes: [nodeA.peerId.toString()], publicKey: a.keys.publicKey, publicKeyDer: a.keys.publicKeyDer },
@@ -171,7 +174,8 @@ for (let round = 0; round < ROUNDS; round++) {
   await rawRound()
 }
 await stopAll([nodeA, nodeB])
-const rootWorkers = sharedSliceRootWorkers().stats
+await rootWorkers?.close()
+const workerStats = rootWorkers?.stats ?? { workerMs: 0, slices: 0 }
 
 const messagesPerS = received / (pullMs / 1000)
 const payloadMbPerS = payloadBytes / 1e6 / (pullMs / 1000)
@@ -184,8 +188,8 @@ console.log(JSON.stringify({
   pull_s: +(pullMs / 1000).toFixed(3),
   server_cut_s: +(serverCutMs / 1000).toFixed(3),
   client_verify_s: +(verifyMs / 1000).toFixed(3),
-  client_root_worker_s: +(rootWorkers.workerMs / 1000).toFixed(3),
-  client_root_worker_slices: rootWorkers.slices,
+  client_root_worker_s: +(workerStats.workerMs / 1000).toFixed(3),
+  client_root_worker_slices: workerStats.slices,
   certify_s: +(certifyMs / 1000).toFixed(3)
 }))
 console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawBytes, s: +(rawMs / 1000).toFixed(3) }))
@@ -198,10 +202,11 @@ console.log(JSON.stringify({
   ratio: +(payloadMbPerS / rawMbPerS).toFixed(3),
   server_cut_share: +(serverCutMs / pullMs).toFixed(2),
   client_verify_share: +(verifyMs / pullMs).toFixed(2),
-  client_root_worker_share: +(rootWorkers.workerMs / pullMs).toFixed(2),
+  client_root_worker_share: +(workerStats.workerMs / pullMs).toFixed(2),
   rounds: ROUNDS,
   slices,
   slice_bytes_limit: SLICE_BYTES,
   pipeline: PIPELINE,
+  root_workers: ROOT_WORKERS,
   chunk_messages: CHUNK_MSGS
 }))
