@@ -1,8 +1,8 @@
 import { createCertificate, type Delegation } from '@icnet/crypto'
-import { forkDigest, labeledDigest, type HashTree, type HashTreeSnapshot, type Path } from '@icnet/hashtree'
-import { decodeStreamMessage, equalBytes, u64be, type SubnetId } from '@icnet/types'
+import type { HashTreeSnapshot, Path } from '@icnet/hashtree'
+import { decodeStreamMessage, u64be, type SubnetId } from '@icnet/types'
 import {
-  MESSAGES_LABEL, STREAMS_LABEL, decodeStreamHeader, encodeCertifiedSlice, labelIndex, takePrefix,
+  decodeStreamHeader, encodeCertifiedSlice, takePrefix,
   type CertifiedStreamSlice, type CertifiedStreamStore, type EncodeSliceResult, type SliceMessage, type SliceQuery
 } from '@icnet/xnet-stream'
 import { knownMessage } from './state-tree.js'
@@ -60,9 +60,12 @@ export class SnapshotStreamStore implements CertifiedStreamStore {
       // Stop near the byte limit before building the proof; takePrefix makes it exact.
       if (query.byteLimit !== undefined && bytes > query.byteLimit && messages.length > 1) { to = i + 1; break }
     }
+    // One path per revealed message: everything else under /streams/<subnet>/messages comes
+    // pruned from the digests the incremental tree keeps, so a slice costs a hash per message
+    // it reveals, not one per message in the stream (thousands when a backlog builds up).
     const paths: Path[] = [['streams', subnet, 'header']]
-    if (messages.length > 0) paths.push(['streams', subnet, 'messages'])
-    const proof = keepMessages(state.tree.witness(paths, { omitValues: true }), subnet, witnessBegin, to)
+    if (messages.length > 0) for (let i = witnessBegin; i < to; i++) paths.push(['streams', subnet, 'messages', u64be(i)])
+    const proof = state.tree.witness(paths, { omitValues: true })
     const slice: CertifiedStreamSlice = {
       subnet,
       header,
@@ -74,39 +77,6 @@ export class SnapshotStreamStore implements CertifiedStreamStore {
     if (query.byteLimit === undefined) return slice
     return takePrefix(slice, { byteLimit: query.byteLimit, atLeastOne: true }).prefix ?? slice
   }
-}
-
-/**
- * Prunes, under `/streams/<subnet>/messages`, every message outside `[from, to)`
- * (forks of two pruned sides collapse): the witness of a slice reveals exactly the
- * messages from `witness_begin`, as DESIGN §4 and the slice pool's merge expect.
- */
-function keepMessages (proof: HashTree, subnet: Uint8Array, from: number, to: number): HashTree {
-  const digestOf = (n: HashTree): Uint8Array | undefined => n.kind === 'pruned' ? n.digest : undefined
-  const level = (n: HashTree, onLabeled: (n: HashTree & { kind: 'labeled' }) => HashTree): HashTree => {
-    if (n.kind === 'fork') {
-      const left = level(n.left, onLabeled)
-      const right = level(n.right, onLabeled)
-      const l = digestOf(left)
-      const r = digestOf(right)
-      if (l !== undefined && r !== undefined) return { kind: 'pruned', digest: forkDigest(l, r) }
-      return { kind: 'fork', left, right }
-    }
-    return n.kind === 'labeled' ? onLabeled(n) : n
-  }
-  const relabel = (n: HashTree & { kind: 'labeled' }, subtree: HashTree): HashTree => {
-    const d = digestOf(subtree)
-    return d !== undefined ? { kind: 'pruned', digest: labeledDigest(n.label, d) } : { kind: 'labeled', label: n.label, subtree }
-  }
-  const messages = (n: HashTree): HashTree => level(n, m => {
-    const i = labelIndex(m.label)
-    const d = digestOf(m.subtree)
-    if (i >= from && i < to) return m
-    return d !== undefined ? { kind: 'pruned', digest: labeledDigest(m.label, d) } : m
-  })
-  const stream = (n: HashTree): HashTree => level(n, c => equalBytes(c.label, MESSAGES_LABEL) ? relabel(c, messages(c.subtree)) : c)
-  const streams = (n: HashTree): HashTree => level(n, s => equalBytes(s.label, subnet) ? { kind: 'labeled', label: s.label, subtree: stream(s.subtree) } : s)
-  return level(proof, top => equalBytes(top.label, STREAMS_LABEL) ? { kind: 'labeled', label: top.label, subtree: streams(top.subtree) } : top)
 }
 
 /**

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { JS_TEST_CANISTERS, JsSandbox } from '@icnet/execution'
 import { certificateMessage } from '@icnet/crypto'
-import { hashOperationCount, reconstruct } from '@icnet/hashtree'
+import { hashOperationCount, reconstruct, type HashTree } from '@icnet/hashtree'
+import { labelIndex, verifyCertifiedSlice } from '@icnet/xnet-stream'
 import { MessageRouting } from '../src/index.js'
-import { canisterOf, ingress, makeSubnets, registryOf, tempDir } from './harness.js'
+import { Network, canisterOf, ingress, makeSubnets, registryOf, tempDir } from './harness.js'
 
 describe('state tree cost', function () {
   this.timeout(60_000)
@@ -52,6 +53,40 @@ describe('state tree cost', function () {
       await mr.close()
       await sandbox.close()
       await rm(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('a slice costs a hash per message it reveals, not one per message in the stream', async () => {
+    const net = await Network.create({ subnets: 2, sandbox: 'js' })
+    try {
+      await net.installLoad()
+      net.configure(0, 0, 300, [canisterOf(1, 0)])
+      net.msgLimit[1] = 0 // subnet 1 takes no messages: the stream 0→1 only grows
+      for (let r = 0; r < 8; r++) await net.round()
+      const sender = net.nodes[0]!.mr
+      const to = net.subnets[1]!.id
+      const length = sender.stats().streams[0]!.messages
+      assert.ok(length >= 2000, `a long stream (${length} messages)`)
+      const before = hashOperationCount()
+      const slice = sender.certifiedStreamStore.slice(to, { msgBegin: 1000, witnessBegin: 997, msgLimit: 5 })
+      const used = hashOperationCount() - before
+      assert.ok(!('code' in slice))
+      assert.deepEqual(slice.messages.map(m => m.index), [1000, 1001, 1002, 1003, 1004])
+      // The proof reveals exactly [witness_begin, end) and reconstructs to the certified root.
+      const revealed: number[] = []
+      const walk = (t: HashTree, inMessages: boolean): void => {
+        if (t.kind === 'fork') { walk(t.left, inMessages); walk(t.right, inMessages) }
+        if (t.kind !== 'labeled') return
+        if (inMessages) revealed.push(labelIndex(t.label))
+        else walk(t.subtree, new TextDecoder().decode(t.label) === 'messages')
+      }
+      walk(slice.merkleProof, false)
+      assert.deepEqual(revealed, [997, 998, 999, 1000, 1001, 1002, 1003, 1004])
+      verifyCertifiedSlice(slice, { ourSubnet: to, sourceSubnet: net.subnets[0]!.id, registry: net.registry })
+      // 8 leaves plus the few pruned digests the tree does not keep; the whole stream would be thousands.
+      assert.ok(used < 100, `${used} hash operations for a slice of 5 messages out of ${length}`)
+    } finally {
+      await net.close()
     }
   })
 })
