@@ -8,7 +8,7 @@
  * client's verification inside the pull, so the rest (transport, framing,
  * scheduling) can be read off.
  *
- *   node bench/dist/run.js xnet-stream [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1]
+ *   node bench/dist/run.js xnet-stream [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32]
  */
 import '@icnet/types/polyfill'
 import type { Stream } from '@libp2p/interface'
@@ -38,6 +38,8 @@ const CHUNK_MSGS = arg('chunk', 1000)
 const ROUNDS = arg('rounds', 4)
 /** Worker threads that recompute pulled slices' roots (0: on the event loop, inside verification). */
 const ROOT_WORKERS = arg('root-workers', 1)
+/** Slices at most waiting for the root workers; more are verified on the event loop. */
+const ROOT_PENDING = arg('root-pending', 32)
 
 function subnet (seed: string): { keys: ReturnType<typeof dealThresholdKeys>, id: ReturnType<typeof subnetIdFromPublicKeyDer> } {
   const keys = dealThresholdKeys({ n: 4, t: 3, seed: new TextEncoder().encode(seed) })
@@ -73,7 +75,7 @@ const timedStore: CertifiedStreamStore = {
   }
 }
 const nodeA = await createTestNode({ services: { xnet: xnetStream({ subnetId: a.id, registry: () => registry, store: timedStore }) } })
-const rootWorkers = ROOT_WORKERS > 0 ? new SliceRootWorkers({ workers: ROOT_WORKERS }) : undefined
+const rootWorkers = ROOT_WORKERS > 0 ? new SliceRootWorkers({ workers: ROOT_WORKERS, maxPending: ROOT_PENDING }) : undefined
 const nodeB = await createTestNode({ services: { xnet: xnetStream({ subnetId: b.id, registry: () => registry, rootWorkers: rootWorkers ?? false }) } })
 registry = new StaticRegistryView({
   subnets: [
@@ -208,5 +210,6 @@ console.log(JSON.stringify({
   slice_bytes_limit: SLICE_BYTES,
   pipeline: PIPELINE,
   root_workers: ROOT_WORKERS,
+  root_pending: ROOT_PENDING,
   chunk_messages: CHUNK_MSGS
 }))
