@@ -29,7 +29,10 @@ export type EncodeSliceResult =
  * streams, read from the latest *certified* state (never an uncertified byte).
  */
 export interface CertifiedStreamStore {
-  /** A slice of the stream towards `destination`, encoded as the wire's CertifiedStreamSlice. */
+  /**
+   * A slice of the stream towards `destination`, encoded as the wire's CertifiedStreamSlice.
+   * The service sends `bytes` as they are, without copying them: they must not change afterwards.
+   */
   encodeSlice(destination: SubnetId, query: SliceQuery): EncodeSliceResult | Promise<EncodeSliceResult>
 }
 
