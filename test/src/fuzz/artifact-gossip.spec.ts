@@ -5,7 +5,7 @@ import { streamPair } from '@libp2p/utils'
 import * as lp from 'it-length-prefixed'
 import { artifactMessageId, decodeGossipMessage, encodeAdvert, encodeInline, serveFetch, UnknownKindError } from '@icnet/artifact-gossip'
 // The fetch codecs are internal to the package; requests are built with them and then mutated.
-import { FetchRequest, FetchResponse } from '../../../packages/artifact-gossip/dist/src/pb/artifact-gossip.js'
+import { FetchRequest, FetchResponse } from '@icnet/artifact-gossip/pb'
 import { IcnetError } from '@icnet/types'
 import { expectAsyncDecoderContract, expectDecoderContract, fuzz, targetTimeoutMs } from './harness.js'
 import { fuzzInput } from './mutate.js'

@@ -7,7 +7,7 @@ import {
   StaticRegistryView, type StreamHeader
 } from '@icnet/xnet-stream'
 // The wire codecs are internal to the package; the service wraps every decode error. Fuzz them directly too.
-import { SliceRequest, SliceResponse, StreamAdvert } from '../../../packages/xnet-stream/dist/src/pb/xnet.js'
+import { SliceRequest, SliceResponse, StreamAdvert } from '@icnet/xnet-stream/pb'
 import { arbStreamMessage } from './arbitraries.js'
 import { expectDecoderContract, fuzz, targetTimeoutMs } from './harness.js'
 import { fuzzInput } from './mutate.js'
