@@ -59,9 +59,9 @@ export interface QuerySigner {
   nodeId: Uint8Array
   sign: (message: Uint8Array) => Uint8Array | Promise<Uint8Array>
   /**
-   * The same signature computed off the event loop (e.g. in libuv's thread
-   * pool). The endpoint uses it while other requests are in flight, so that
-   * signing one answer does not hold up reading and answering the others.
+   * The same signature computed off the event loop (e.g. in a signing
+   * thread). The endpoint uses it while the loop is busy, so that signing one
+   * answer does not hold up reading and answering the others.
    */
   signOffThread?: (message: Uint8Array) => Promise<Uint8Array>
 }

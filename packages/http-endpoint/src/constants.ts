@@ -66,3 +66,12 @@ export const IMPL_VERSION = 'icnet-0.1.0'
 export const DEADLINE_RESOLUTION_MS = 250
 /** Effective canister ids parsed from URLs, remembered (clients address few canisters, and each parse checks a CRC32). */
 export const URL_PRINCIPAL_CACHE_SIZE = 1024
+
+/**
+ * Signatures waiting for (or in) the signing thread at once. The admission
+ * queues already bound requests in flight far below this; past it a
+ * signature is computed on the event loop instead of queueing more.
+ */
+export const MAX_PENDING_SIGNATURES = 4096
+/** Messages per batch sent to the signing thread: a batch is one message each way, whatever its size. */
+export const MAX_SIGNING_BATCH = 256

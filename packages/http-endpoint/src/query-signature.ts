@@ -4,10 +4,12 @@
  * timestamp, request_id)`. Agents check them against the node keys certified
  * at /subnet/<subnet>/node/<node>/public_key.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { concatBytes, Principal } from '@icnet/types'
 import { hashOfMap } from './request-id.js'
 import type { QueryOutcome, QuerySigner } from './backend.js'
+import { ed25519Sign } from './ed25519-sign.js'
+import { Ed25519SigningThread } from './signing-worker.js'
 
 export const RESPONSE_DOMAIN_SEPARATOR = new TextEncoder().encode('\x0Bic-response')
 /** DER SubjectPublicKeyInfo prefix of an Ed25519 key (RFC 8410): the 44-byte form agents expect. */
@@ -32,13 +34,11 @@ export function ed25519PublicKeyDer (raw: Uint8Array): Uint8Array {
   return concatBytes(ED25519_DER_PREFIX, raw)
 }
 
-function plain (b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
-}
-
 export interface NodeSigningKey extends QuerySigner {
   /** The Ed25519 public key in DER (44 bytes): the value at /subnet/<subnet>/node/<node>/public_key. */
   publicKeyDer: Uint8Array
+  /** Stops the signing thread, if one was started (signatures still work, on the caller's thread). */
+  close: () => Promise<void>
 }
 
 /**
@@ -56,13 +56,17 @@ export function ed25519NodeSigner (secret?: Uint8Array | KeyObject): NodeSigning
     privateKey = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' })
   } else privateKey = secret
   const publicKeyDer = new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
+  const sign = ed25519Sign(privateKey)
+  // Started on first use: most nodes in tests never sign under load.
+  let thread: Ed25519SigningThread | undefined
   return {
     nodeId: Principal.selfAuthenticating(publicKeyDer).toUint8Array(),
     publicKeyDer,
-    sign: message => plain(sign(null, message, privateKey)),
-    // node:crypto runs a one-shot signature in libuv's thread pool when given a callback.
-    signOffThread: async message => await new Promise<Uint8Array>((resolve, reject) => {
-      sign(null, message, privateKey, (err, signature) => { if (err === null) resolve(plain(signature)); else reject(err) })
-    })
+    sign,
+    signOffThread: async message => {
+      thread ??= new Ed25519SigningThread(privateKey, sign)
+      return await thread.sign(message)
+    },
+    close: async () => { await thread?.close() }
   }
 }

@@ -172,6 +172,7 @@ export class ReplicaHttpBackend implements HttpBackend {
   close (): void {
     if (this.#poll !== undefined) clearInterval(this.#poll)
     this.#poll = undefined
+    void this.querySigner.close()
   }
 }
 
