@@ -104,11 +104,10 @@ export class XNetPayloadBuilder {
     return [...ids.slice(r), ...ids.slice(0, r)]
   }
 
-  private msgLimit (remote: SubnetId, own: OwnStreamPosition | undefined): number | undefined {
-    // Towards system subnets the IC caps the messages a slice brings by the reverse stream's room.
-    const ours = this.registry.getSubnet(this.ourSubnet)
-    const theirs = this.registry.getSubnet(remote)
-    if (ours?.type !== 'system' && theirs?.type !== 'system') return undefined
+  private msgLimit (own: OwnStreamPosition | undefined): number | undefined {
+    // Only a receiving system subnet caps what a slice brings, by the room left in its reverse
+    // stream (where the responses go); a slice from a system subnet to an application subnet is not capped.
+    if (this.registry.getSubnet(this.ourSubnet)?.type !== 'system') return undefined
     return Math.max(0, SYSTEM_SUBNET_STREAM_MSG_LIMIT - (own?.reverseLength ?? 0))
   }
 
@@ -129,7 +128,7 @@ export class XNetPayloadBuilder {
       if (left < SLICE_BYTE_SIZE_MIN) break
       const own = ctx.ownStream(remote)
       const expected = expectedIndices(remote, ctx)
-      const taken = this.pool.takeSlice(remote, expected, { byteLimit: left, msgLimit: this.msgLimit(remote, own) })
+      const taken = this.pool.takeSlice(remote, expected, { byteLimit: left, msgLimit: this.msgLimit(own) })
       if (taken === undefined) continue
       try {
         this.validateSlice(remote, taken.slice, expected, own)
@@ -156,7 +155,7 @@ export class XNetPayloadBuilder {
         if (seen.has(key)) throw new SliceIndicesError(`two slices from ${key} in one payload`)
         seen.add(key)
         const own = ctx.ownStream(subnet)
-        this.validateSlice(subnet, slice, expectedIndices(subnet, ctx), own, this.msgLimit(subnet, own))
+        this.validateSlice(subnet, slice, expectedIndices(subnet, ctx), own, this.msgLimit(own))
         bytes += sliceByteSize(slice)
         if (bytes > ctx.byteLimit) throw new SliceTooLargeError(`payload of ${bytes} bytes exceeds ${ctx.byteLimit}`)
       }

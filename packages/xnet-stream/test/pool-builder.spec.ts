@@ -11,6 +11,7 @@ import {
 import { XNetPayloadBuilder, expectedIndices, type OwnStreamPosition, type PayloadContext, type XNetPayload } from '../src/payload-builder.js'
 import { CertifiedSlicePool } from '../src/slice-pool.js'
 import { decodeCertifiedSlice, encodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, sliceMessagesEnd, sliceRootHash, type CertifiedStreamSlice } from '../src/slice.js'
+import { StaticRegistryView } from '../src/static-registry.js'
 import { request, threeSubnets } from './fixtures.js'
 
 describe('certified slice pool and payload builder', function () {
@@ -153,6 +154,30 @@ describe('certified slice pool and payload builder', function () {
       assert.throws(() => bld.validatePayload(againA, context([first])), StaleSliceError)
       const ahead: XNetPayload = { slices: [{ subnet: a.id, slice: slice(a.store, { msgBegin: sliceMessagesEnd(sliceA) + 1 }) }] }
       assert.throws(() => bld.validatePayload(ahead, context([first])), SliceGapError)
+    })
+
+    it('caps the messages of a slice by the reverse stream\'s room only when the receiving subnet is a system subnet', () => {
+      // B's stream towards A already holds 70 messages: a system subnet B takes at most 100 - 70 = 30 from A.
+      const ownWithBacklog = (remote: SubnetId): OwnStreamPosition | undefined =>
+        remote.toText() === a.id.toText() ? { begin: 0, end: 70, signalsEnd: 0, reverseLength: 70 } : own(remote)
+      const ctx = (): PayloadContext => ({ ownStream: ownWithBacklog, pastPayloads: [], byteLimit: 1 << 20 })
+      const withTypes = (typeA: 'system' | 'application', typeB: 'system' | 'application'): StaticRegistryView =>
+        new StaticRegistryView({ subnets: [{ ...a.record([]), type: typeA }, { ...b.record([]), type: typeB }, c.record([])] })
+      const fromA = (p: XNetPayload): number => p.slices.find(s => s.subnet.toText() === a.id.toText())?.slice.messages.length ?? 0
+      const build = (reg: StaticRegistryView): { bld: XNetPayloadBuilder, payload: XNetPayload } => {
+        const pool = new CertifiedSlicePool({ ourSubnet: b.id, registry: reg })
+        pool.put(a.id, slice(a.store, { msgBegin: 0 }))
+        const bld = new XNetPayloadBuilder({ ourSubnet: b.id, registry: reg, pool, random: () => 0 })
+        return { bld, payload: bld.buildPayload(ctx()).payload }
+      }
+      const systemReceiver = build(withTypes('application', 'system'))
+      assert.equal(fromA(systemReceiver.payload), 30)
+      const whole: XNetPayload = { slices: [{ subnet: a.id, slice: slice(a.store, { msgBegin: 0 }) }] }
+      assert.throws(() => systemReceiver.bld.validatePayload(whole, ctx()), SliceTooLargeError)
+      // From a system subnet to an application subnet nothing is capped.
+      const systemSender = build(withTypes('system', 'application'))
+      assert.equal(fromA(systemSender.payload), 40)
+      systemSender.bld.validatePayload(whole, ctx())
     })
 
     it('refuses an empty slice: no messages and no new signals', () => {
