@@ -161,6 +161,24 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
         assert.equal(u64le(new Uint8Array((q as { reply: { arg: Uint8Array } }).reply.arg)), 2n)
       })
 
+      it('the node\'s /metrics counts the interface\'s requests by endpoint and status', async () => {
+        const count = async (series: string): Promise<number> => {
+          const body = await (await fetch(`${urls[subnet]}/metrics`)).text()
+          const line = body.split('\n').find(l => l.startsWith(series + ' '))
+          return line === undefined ? 0 : Number(line.slice(series.length + 1))
+        }
+        const series = 'http_requests_total{endpoint="query",status="200"}'
+        const before = await count(series)
+        assert.ok(before >= 1, 'the query of the test before is counted')
+        await agent.query(id, { methodName: 'get', arg: new Uint8Array() })
+        // Counted when the answer's write completes, just after the agent has it.
+        let after = await count(series)
+        for (let i = 0; i < 50 && after === before; i++) { await sleep(20); after = await count(series) }
+        assert.equal(after, before + 1)
+        assert.ok(await count('http_request_duration_seconds_count{endpoint="call_v3"}') >= 1)
+        assert.equal(await count('http_requests_in_flight{endpoint="query"}'), 0)
+      })
+
       it('read_state of a request status and of /time, verified', async () => {
         const { requestId } = await agent.call(id, { methodName: 'inc', arg: new Uint8Array(), callSync: false })
         await pollForResponse(agent, id, requestId)

@@ -1,6 +1,6 @@
 import { noopMetrics, type Counter, type Gauge, type Histogram, type Metrics } from '@icnet/types'
 
-/** The endpoint's metrics; label values come from bounded sets (endpoint names, status codes, refusal reasons). */
+/** The endpoint's metrics; label values come from bounded sets (endpoint names, status codes or 'aborted', refusal reasons). */
 export interface HttpMetrics {
   duration: Histogram
   requests: Counter
@@ -8,6 +8,7 @@ export interface HttpMetrics {
   connections: Gauge
   refusals: Counter
   queued: Gauge
+  inFlight: Gauge
   syncWaiters: Gauge
 }
 
@@ -19,6 +20,7 @@ export function httpMetrics (metrics: Metrics = noopMetrics): HttpMetrics {
     connections: metrics.gauge({ name: 'http_connections_active', help: 'Open HTTP connections' }),
     refusals: metrics.counter({ name: 'http_requests_refused_total', help: 'Requests refused, by reason', labelNames: ['reason'] }),
     queued: metrics.gauge({ name: 'http_requests_queued', help: 'Requests admitted and waiting for a slot', labelNames: ['endpoint'] }),
+    inFlight: metrics.gauge({ name: 'http_requests_in_flight', help: 'Requests of the queued endpoints from arrival to answer (queued, running, or waiting for a certified status)', labelNames: ['endpoint'] }),
     syncWaiters: metrics.gauge({ name: 'http_sync_call_waiters', help: 'v3 calls waiting for their certified status' })
   }
 }

@@ -164,9 +164,12 @@ export class HttpEndpoint {
   #handle (req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now()
     let endpoint: EndpointName = 'unknown'
-    res.once('finish', () => {
+    let inFlight = false
+    // 'close' comes for every response, answered or abandoned: one listener keeps every count.
+    res.once('close', () => {
+      if (inFlight) this.#metrics.inFlight.dec(1, { endpoint })
       this.#metrics.duration.observe((performance.now() - started) / 1000, { endpoint })
-      this.#metrics.requests.inc(1, { endpoint, status: res.statusCode })
+      this.#metrics.requests.inc(1, { endpoint, status: res.writableFinished ? res.statusCode : 'aborted' })
     })
     const url = req.url ?? '/'
     const pathname = url.split('?', 1)[0]!
@@ -213,6 +216,8 @@ export class HttpEndpoint {
     }
     const queue = this.#queues[endpoint as (typeof QUEUED_ENDPOINTS)[number]]
     const ep = endpoint
+    inFlight = true
+    this.#metrics.inFlight.inc(1, { endpoint })
     const admitted = queue.tryRun(release => {
       this.#metrics.queued.set(queue.queued, { endpoint: ep })
       this.#admitted(ep, id, req, res, release)
