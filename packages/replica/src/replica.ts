@@ -357,7 +357,7 @@ export class Replica {
 
   private async startHttp (): Promise<void> {
     if (this.config.http == null) return
-    this.publicApi = new PublicApi({ subnetId: this.subnetId, libp2pPrivateKey: this.config.libp2pPrivateKey, registry: () => this.registry, state: () => this.state, pool: this.ingressPool, running: () => this.status === 'ok', log: this.log })
+    this.publicApi = new PublicApi({ subnetId: this.subnetId, libp2pPrivateKey: this.config.libp2pPrivateKey, registry: () => this.registry, state: () => this.state, pool: this.ingressPool, running: () => this.status === 'ok', log: this.log, metrics: this.metrics })
     this.http = new ReplicaHttpServer({
       publicApi: { owns: path => PublicApi.owns(path), handle: (req, res) => { this.publicApi!.handle(req, res) } },
       health: () => this.health(),
