@@ -169,7 +169,6 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
         }
         const series = 'http_requests_total{endpoint="query",status="200"}'
         const before = await count(series)
-        assert.ok(before >= 1, 'the query of the test before is counted')
         await agent.query(id, { methodName: 'get', arg: new Uint8Array() })
         // Counted when the answer's write completes, just after the agent has it.
         let after = await count(series)
