@@ -18,6 +18,8 @@ export { hashOfMap, hashValue, leb128, requestIdOf, type HashableMap, type Hasha
 export { authenticate, checkIngressExpiry, parseUserPublicKey, verifyUserSignature, REQUEST_DOMAIN_SEPARATOR, DELEGATION_DOMAIN_SEPARATOR, type SignatureScheme } from './auth.js'
 export { checkReadStatePaths, type ReadStateTarget } from './read-state-paths.js'
 export { ed25519NodeSigner, ed25519PublicKeyDer, queryResponseMessage, RESPONSE_DOMAIN_SEPARATOR, type NodeSigningKey } from './query-signature.js'
+export { ED25519_IMPLEMENTATION, ed25519Sign, type Ed25519Sign } from './ed25519-sign.js'
+export { Ed25519SigningThread } from './signing-worker.js'
 export * from './management-candid.js'
 export { httpMetrics, type HttpMetrics } from './metrics.js'
 export { ReferenceNetwork, ReferenceSubnet, type ReferenceNetworkOptions } from './reference-backend.js'
