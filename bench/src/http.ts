@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { encode, Tagged } from 'cborg'
 import { IDL } from '@dfinity/candid'
 import { Principal } from '@icnet/types'
-import { httpEndpoint, ReferenceNetwork, encodeProvisionalCreateCanisterArgs, encodeInstallCodeArgs } from '@icnet/http-endpoint'
+import { ED25519_IMPLEMENTATION, httpEndpoint, ReferenceNetwork, encodeProvisionalCreateCanisterArgs, encodeInstallCodeArgs } from '@icnet/http-endpoint'
 
 type ToServer = { kind: 'bare', body: Uint8Array } | { kind: 'usage' } | { kind: 'stop' }
 type FromServer =
@@ -242,6 +242,8 @@ async function drive (): Promise<void> {
     bench: 'http',
     seconds,
     concurrency,
+    // Which library signs query answers (libsodium unless ICNET_ED25519=node or the addon is missing).
+    ed25519: ED25519_IMPLEMENTATION,
     update_per_s: rate('update'),
     query_per_s: rate('query'),
     bare_per_s: rate('bare'),
