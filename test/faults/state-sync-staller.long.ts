@@ -1,0 +1,9 @@
+import { stateSyncLiarScenario } from './state-sync-liar-scenario.js'
+
+describe('fault scenario: a state-sync peer that stalls', function () {
+  this.timeout(300_000)
+
+  it('stall: the restarted node catches up by state sync all the same, and nothing is lost', async () => {
+    await stateSyncLiarScenario('stall')
+  })
+})
