@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { chunkHash, MAX_BLOCK_BYTES } from '../src/index.js'
 import { ChunkBufferPool, verifyIntoBuffer } from '../src/block-buffers.js'
-
-function inPieces (b: Uint8Array, cuts: number[]): Uint8ArrayList {
-  const points = [...new Set(cuts.map(c => c % (b.length + 1)))].sort((x, y) => x - y)
-  const list = new Uint8ArrayList()
-  let from = 0
-  for (const p of [...points, b.length]) { if (p > from) list.append(b.subarray(from, p)); from = Math.max(from, p) }
-  return list
-}
+import { inPieces } from './helpers.js'
 
 describe('chunk buffers (verify on the thread pool)', () => {
   it('property: accepts exactly the bytes that hash to the expected chunk hash, however they arrived', async () => {

@@ -4,8 +4,8 @@ import { open, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { toHex } from '@icnet/types'
-import { Downloader, FsCheckpointStore } from '../src/index.js'
-import { readTree, storeSource, tempDir, TEST_CHUNK, writeTree } from './helpers.js'
+import { Downloader, FsCheckpointStore, type CheckpointInfo, type SyncResult } from '../src/index.js'
+import { readTree, storeSource, storeWith, tempDir, TEST_CHUNK, writeTree } from './helpers.js'
 
 /** A target derived from an old checkpoint: some chunks rewritten, files added, removed, resized, duplicated. */
 const mutation = fc.record({
@@ -15,6 +15,15 @@ const mutation = fc.record({
   growBy: fc.nat({ max: TEST_CHUNK * 2 }),
   duplicate: fc.boolean()
 })
+
+/** Writes `target` as checkpoint 2 of a seeder at `seedRoot`, syncs `local` to it, and checks that it got exactly those files. */
+async function syncTarget (local: FsCheckpointStore, seedRoot: string, target: Record<string, Uint8Array>, stores: FsCheckpointStore[]): Promise<{ seeder: FsCheckpointStore, info: CheckpointInfo, result: SyncResult }> {
+  const { store: seeder, info } = await storeWith(seedRoot, 2n, target)
+  stores.push(seeder)
+  const result = await new Downloader({ store: local, target: info, sources: [storeSource(seeder)] }).run()
+  assert.deepEqual(await readTree(local.checkpointDir(2n)), await readTree(seeder.checkpointDir(2n)))
+  return { seeder, info, result }
+}
 
 describe('diff against local data', () => {
   it('property: copied local chunks plus fetched chunks reproduce the target exactly, fetching only what is new', async () => {
@@ -38,14 +47,7 @@ describe('diff against local data', () => {
         stores.push(local)
         await writeTree(local.checkpointDir(1n), old)
         await local.addCheckpoint(1n)
-        const seeder = await FsCheckpointStore.open(seedRoot, { chunkSize: TEST_CHUNK })
-        stores.push(seeder)
-        await writeTree(seeder.checkpointDir(2n), target)
-        const info = await seeder.addCheckpoint(2n)
-
-        const result = await new Downloader({ store: local, target: info, sources: [storeSource(seeder)] }).run()
-
-        assert.deepEqual(await readTree(local.checkpointDir(2n)), await readTree(seeder.checkpointDir(2n)))
+        const { seeder, info, result } = await syncTarget(local, seedRoot, target, stores)
         // Exactly the chunks whose content exists nowhere locally came over the wire, once per distinct hash.
         const oldHashes = new Set(local.getManifest(local.list().find(c => c.height === 1n)!.stateHash)!.manifest.chunkTable.map(c => toHex(c.hash)))
         const fresh = new Map<string, number>()
@@ -76,14 +78,7 @@ describe('diff against local data', () => {
       const fh = await open(join(local.checkpointDir(1n), 'b', 'damaged.bin'), 'r+')
       await fh.write(Uint8Array.of(old['b/damaged.bin'][0]! ^ 0xff), 0, 1, 0)
       await fh.close()
-      const seeder = await FsCheckpointStore.open(seedRoot, { chunkSize: TEST_CHUNK })
-      stores.push(seeder)
-      await writeTree(seeder.checkpointDir(2n), target)
-      const info = await seeder.addCheckpoint(2n)
-
-      const result = await new Downloader({ store: local, target: info, sources: [storeSource(seeder)] }).run()
-
-      assert.deepEqual(await readTree(local.checkpointDir(2n)), await readTree(seeder.checkpointDir(2n)))
+      const { result } = await syncTarget(local, seedRoot, target, stores)
       const inode = async (h: bigint, p: string): Promise<number> => (await stat(join(local.checkpointDir(h), ...p.split('/')))).ino
       assert.equal(await inode(2n, 'a/kept.bin'), await inode(1n, 'a/kept.bin'))
       assert.notEqual(await inode(2n, 'b/damaged.bin'), await inode(1n, 'b/damaged.bin'))

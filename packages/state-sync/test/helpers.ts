@@ -3,6 +3,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { Startable, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { dealThresholdKeys } from '@icnet/crypto'
 import {
@@ -128,4 +129,13 @@ export function misbehavingSeeder (store: CheckpointStore, mode: Misbehaviour, d
     }
     return svc
   }
+}
+
+/** The bytes of `b` cut at the given points, as a transport would hand them over. */
+export function inPieces (b: Uint8Array, cuts: number[]): Uint8ArrayList {
+  const points = [...new Set(cuts.map(c => c % (b.length + 1)))].sort((x, y) => x - y)
+  const list = new Uint8ArrayList()
+  let from = 0
+  for (const p of [...points, b.length]) { if (p > from) list.append(b.subarray(from, p)); from = Math.max(from, p) }
+  return list
 }

@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { BlockKind, chunkHash, decodeMessage, encodeMessage, Message } from '../src/index.js'
 import { decodeBlockFrame, encodeBlockMessage } from '../src/messages.js'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { inPieces } from './helpers.js'
 
 const kinds = fc.constantFrom(BlockKind.CHUNK, BlockKind.SUB_MANIFEST, BlockKind.META_MANIFEST)
 const hash32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
 const blockData = fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 1024 * 1024 }).map(n => new Uint8Array(n).fill(7)))
-
-/** The bytes of `b` cut at the given points, as a transport would hand them over. */
-function inPieces (b: Uint8Array, cuts: number[]): Uint8ArrayList {
-  const points = [...new Set(cuts.map(c => c % (b.length + 1)))].sort((x, y) => x - y)
-  const list = new Uint8ArrayList()
-  let from = 0
-  for (const p of [...points, b.length]) { if (p > from) list.append(b.subarray(from, p)); from = Math.max(from, p) }
-  return list
-}
 
 describe('block frames', () => {
   it('property: the copy-free block encoding is byte-identical to the protobuf encoder', () => {
