@@ -260,6 +260,9 @@ export class Consensus {
         continue
       }
       yield batch
+      // Stopped while the host held the batch: the store is closed, and the batch counts as not
+      // taken, so a restart delivers it again (as after a crash mid-execution).
+      if (!this.running) return
       if (h > this.delivered) {
         this.delivered = h
         this.finalizedCache.delete(h)

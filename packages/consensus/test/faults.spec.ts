@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InMemoryMetrics, toHex } from '@icnet/types'
-import { InMemoryBus, LmdbConsensusStore } from '../src/index.js'
+import { Consensus, InMemoryBus, LmdbConsensusStore } from '../src/index.js'
 import { assertSameChains, dealSubnet, startBusSubnet, startNode, waitFor, type TestNode } from './helpers.js'
 
 async function stopAll (nodes: TestNode[]): Promise<void> {
@@ -78,6 +78,38 @@ describe('consensus faults over an in-memory bus', function () {
       assertSameChains(nodes)
     } finally {
       await stopAll(nodes)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('consensus shutdown', function () {
+  this.timeout(60_000)
+
+  it('a host asking for the next batch after stop() gets the end of the stream, not a store that is already closed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'icnet-consensus-'))
+    const keys = dealSubnet(4)
+    const bus = new InMemoryBus()
+    const others: TestNode[] = []
+    for (let i = 1; i < 4; i++) others.push(await startNode(keys, i, bus.transport(`node-${i}`)))
+    const node = new Consensus({
+      committee: keys.committee,
+      signer: keys.signers[0]!,
+      params: { unitDelayMs: 30, maxBlockPayloadBytes: 1024 * 1024, checkpointInterval: 50 },
+      transport: bus.transport('node-0'),
+      store: new LmdbConsensusStore(join(dir, 'n0')),
+      name: 'n0'
+    })
+    await node.start()
+    try {
+      const batches = node.batches()[Symbol.asyncIterator]()
+      const first = await batches.next()
+      assert.equal(first.done, false)
+      // The host is executing that batch when the node shuts down; then it asks for the next one.
+      await node.stop()
+      assert.deepEqual(await batches.next(), { done: true, value: undefined })
+    } finally {
+      await stopAll(others)
       await rm(dir, { recursive: true, force: true })
     }
   })

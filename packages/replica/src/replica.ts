@@ -423,7 +423,12 @@ export class Replica {
     const executed = this.metrics.counter({ name: 'icnet_replica_batches_executed_total', help: 'Finalized batches executed' })
     const duration = this.metrics.histogram({ name: 'icnet_replica_batch_execution_seconds', help: 'Time to execute one batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] })
     const heightGauge = this.metrics.gauge({ name: 'icnet_replica_executed_height', help: 'Latest executed height' })
-    const taking = this.takeFinalized()
+    // Handled from the start: if it fails while the round loop awaits something else, the rejection
+    // must not go unhandled (that would kill the process during an orderly stop).
+    const taking = this.takeFinalized().catch(err => {
+      if (this.status === 'stopping') return
+      throw err
+    })
     try {
       for (let entry = await this.finalized.first(); entry !== undefined; this.finalized.done(), entry = await this.finalized.first()) {
         const { batch } = entry
@@ -469,7 +474,7 @@ export class Replica {
       throw err
     } finally {
       this.finalized.close()
-      await taking.catch(() => {})
+      await taking
     }
   }
 
