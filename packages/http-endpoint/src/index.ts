@@ -19,7 +19,7 @@ export { authenticate, checkIngressExpiry, parseUserPublicKey, verifyUserSignatu
 export { checkReadStatePaths, type ReadStateTarget } from './read-state-paths.js'
 export { ed25519NodeSigner, ed25519PublicKeyDer, queryResponseMessage, RESPONSE_DOMAIN_SEPARATOR, type NodeSigningKey } from './query-signature.js'
 export { ED25519_IMPLEMENTATION, ed25519Sign, type Ed25519Sign } from './ed25519-sign.js'
-export { Ed25519SigningThread } from './signing-worker.js'
+export { Ed25519SigningThread } from './signing-thread.js'
 export * from './management-candid.js'
 export { httpMetrics, type HttpMetrics } from './metrics.js'
 export { ReferenceNetwork, ReferenceSubnet, type ReferenceNetworkOptions } from './reference-backend.js'

@@ -9,7 +9,7 @@ import { concatBytes, Principal } from '@icnet/types'
 import { hashOfMap } from './request-id.js'
 import type { QueryOutcome, QuerySigner } from './backend.js'
 import { ed25519Sign } from './ed25519-sign.js'
-import { Ed25519SigningThread } from './signing-worker.js'
+import { Ed25519SigningThread } from './signing-thread.js'
 
 export const RESPONSE_DOMAIN_SEPARATOR = new TextEncoder().encode('\x0Bic-response')
 /** DER SubjectPublicKeyInfo prefix of an Ed25519 key (RFC 8410): the 44-byte form agents expect. */

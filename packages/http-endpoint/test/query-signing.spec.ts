@@ -3,7 +3,7 @@ import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import fc from 'fast-check'
 import { ED25519_IMPLEMENTATION, ed25519Sign } from '../src/ed25519-sign.js'
 import { ed25519NodeSigner } from '../src/query-signature.js'
-import { Ed25519SigningThread } from '../src/signing-worker.js'
+import { Ed25519SigningThread } from '../src/signing-thread.js'
 import { MAX_PENDING_SIGNATURES, MAX_SIGNING_BATCH } from '../src/constants.js'
 
 describe('query answer signatures', function () {
