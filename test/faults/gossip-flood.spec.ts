@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { ReplicaFaults } from '@icnet/replica'
-import { assertNothingLost, metricValue, recordResult, runScenario } from './harness.js'
+import { assertNothingLost, metricsOf, metricValue, recordResult, runScenario } from './harness.js'
 
 const FLOODER = '0-3'
 const HONEST = ['0-0', '0-1', '0-2']
@@ -22,11 +22,7 @@ describe('fault scenario: a gossip peer flooding invalid artifacts', function ()
       durationS: 20,
       faults: { [FLOODER]: { gossipFloodPerS: FLOOD_PER_S } satisfies ReplicaFaults }
     })
-    const m = (name: string): string => {
-      const text = r.metricsAtEnd.get(name)
-      assert.ok(text !== undefined, `metrics of ${name} after the drain`)
-      return text
-    }
+    const m = (node: string): string => metricsOf(r, node)
     const published = metricValue(m(FLOODER), 'icnet_replica_faults_injected_total', { fault: 'gossip_invalid_artifact' })
     const publishFailed = metricValue(m(FLOODER), 'icnet_replica_faults_injected_total', { fault: 'gossip_publish_failed' })
     const honest = HONEST.map(n => ({

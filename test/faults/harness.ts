@@ -242,6 +242,13 @@ function parseSample (line: string): { name: string, labels: Record<string, stri
 }
 
 /** The sum of the series of `name` whose labels include `labels` in a Prometheus text exposition; 0 if none. */
+/** The Prometheus text a node served after the drain (fails the scenario if it was not scraped). */
+export function metricsOf (r: ScenarioResult, node: string): string {
+  const text = r.metricsAtEnd.get(node)
+  assert.ok(text !== undefined, `metrics of ${node} after the drain`)
+  return text
+}
+
 export function metricValue (promText: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0
   for (const line of promText.split('\n')) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import type { ReplicaFaults } from '@icnet/replica'
-import { assertNothingLost, metricValue, recordResult, runScenario } from './harness.js'
+import { assertNothingLost, metricsOf, metricValue, recordResult, runScenario } from './harness.js'
 
 const MALICIOUS = '0-3'
 /** The nodes that pull slices from the malicious node: every node of the other subnet. */
@@ -31,11 +31,7 @@ describe('fault scenario: a node serving malicious XNet slices', function () {
         assert.match(log, /FAULTS INJECTED.*xnetSlices=rotate/, 'the malicious node says what it does')
       }
     })
-    const m = (name: string): string => {
-      const text = r.metricsAtEnd.get(name)
-      assert.ok(text !== undefined, `metrics of ${name} after the drain`)
-      return text
-    }
+    const m = (node: string): string => metricsOf(r, node)
     const corrupted = {
       alterHash: metricValue(m(MALICIOUS), 'icnet_replica_faults_injected_total', { fault: 'slice_alter_hash' }),
       alterPayload: metricValue(m(MALICIOUS), 'icnet_replica_faults_injected_total', { fault: 'slice_alter_payload' }),
