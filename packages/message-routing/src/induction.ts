@@ -4,7 +4,7 @@ import {
 } from '@icnet/types'
 import { InvalidSignalsError, type CertifiedStreamSlice, type RejectedMessage, type Stream } from '@icnet/xnet-stream'
 import type { RoundContext } from './round-context.js'
-import { deliverReject, deliverResponseLocally, pushLocalRequest } from './routing.js'
+import { deliverReject, deliverResponseLocally, pushLocalRequest, refusalOf } from './routing.js'
 import type { Batch, IngressMessage } from './types.js'
 
 /** Slices of a batch in a fixed order (source subnet bytes), decoded from the map's text keys. */
@@ -29,9 +29,9 @@ export function inductLoopback (ctx: RoundContext): void {
     const r = pushLocalRequest(ctx, msg)
     if (r === 'ok') { ctx.metrics.inducted.inc(1, { source: 'loopback', outcome: 'accepted' }); continue }
     // As on the IC, a local request that cannot be inducted gets a reject response at once.
-    ctx.rejected(r === 'full' ? 'queue_full' : 'canister_not_found', msg)
-    if (r === 'full') deliverReject(ctx, msg, rejectCodeForReason(RejectReason.QueueFull), `Canister ${msg.receiver.toText()} input queue is full`)
-    else deliverReject(ctx, msg, rejectCodeForReason(RejectReason.CanisterNotFound), `Canister ${msg.receiver.toText()} not found`)
+    const refusal = refusalOf(r, msg.receiver)
+    ctx.rejected(refusal.kind, msg)
+    deliverReject(ctx, msg, rejectCodeForReason(refusal.reason), refusal.message)
     ctx.metrics.inducted.inc(1, { source: 'loopback', outcome: 'rejected' })
   }
 }
@@ -121,8 +121,10 @@ function inductMessage (ctx: RoundContext, source: SubnetId, stream: Stream, msg
     const r = pushLocalRequest(ctx, msg)
     if (r === 'ok') stream.pushAcceptSignal()
     else {
-      ctx.rejected(r === 'full' ? 'queue_full' : 'canister_not_found', msg)
-      stream.pushRejectSignal(r === 'full' ? RejectReason.QueueFull : RejectReason.CanisterNotFound)
+      // Reject signal, and the sender's subnet makes the reject response (reference §4, V19+).
+      const refusal = refusalOf(r, msg.receiver)
+      ctx.rejected(refusal.kind, msg)
+      stream.pushRejectSignal(refusal.reason)
     }
     ctx.metrics.inducted.inc(1, { source: 'xnet', outcome: r === 'ok' ? 'accepted' : 'rejected' })
     return

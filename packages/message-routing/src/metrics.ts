@@ -15,6 +15,8 @@ export type RequestRejectKind =
   | 'queue_full'            // the receiver's input queue had no room (reject signal or local reject)
   | 'canister_not_found'
   | 'canister_migrating'
+  | 'canister_stopping'     // the receiver is stopping: it takes responses only
+  | 'canister_stopped'
   | 'destination_invalid'   // no subnet hosts the receiver
   | 'calls_in_flight'       // the caller's output queue or callback table was full
 

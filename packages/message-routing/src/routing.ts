@@ -1,6 +1,7 @@
-import { RejectCode, principalEquals, type Request, type Response } from '@icnet/types'
+import { RejectCode, RejectReason, principalEquals, rejectCodeForReason, type CanisterId, type Request, type Response } from '@icnet/types'
 import type { Stream } from '@icnet/xnet-stream'
 import type { CanisterState } from './canister.js'
+import type { RequestRejectKind } from './metrics.js'
 import type { RoundContext } from './round-context.js'
 
 /** The reject response a request gets when it cannot be delivered or executed. */
@@ -26,13 +27,27 @@ export function deliverResponseLocally (ctx: RoundContext, resp: Response): bool
   return true
 }
 
-/** Puts a request into its local receiver's input queue, if it exists and has room. */
-export function pushLocalRequest (ctx: RoundContext, req: Request): 'ok' | 'full' | 'not_found' {
+export type LocalPush = 'ok' | 'full' | 'not_found' | 'stopping' | 'stopped'
+
+/** Puts a request into its local receiver's input queue, if it exists, is running and has room. */
+export function pushLocalRequest (ctx: RoundContext, req: Request): LocalPush {
   const c = ctx.state.canister(req.receiver)
   if (c === undefined) return 'not_found'
+  // A stopping or stopped canister takes no new calls (responses to its own calls still reach it).
+  if (c.status !== 'running') return c.status
   if (c.inputRequests.length >= ctx.limits.inputQueueCapacity) return 'full'
   c.inputRequests.push(req)
   return 'ok'
+}
+
+/** Why a local request was refused: the reject reason a signal would carry, the metric label, the reject message. */
+export function refusalOf (r: Exclude<LocalPush, 'ok'>, receiver: CanisterId): { reason: RejectReason, kind: RequestRejectKind, message: string } {
+  switch (r) {
+    case 'full': return { reason: RejectReason.QueueFull, kind: 'queue_full', message: `Canister ${receiver.toText()} input queue is full` }
+    case 'not_found': return { reason: RejectReason.CanisterNotFound, kind: 'canister_not_found', message: `Canister ${receiver.toText()} not found` }
+    case 'stopping': return { reason: RejectReason.CanisterStopping, kind: 'canister_stopping', message: `Canister ${receiver.toText()} is stopping` }
+    case 'stopped': return { reason: RejectReason.CanisterStopped, kind: 'canister_stopped', message: `Canister ${receiver.toText()} is stopped` }
+  }
 }
 
 /** A reject response generated here: delivered to the local caller, or a critical error if it cannot be. */
@@ -77,10 +92,11 @@ export function routeCanisterOutputs (ctx: RoundContext, c: CanisterState, endOf
       if (blocked.has(key)) { keep.push(msg); continue }
       const r = pushLocalRequest(ctx, msg)
       if (r === 'ok') { c.outputRequests--; continue }
-      if (r === 'not_found') {
+      if (r !== 'full') {
+        const refusal = refusalOf(r, target)
         c.outputRequests--
-        ctx.rejected('canister_not_found', msg)
-        deliverReject(ctx, msg, RejectCode.DestinationInvalid, `Canister ${target.toText()} not found`)
+        ctx.rejected(refusal.kind, msg)
+        deliverReject(ctx, msg, rejectCodeForReason(refusal.reason), refusal.message)
         continue
       }
       if (endOfRound) { c.outputRequests--; state.loopback.push(msg); continue }

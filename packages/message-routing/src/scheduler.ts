@@ -18,6 +18,8 @@ export async function executeRound (ctx: RoundContext): Promise<bigint> {
   const canisters = state.sortedCanisters()
   let used = 0n
   for (const c of canisters) {
+    // Only a running canister starts work of its own: a stopping one must wind down, a stopped one is idle.
+    if (c.status !== 'running') continue
     if (c.globalTimer !== 0n && c.globalTimer <= state.timeNs) used += await runSystemTask(ctx, c, 'timer')
     if (c.hasHeartbeat !== false) used += await runSystemTask(ctx, c, 'heartbeat')
   }
