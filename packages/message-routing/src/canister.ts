@@ -30,6 +30,8 @@ export interface IngressItem { kind: 'ingress', requestId: Uint8Array, caller: P
 /** Something that runs a canister method: an ingress message or another canister's request. */
 export type InputRequest = IngressItem | { kind: 'request', request: Request }
 
+export type CanisterRunStatus = 'running' | 'stopping' | 'stopped'
+
 /** Pages changed since the last checkpoint: `'all'` after an install replaced the memory. */
 export type DirtyPages = Set<number> | 'all'
 
@@ -47,8 +49,18 @@ export class CanisterState {
   moduleHash: Uint8Array
   certifiedData: Uint8Array = new Uint8Array(0)
   globalTimer = 0n
-  /** Set by the management canister (stop_canister, start_canister). */
-  status: 'running' | 'stopping' | 'stopped' = 'running'
+  /**
+   * Set by the management canister. `stopping` (after stop_canister) takes no
+   * new calls but still executes the responses to its own calls; it becomes
+   * `stopped` once no call context is open.
+   */
+  status: CanisterRunStatus = 'running'
+  /**
+   * Request ids of the `stop_canister` calls (always ingress) waiting for this
+   * canister to stop, in arrival order; answered all at once when it stops, or
+   * rejected by start_canister. Replicated state, bounded by MAX_PENDING_STOP_CALLS.
+   */
+  pendingStops: Uint8Array[] = []
   /** undefined until the first heartbeat shows whether the module exports one. */
   hasHeartbeat: boolean | undefined
   /** The module's committed mutable globals (for checkpoints without a sandbox snapshot). */

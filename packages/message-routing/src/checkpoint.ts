@@ -69,6 +69,8 @@ interface CanisterRecord {
   input_responses: Uint8Array[]
   output: Uint8Array[]
   status?: 'stopping' | 'stopped'
+  /** Request ids of the stop_canister calls a stopping canister owes an answer (absent when none). */
+  pending_stops?: Uint8Array[]
 }
 interface StreamRecord {
   subnet: Uint8Array
@@ -130,7 +132,8 @@ function encodeCanister (c: CanisterState): Uint8Array {
     input_ingress: c.inputIngress.map(r => [r.requestId, r.caller.toUint8Array(), r.method, r.arg]),
     input_responses: c.inputResponses.map(encodeMessageOnce),
     output: c.output.map(encodeMessageOnce),
-    ...(c.status !== 'running' ? { status: c.status } : {})
+    ...(c.status !== 'running' ? { status: c.status } : {}),
+    ...(c.pendingStops.length > 0 ? { pending_stops: c.pendingStops } : {})
   })
 }
 
@@ -148,6 +151,7 @@ function decodeCanister (bytes: Uint8Array, module: Uint8Array): CanisterState {
   c.nextCallbackId = v.next_callback
   c.nextQueue = v.next_queue
   if (v.status !== undefined) c.status = v.status
+  if (v.pending_stops !== undefined) c.pendingStops = v.pending_stops.slice()
   for (const [id, origin, replied, outstanding] of v.contexts) {
     const ctx: CallContext = { id, origin: decodeOrigin(origin), replied, outstanding }
     c.contexts.set(id, ctx)

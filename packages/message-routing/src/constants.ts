@@ -54,6 +54,16 @@ export const MAX_INGRESS_METHOD_BYTES = 20_000
  */
 export const DEFAULT_MAX_CERTIFICATION_BACKLOG = 64
 
+/**
+ * `stop_canister` calls one stopping canister may hold open. Each waits, as
+ * replicated state carried in every checkpoint, until the canister has no open
+ * call context, and all are answered together; a controller gains nothing from
+ * a second one, so a small bound keeps a canister's record small without
+ * turning away a retry or two. One beyond it is rejected (SysTransient: retry
+ * once the canister has stopped).
+ */
+export const MAX_PENDING_STOP_CALLS = 16
+
 /** Checkpoints kept on disk (the newest N); older ones are deleted after a new one is written. */
 export const DEFAULT_CHECKPOINTS_KEPT = 2
 /** Heights between checkpoints by default (IC: every DKG interval, 500 rounds). */

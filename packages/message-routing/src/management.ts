@@ -7,7 +7,8 @@ import {
 } from '@icnet/types'
 import type { ExecutionResult } from '@icnet/execution'
 import { CanisterState } from './canister.js'
-import { DEFAULT_INSTALL_INSTRUCTIONS } from './constants.js'
+import { requestStop, startCanister } from './canister-stop.js'
+import { DEFAULT_INSTALL_INSTRUCTIONS, MAX_PENDING_STOP_CALLS } from './constants.js'
 import type { RoundContext } from './round-context.js'
 import type { IngressMessage } from './types.js'
 
@@ -21,7 +22,13 @@ import type { IngressMessage } from './types.js'
  * A created canister holds an empty module until `install_code` (an empty
  * wasm module stands in, so that checkpoints and restores treat it like any
  * other canister); its `module_hash` is absent meanwhile, as on the IC.
- * `stop_canister` stops at once (no `stopping` phase); calls to a stopped or
+ * `stop_canister` moves a running canister to `stopping` and its call stays
+ * open (ingress status `processing`) until the canister has no open call
+ * context: then it is `stopped` and every pending stop call is replied in the
+ * same round (canister-stop.ts). A stopping canister takes no new ingress or
+ * requests but still executes the responses to its own calls;
+ * `start_canister` meanwhile makes it `running` and rejects the pending stop
+ * calls; `delete_canister` needs `stopped`. Calls to a stopping, stopped or
  * empty canister are rejected when they are inducted.
  */
 const log = logger('icnet:message-routing:management')
@@ -56,8 +63,8 @@ type Method = keyof typeof ARGS
 
 export function isManagementMethod (name: string): name is Method { return Object.hasOwn(ARGS, name) }
 
-/** The management canister's outcome of one call: a Candid reply or a reject. */
-type Outcome = { reply: Uint8Array } | { code: RejectCode, message: string }
+/** The management canister's outcome of one call: a Candid reply, a reject, or no answer yet (a stop in progress). */
+type Outcome = { reply: Uint8Array } | { code: RejectCode, message: string } | { pending: true }
 
 const reject = (code: RejectCode, message: string): Outcome => ({ code, message })
 const empty = (): Outcome => ({ reply: new Uint8Array(IDL.encode([], [])) })
@@ -86,7 +93,9 @@ export async function executeManagementIngress (ctx: RoundContext, ingress: read
     if (outcome === undefined) { rest.push(msg); continue }
     state.ingress.set(msg.requestId, 'reply' in outcome
       ? { status: 'replied', reply: outcome.reply, expiry: msg.expiry }
-      : { status: 'rejected', code: outcome.code, message: outcome.message, expiry: msg.expiry })
+      : 'pending' in outcome
+        ? { status: 'processing', expiry: msg.expiry }
+        : { status: 'rejected', code: outcome.code, message: outcome.message, expiry: msg.expiry })
   }
   return rest
 }
@@ -116,8 +125,13 @@ async function executeManagementCall (ctx: RoundContext, msg: IngressMessage): P
   switch (method) {
     case 'install_code': return await installCode(ctx, c, msg.sender, Object.keys(arg.mode)[0] as 'install' | 'reinstall' | 'upgrade', u8(arg.wasm_module), u8(arg.arg))
     case 'canister_status': return { reply: statusReply(c) }
-    case 'stop_canister': c.status = 'stopped'; return empty()
-    case 'start_canister': c.status = 'running'; return empty()
+    case 'stop_canister': {
+      const stop = requestStop(ctx, c, msg.requestId)
+      if (stop === 'stopped') return empty()
+      if (stop === 'pending') return { pending: true }
+      return reject(RejectCode.SysTransient, `Canister ${id.toText()} already has ${MAX_PENDING_STOP_CALLS} stop_canister calls waiting for it to stop`)
+    }
+    case 'start_canister': startCanister(ctx, c); return empty()
     default: {
       if (c.status !== 'stopped') return reject(RejectCode.CanisterError, `Canister ${id.toText()} must be stopped before it is deleted`)
       await ctx.sandbox.uninstall(c.id)

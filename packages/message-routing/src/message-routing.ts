@@ -21,6 +21,7 @@ import {
 } from './constants.js'
 import { BatchOrderError, CertificationMismatchError, CheckpointLoadError, IngressValidationError, InstallError } from './errors.js'
 import { collectStreams, inductIngress, inductLoopback, inductSlices, orderedSlices } from './induction.js'
+import { completeStops } from './canister-stop.js'
 import { executeManagementIngress } from './management.js'
 import { createMetrics, type CriticalErrorKind, type MessageRoutingMetrics } from './metrics.js'
 import type { MigrationSource, Progress, RoundContext } from './round-context.js'
@@ -260,6 +261,7 @@ export class MessageRouting {
     inductIngress(ctx, await executeManagementIngress(ctx, batch.ingress ?? [], batch.time), batch.time)
     const used = await executeRound(ctx)
     this.metrics.roundInstructions.observe(Number(used))
+    completeStops(ctx)
     for (const c of s.sortedCanisters()) routeCanisterOutputs(ctx, c, true)
     const root = this.commitTree(prevRoot)
     this.pending.set(s.height, { height: s.height, tree: this.tree.snapshot(), root })
