@@ -142,7 +142,8 @@ function inductMessage (ctx: RoundContext, source: SubnetId, stream: Stream, msg
 
 /**
  * Step 4: ingress. Expired and duplicate messages are skipped; a message for a
- * canister we do not host, or whose queue is full, is recorded as rejected.
+ * canister we do not host, that is not running, or whose queue is full, is
+ * recorded as rejected.
  */
 export function inductIngress (ctx: RoundContext, ingress: readonly IngressMessage[], nowMs: number): void {
   const { state } = ctx
@@ -155,6 +156,12 @@ export function inductIngress (ctx: RoundContext, ingress: readonly IngressMessa
     const routed = ctx.table.route(msg.canisterId)
     if (c === undefined || routed === undefined || !principalEquals(routed, state.subnetId)) {
       state.ingress.set(msg.requestId, { status: 'rejected', code: RejectCode.DestinationInvalid, message: `Canister ${msg.canisterId.toText()} not found`, expiry: msg.expiry })
+      ctx.metrics.inducted.inc(1, { source: 'ingress', outcome: 'rejected' })
+      continue
+    }
+    if (c.status !== 'running') {
+      // Also a message that came before a stop_canister in the same batch: the management canister ran first.
+      state.ingress.set(msg.requestId, { status: 'rejected', code: RejectCode.CanisterError, message: `Canister ${msg.canisterId.toText()} is ${c.status}`, expiry: msg.expiry })
       ctx.metrics.inducted.inc(1, { source: 'ingress', outcome: 'rejected' })
       continue
     }

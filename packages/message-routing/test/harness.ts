@@ -10,7 +10,7 @@ import {
 import { loadTestCanister } from '@icnet/execution/canisters'
 import {
   Principal, RoutingTable, canisterIdFromU64, subnetIdFromPublicKeyDer,
-  type CanisterId, type RegistryView, type SubnetId, type SubnetRecord
+  type CanisterId, type RejectCode, type RejectReason, type RegistryView, type SubnetId, type SubnetRecord
 } from '@icnet/types'
 import {
   StaticRegistryView, decodeCertifiedSlice, encodeCertifiedSlice, verifyCertifiedSlice, type CertifiedStreamSlice
@@ -125,6 +125,10 @@ export class Network {
   readonly pendingIngress: IngressMessage[][] = []
   /** msgLimit per (receiver index) for the slices it takes (a slow subnet takes few). */
   msgLimit: Array<number | undefined> = []
+  /** Reject signals seen in the slices taken, by `<from index>-><to index>`, as stream index → reason. */
+  readonly rejectSignals = new Map<string, Map<number, RejectReason>>()
+  /** Reject responses carried by the slices taken, by `<from index>-><to index>` and stream index. */
+  readonly rejectResponses = new Map<string, Map<number, { code: RejectCode, message: string }>>()
 
   private constructor (options: NetworkOptions) {
     this.options = options
@@ -176,17 +180,29 @@ export class Network {
       if (s.messages.length === 0 && s.header.signalsEnd === expected.signal) continue // nothing new: the IC's builder leaves it out
       const wire = decodeCertifiedSlice(encodeCertifiedSlice(s))
       verifyCertifiedSlice(wire, { ourSubnet: me.subnet.id, sourceSubnet: other.subnet.id, registry: this.registry })
+      const seen = this.rejectSignals.get(`${other.subnet.index}->${to}`) ?? new Map<number, RejectReason>()
+      for (const r of wire.header.rejectSignals) seen.set(r.index, r.reason)
+      this.rejectSignals.set(`${other.subnet.index}->${to}`, seen)
+      const rejects = this.rejectResponses.get(`${other.subnet.index}->${to}`) ?? new Map<number, { code: RejectCode, message: string }>()
+      for (const { index, message: m } of wire.messages) if (m.kind === 'response' && 'reject' in m.payload) rejects.set(index, m.payload.reject)
+      this.rejectResponses.set(`${other.subnet.index}->${to}`, rejects)
       out.set(other.subnet.id.toText(), wire)
     }
     return out
   }
 
-  /** One round on every subnet (slices from the states certified last round), then certification. */
-  async round (): Promise<void> {
+  /**
+   * One round on every subnet (slices from the states certified last round), then
+   * certification. With `active`, only those subnets execute: the others stall
+   * (their heights fall behind and their streams are not read or advanced).
+   */
+  async round (active?: readonly number[]): Promise<void> {
     this.height++
     this.time += 1000
-    const batches = this.nodes.map((_, i) => {
-      const batch: Batch = { height: this.height, time: this.time, ingress: this.pendingIngress[i]!.splice(0), xnetSlices: this.slicesFor(i) }
+    const running = this.nodes.map((_, i) => i).filter(i => active === undefined || active.includes(i))
+    const batches = running.map(i => {
+      const node = this.nodes[i]!
+      const batch: Batch = { height: node.mr.height + 1, time: this.time, ingress: this.pendingIngress[i]!.splice(0), xnetSlices: this.slicesFor(i) }
       return { i, batch }
     })
     for (const { i, batch } of batches) {
