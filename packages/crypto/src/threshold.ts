@@ -19,6 +19,7 @@ import { derivedScalar, evaluatePolynomial, randomScalar, scalarFromBytes, scala
 import { publicKeyFromDer, publicKeyToDer, THRESHOLD_PUBLIC_KEY_DER_BYTES } from './threshold-der.js'
 import { thresholdBackend, thresholdBackends } from './threshold-select.js'
 import type { ThresholdBackend } from './threshold-backend.js'
+import { VerifiedSignatureCache, type VerifiedSignatureCacheStats } from './verified-signatures.js'
 
 /** One committee member's share of a subnet threshold key. */
 export interface ThresholdKeyShare {
@@ -217,7 +218,25 @@ export function combineShares (signedShares: readonly SignedShare[], options?: C
   return chosen.combineShares(signedShares, options)
 }
 
-/** Verifies a subnet (combined) signature against the subnet public key (raw or DER). */
+const verified = new VerifiedSignatureCache()
+
+/**
+ * Verifies a subnet (combined) signature against the subnet public key (raw or
+ * DER). A verification that succeeded before in this process is answered from
+ * a bounded cache of exact inputs (see verified-signatures.ts); failures are
+ * always recomputed. `ThresholdScheme.verifyThreshold` never caches.
+ */
 export function verifyThreshold (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  return chosen.verifyThreshold(publicKey, message, signature)
+  const pk = rawPublicKey(publicKey)
+  if (pk === undefined || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array)) return false
+  const key = VerifiedSignatureCache.key(pk, message, signature)
+  if (key !== undefined && verified.has(key)) return true
+  const ok = chosen.verifyThreshold(pk, message, signature)
+  if (ok && key !== undefined) verified.add(key)
+  return ok
+}
+
+/** How often `verifyThreshold` was answered from its cache of verified signatures. */
+export function verifiedSignatureCacheStats (): VerifiedSignatureCacheStats {
+  return verified.stats()
 }
