@@ -5,7 +5,9 @@
  * certificates from @icnet/crypto, and root-subnet delegations for the other
  * subnets. Execution is a built-in counter/echo canister and the management
  * canister; there is no consensus: each batch of ingress is one round,
- * executed and certified at once. For tests, examples and benchmarks of the
+ * executed and certified at once (so a `stop_canister`, which must wait for
+ * no open call context, is answered at once: the built-in canister makes no
+ * calls). For tests, examples and benchmarks of the
  * HTTP interface, and as a model of what a replica wires in.
  */
 import { createHash } from 'node:crypto'
@@ -342,6 +344,8 @@ export class ReferenceSubnet implements HttpBackend {
             ...(canister.moduleHash === undefined ? {} : { moduleHash: canister.moduleHash })
           })
         }
+      // The built-in canister makes no calls, so it never has an open call context: the `stopping`
+      // phase that message routing keeps until its calls are answered ends here in the round of the call.
       case 'stop_canister': canister.status = 'stopped'; return { reply: encodeEmptyResult() }
       case 'start_canister': canister.status = 'running'; return { reply: encodeEmptyResult() }
       case 'delete_canister':
