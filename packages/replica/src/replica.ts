@@ -40,6 +40,7 @@ import { LiveCheckpointStore, syncCheckpoint } from './state-catch-up.js'
 import { ReplayFromCheckpointStore } from './replay-store.js'
 import { FinalizedBatches, type FinalizedEntry } from './finalized-batches.js'
 import { XNET_SECTION, batchSlices, decodeXNetPayload, xnetPayloadSection, type XNetStateView } from './xnet-payload.js'
+import { XNetRefillPoller } from './xnet-refill.js'
 
 /** Members of the subnet not connected are redialled this often (they may start later or restart). */
 export const REDIAL_INTERVAL_MS = 1_000
@@ -98,6 +99,7 @@ export class Replica {
   private http?: ReplicaHttpServer
   private publicApi?: PublicApi
   private redialTimer?: ReturnType<typeof setInterval>
+  private refiller?: XNetRefillPoller
   private roundLoop?: Promise<void>
   private status: Health['status'] = 'starting'
   private readonly startedAt = Date.now()
@@ -181,10 +183,10 @@ export class Replica {
           store: this.faults.streamStore({ encodeSlice: (destination, query) => this.state.certifiedStreamStore.encodeSlice(destination, query) }),
           pool,
           // Past the finalized batches not executed yet: their messages are never needed again.
-          expectedIndices: source => expectedIndices(source, {
-            ownStream: remote => this.state.ownStream(remote),
-            pastPayloads: this.finalized.payloadsAfter(this.state.streamsHeight)
-          }),
+          expectedIndices: source => this.expectedFrom(source),
+          // Background pulls are the replica's (XNetRefillPoller): only from subnets with a stream to us.
+          backgroundRefill: false,
+          onSlice: source => { this.refiller?.streamSeen(source) },
           metrics: m
         }),
         // A checkpoint is the subnet's whole state: only its own nodes may fetch it.
@@ -192,6 +194,12 @@ export class Replica {
       }
     }) as unknown as Libp2p<Services>
     this.faults.attach(this.node)
+    this.refiller = new XNetRefillPoller({
+      sources: () => this.registry.subnetIds().filter(s => !principalEquals(s, this.subnetId)),
+      hasStreamFrom: source => { const e = this.expectedFrom(source); return e.message > 0 || e.signal > 0 },
+      refill: async source => this.node.services.xnet.refill(source)
+    })
+    this.refiller.start()
 
     this.transport = new GossipConsensusTransport({
       gossip: this.node.services.artifacts,
@@ -253,6 +261,14 @@ export class Replica {
       height: this.state.height,
       checkpointInterval: this.params.checkpointInterval,
       unitDelayMs: this.params.unitDelayMs
+    })
+  }
+
+  /** Where we are in the stream from `source`: as far as inducted, plus the finalized batches not executed yet. */
+  private expectedFrom (source: SubnetId): ReturnType<typeof expectedIndices> {
+    return expectedIndices(source, {
+      ownStream: remote => this.state.ownStream(remote),
+      pastPayloads: this.finalized.payloadsAfter(this.state.streamsHeight)
     })
   }
 
@@ -564,6 +580,7 @@ export class Replica {
     if (this.status === 'stopping') return
     this.status = 'stopping'
     if (this.redialTimer != null) clearInterval(this.redialTimer)
+    this.refiller?.stop()
     this.watcher?.stop()
     this.finalized.close()
     this.syncing?.abort()
