@@ -1,6 +1,6 @@
 /**
- * Certified XNet throughput between two libp2p nodes on loopback TCP, one process:
- * node B pulls certified slices of 1 KiB messages from node A's stream to B
+ * Certified XNet throughput between two libp2p nodes on loopback TCP: node B
+ * pulls certified slices of 1 KiB messages from node A's stream to B
  * (/icnet/xnet/stream/1.0.0), decoding and verifying every slice (merkle proof and
  * threshold signature), while A garbage-collects and refills its stream. Baseline,
  * same run: a raw libp2p stream between the same nodes, in the same direction (A
@@ -8,30 +8,45 @@
  * client's verification inside the pull, so the rest (transport, framing,
  * scheduling) can be read off.
  *
- *   node bench/dist/run.js xnet-stream [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32]
+ * Layouts (`--layout`): `two-process` (default) runs node A in a child process and
+ * node B in this one, as two nodes are in any deployment, so A's cutting and
+ * encryption overlap B's decryption and verification; `one-process` runs both
+ * nodes on this process's event loop. The raw baseline always runs between the
+ * same two nodes as the certified pull.
+ *
+ *   node bench/dist/run.js xnet-stream [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32]
  */
 import '@icnet/types/polyfill'
-import type { Stream } from '@libp2p/interface'
-import { dealThresholdKeys } from '@icnet/crypto'
-import { createTestNode, stopAll } from '@icnet/test-utils'
-import { canisterIdFromU64, subnetIdFromPublicKeyDer, type Request } from '@icnet/types'
+import { fork, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createTestNode } from '@icnet/test-utils'
+import { SliceRootWorkers, verifyCertifiedSlice, xnetStream, type StaticRegistryView, type XNetStreamService } from '@icnet/xnet-stream'
 import {
-  type CertifiedStreamStore,
-  InMemoryCertifiedStreamStore,
-  StaticRegistryView,
-  SliceRootWorkers,
-  verifyCertifiedSlice,
-  xnetStream,
-  type XNetStreamService
-} from '@icnet/xnet-stream'
+  benchRegistry,
+  benchSubnets,
+  MSG_BYTES,
+  nodeInfo,
+  RAW_PROTOCOL,
+  SERVING_NODE_FLAG,
+  ServingNode,
+  servingNodeOverIpc,
+  type ServingNodeApi
+} from './_xnet-stream-serving-node.js'
 
 function arg (name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
 }
+function textArg (name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1]! : dflt
+}
+const LAYOUT = textArg('layout', 'two-process')
+if (LAYOUT !== 'two-process' && LAYOUT !== 'one-process') throw new RangeError(`--layout two-process|one-process, not ${LAYOUT}`)
 const TARGET_MIB = arg('mib', 100)
 const RAW_MIB = arg('raw-mib', 256)
-const MSG_BYTES = 1024
 const SLICE_BYTES = 4 * 1024 * 1024
 const PIPELINE = arg('pipeline', 4)
 const CHUNK_MSGS = arg('chunk', 1000)
@@ -41,76 +56,62 @@ const ROOT_WORKERS = arg('root-workers', 1)
 /** Slices at most waiting for the root workers; more are verified on the event loop. */
 const ROOT_PENDING = arg('root-pending', 32)
 
-function subnet (seed: string): { keys: ReturnType<typeof dealThresholdKeys>, id: ReturnType<typeof subnetIdFromPublicKeyDer> } {
-  const keys = dealThresholdKeys({ n: 4, t: 3, seed: new TextEncoder().encode(seed) })
-  return { keys, id: subnetIdFromPublicKeyDer(keys.publicKeyDer) }
-}
-
-function message (seq: number): Request {
-  const methodPayload = new Uint8Array(MSG_BYTES)
-  new DataView(methodPayload.buffer).setUint32(0, seq)
-  return { kind: 'request', receiver: canisterIdFromU64(1), sender: canisterIdFromU64(2), methodName: 'bench', methodPayload, senderReplyCallback: seq }
-}
-
-async function waitDrain (s: Stream): Promise<void> {
-  if (!s.writableNeedsDrain) return
-  await new Promise<void>((resolve, reject) => {
-    const done = (): void => { s.removeEventListener('drain', ok); s.removeEventListener('close', ko) }
-    const ok = (): void => { done(); resolve() }
-    const ko = (e: Event): void => { done(); reject((e as unknown as { error?: Error }).error ?? new Error('closed')) }
-    s.addEventListener('drain', ok)
-    s.addEventListener('close', ko)
+/** Node A: here, or in a child process that dies with this one. */
+function startServingNode (): { api: ServingNodeApi, child?: ChildProcess } {
+  if (LAYOUT === 'one-process') return { api: new ServingNode() }
+  const script = join(dirname(fileURLToPath(import.meta.url)), '_xnet-stream-serving-node.js')
+  const child = fork(script, [SERVING_NODE_FLAG], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`the serving node exited (${code ?? signal}) before the benchmark ended`)
+      process.exit(1)
+    }
   })
+  // However this process ends, the child goes with it (it also exits when the IPC channel closes).
+  process.on('exit', () => { child.kill('SIGKILL') })
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { child.kill('SIGKILL'); process.exit(130) })
+  return { api: servingNodeOverIpc(child), child }
 }
+let stopping = false
 
-const a = subnet('bench-xnet-a')
-const b = subnet('bench-xnet-b')
-const store = new InMemoryCertifiedStreamStore({ subnetId: a.id, shares: a.keys.shares, threshold: 3 })
+const { a, b } = benchSubnets()
+const rawRoundBytes = Math.ceil(RAW_MIB / ROUNDS) * 1024 * 1024
+const serving = startServingNode()
+const nodeA = await serving.api.start({ rawRoundBytes })
 let registry!: StaticRegistryView
-let serverCutMs = 0
-const timedStore: CertifiedStreamStore = {
-  encodeSlice (destination, query) {
-    const t0 = performance.now()
-    try { return store.encodeSlice(destination, query) } finally { serverCutMs += performance.now() - t0 }
-  }
-}
-const nodeA = await createTestNode({ services: { xnet: xnetStream({ subnetId: a.id, registry: () => registry, store: timedStore }) } })
 const rootWorkers = ROOT_WORKERS > 0 ? new SliceRootWorkers({ workers: ROOT_WORKERS, maxPending: ROOT_PENDING }) : undefined
 const nodeB = await createTestNode({ services: { xnet: xnetStream({ subnetId: b.id, registry: () => registry, rootWorkers: rootWorkers ?? false }) } })
-registry = new StaticRegistryView({
-  subnets: [
-    { id: a.id, type: 'application', nodes: [nodeA.peerId.toString()], publicKey: a.keys.publicKey, publicKeyDer: a.keys.publicKeyDer },
-    { id: b.id, type: 'application', nodes: [nodeB.peerId.toString()], publicKey: b.keys.publicKey, publicKeyDer: b.keys.publicKeyDer }
-  ],
-  nodes: [nodeA, nodeB].map((n, i) => ({ id: n.peerId.toString(), subnetId: i === 0 ? a.id : b.id, p2pAddresses: n.getMultiaddrs().map(x => x.toString()), blsPublicKey: new Uint8Array(48) }))
-})
-await nodeB.dial(nodeA.getMultiaddrs()[0]!)
+registry = benchRegistry({ a, b }, nodeA, nodeInfo(nodeB))
+await serving.api.setClient(nodeInfo(nodeB))
 const xnetB = (nodeB.services as unknown as { xnet: XNetStreamService }).xnet
+// B connects to A from the registry's addresses, as a node of a deployment does
+// (one message, not measured); the raw baseline then uses the same connection.
+await xnetB.pull(a.id, { msgBegin: 0, msgLimit: 1 }, slice => verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry }))
+const peerA = nodeB.getConnections().find(c => c.remotePeer.toString() === nodeA.peerId)!.remotePeer
 
 // The machine this runs on may be shared: load drifts over a run. So the two
 // measurements alternate in ROUNDS rounds (certified, then raw) and each total
 // is summed over all rounds, so both see the same conditions.
 
 // ---- certified pull
-const stream = store.stream(b.id)
-let seq = 0
-const fill = (): void => { while (stream.tryPush(message(seq))) seq++ }
-fill()
-store.certify()
+let certifiedEnd = nodeA.end
 let received = 0
 let payloadBytes = 0
 let pullMs = 0
 let certifyMs = 0
 let verifyMs = 0
 let slices = 0
+let clientCpuMs = 0
 
 /** Pulls whole certified heights until `target` more payload bytes arrived. */
 async function certifiedRound (target: number): Promise<void> {
   const goal = payloadBytes + target
   while (payloadBytes < goal) {
-    const header = store.certifiedHeader(b.id)!
+    const end = certifiedEnd
     let next = received
     const t0 = performance.now()
+    const w0 = process.hrtime.bigint() / 1000n
+    const c0 = process.cpuUsage()
     // Pipelined: up to PIPELINE disjoint sub-ranges in flight, a new one sent as soon as
     // one completes (the client's congestion window per peer decides how many go out).
     let issued = next
@@ -127,40 +128,32 @@ async function certifiedRound (target: number): Promise<void> {
       if (got < count) await one(begin + got, count - got) // cut short by the byte limit
     }
     const lane = async (): Promise<void> => {
-      while (issued < header.end) {
+      while (issued < end) {
         const begin = issued
-        issued = Math.min(header.end, issued + CHUNK_MSGS)
+        issued = Math.min(end, issued + CHUNK_MSGS)
         await one(begin, issued - begin)
       }
     }
     await Promise.all(Array.from({ length: PIPELINE }, lane))
     pullMs += performance.now() - t0
+    if (process.env.XNET_BENCH_WINDOWS !== undefined) appendFileSync(process.env.XNET_BENCH_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
+    const c1 = process.cpuUsage(c0)
+    clientCpuMs += (c1.user + c1.system) / 1000
     received = next
     // A learns B's signals (as it would from B's reverse stream), GCs and refills.
-    const t1 = performance.now()
-    stream.discardMessagesBefore(received, [])
-    fill()
-    store.certify()
-    certifyMs += performance.now() - t1
+    const advanced = await serving.api.advance(received)
+    certifiedEnd = advanced.end
+    certifyMs += advanced.certifyMs
   }
 }
 
 // ---- raw libp2p stream baseline, same nodes, same direction (A writes, B reads)
-const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
-const rawRoundBytes = Math.ceil(RAW_MIB / ROUNDS) * 1024 * 1024
 let rawBytes = 0
 let rawMs = 0
-await nodeA.handle(RAW_PROTOCOL, async (s) => {
-  const chunk = new Uint8Array(64 * 1024)
-  for (let sent = 0; sent < rawRoundBytes; sent += chunk.length) {
-    if (!s.send(chunk)) await waitDrain(s)
-  }
-  await s.close().catch(() => {})
-}, { maxInboundStreams: 1 })
 
 async function rawRound (): Promise<void> {
   const r0 = performance.now()
-  const raw = await nodeB.dialProtocol(nodeA.getMultiaddrs()[0]!, RAW_PROTOCOL)
+  const raw = await nodeB.dialProtocol(peerA, RAW_PROTOCOL)
   let got = 0
   for await (const chunk of raw) {
     got += chunk.byteLength
@@ -175,7 +168,11 @@ for (let round = 0; round < ROUNDS; round++) {
   await certifiedRound(Math.ceil(TARGET_MIB / ROUNDS) * 1024 * 1024)
   await rawRound()
 }
-await stopAll([nodeA, nodeB])
+const serverStats = await serving.api.stats()
+stopping = true
+await nodeB.stop()
+await serving.api.stop()
+serving.child?.disconnect()
 await rootWorkers?.close()
 const workerStats = rootWorkers?.stats ?? { workerMs: 0, slices: 0 }
 
@@ -188,8 +185,9 @@ console.log(JSON.stringify({
   slices,
   payload_bytes: payloadBytes,
   pull_s: +(pullMs / 1000).toFixed(3),
-  server_cut_s: +(serverCutMs / 1000).toFixed(3),
+  server_cut_s: +(serverStats.serverCutMs / 1000).toFixed(3),
   client_verify_s: +(verifyMs / 1000).toFixed(3),
+  client_cpu_s: +(clientCpuMs / 1000).toFixed(3),
   client_root_worker_s: +(workerStats.workerMs / 1000).toFixed(3),
   client_root_worker_slices: workerStats.slices,
   certify_s: +(certifyMs / 1000).toFixed(3)
@@ -197,13 +195,15 @@ console.log(JSON.stringify({
 console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawBytes, s: +(rawMs / 1000).toFixed(3) }))
 console.log(JSON.stringify({
   bench: 'xnet-stream',
+  layout: LAYOUT,
   message_bytes: MSG_BYTES,
   messages_per_s: Math.round(messagesPerS),
   payload_mb_per_s: +payloadMbPerS.toFixed(1),
   raw_stream_mb_per_s: +rawMbPerS.toFixed(1),
   ratio: +(payloadMbPerS / rawMbPerS).toFixed(3),
-  server_cut_share: +(serverCutMs / pullMs).toFixed(2),
+  server_cut_share: +(serverStats.serverCutMs / pullMs).toFixed(2),
   client_verify_share: +(verifyMs / pullMs).toFixed(2),
+  client_cpu_share: +(clientCpuMs / pullMs).toFixed(2),
   client_root_worker_share: +(workerStats.workerMs / pullMs).toFixed(2),
   rounds: ROUNDS,
   slices,
