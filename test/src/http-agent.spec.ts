@@ -6,7 +6,9 @@
  * does with an IC agent: fetchRootKey, create and install a canister through
  * the management canister, update calls (v3 and v2) and queries, read_state of
  * request status and time; every certificate and query signature is verified
- * by the agent's own code. A proxy that alters certificates is refused.
+ * by the agent's own code. A proxy that alters certificates is refused. A
+ * canister whose XNet calls are cut off stays `stopping` after stop_canister
+ * until they are answered.
  */
 import assert from 'node:assert/strict'
 import { createServer, request as httpRequest, type Server } from 'node:http'
@@ -18,11 +20,12 @@ import { Certificate, HttpAgent, lookupResultToBuffer, pollForResponse } from '@
 import { Principal } from '@dfinity/principal'
 import { Tagged, encode } from 'cborg'
 import { loadTestCanister } from '@icnet/execution/canisters'
+import { encodeXnetLoadConfig } from '@icnet/execution'
 import {
   decodeBounded, decodeCanisterIdResult, decodeCanisterStatusResult, encodeCanisterIdArgs, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs
 } from '@icnet/http-endpoint'
-import { TestnetSupervisor, cliMain, openTestnet, type TestnetDir } from '@icnet/replica'
-import { canisterIdFromU64 } from '@icnet/types'
+import { TestnetSupervisor, cliMain, openTestnet, setNodeFaults, type TestnetDir } from '@icnet/replica'
+import { Principal as IcnetPrincipal, canisterIdFromU64 } from '@icnet/types'
 
 const MANAGEMENT = Principal.fromText('aaaaa-aa')
 const BASE_PORT = 7640
@@ -104,6 +107,8 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
     testnet = await openTestnet(dir)
     for (const n of testnet.nodes) urls.push(`http://${n.config.http!.host}:${n.config.http!.port}`)
     counter = await loadTestCanister('counter')
+    // The admin partition route on the root subnet's node, for the stopping scenario (it changes nothing until used).
+    await setNodeFaults(testnet.nodes[0]!.configPath, { admin: true })
     sup = new TestnetSupervisor(testnet)
     sup.onExit = (name, code) => { console.error(`node ${name} exited with ${code}`) }
     sup.startAll()
@@ -116,6 +121,14 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
       }
     }
   })
+
+  /** The admin route of the root subnet's node: refuse connections with these peers, or (DELETE) heal. */
+  async function partition (method: 'POST' | 'DELETE', deny?: string[]): Promise<void> {
+    const res = await fetch(`${urls[0]}/api/faults/partition`, {
+      method, ...(deny === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deny }) }), signal: AbortSignal.timeout(5_000)
+    })
+    assert.equal(res.status, 204, `${method} partition: ${res.status}`)
+  }
 
   after(async () => {
     await sup?.stopAll()
@@ -232,6 +245,42 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
       } finally {
         proxy.server.close()
       }
+    })
+
+    it('stop_canister leaves a canister `stopping` while its XNet calls are unanswered, then replies once it is `stopped`', async () => {
+      const agent = await HttpAgent.create({ host: urls[0]!, shouldFetchRootKey: true })
+      const status = async (id: Principal): Promise<string> => decodeCanisterStatusResult(await update(agent, MANAGEMENT, 'canister_status', encodeCanisterIdArgs(id), id)).status
+      // A load canister on subnet 0 calling the counter canister of subnet 1 on every heartbeat.
+      const created = await update(agent, MANAGEMENT, 'provisional_create_canister_with_cycles', encodeProvisionalCreateCanisterArgs(), canisters[0]!)
+      const caller = Principal.fromUint8Array(decodeCanisterIdResult(created).toUint8Array())
+      await update(agent, MANAGEMENT, 'install_code', encodeInstallCodeArgs({ mode: 'install', canisterId: caller, wasmModule: await loadTestCanister('xnet_load'), arg: new Uint8Array() }), caller)
+      const target = IcnetPrincipal.fromUint8Array(canisters[1]!.toUint8Array())
+      await update(agent, caller, 'configure', encodeXnetLoadConfig({ rate: 1, payloadSize: 64, seed: 7n, targets: [target] }))
+
+      // The subnets are cut apart (the root node refuses the other's connections): the calls in flight stay unanswered.
+      const remote = testnet.nodes.find(n => n.subnetIndex === 1)!
+      await partition('POST', [remote.config.nodeId])
+      const stop = await agent.call(MANAGEMENT, { methodName: 'stop_canister', arg: encodeCanisterIdArgs(caller), effectiveCanisterId: caller, callSync: false })
+      assert.equal(stop.response.status, 202)
+      // The stop call's certified request status: `processing` once executed, and it stays so.
+      const path = [utf8.encode('request_status'), stop.requestId, utf8.encode('status')]
+      const stopStatus = async (): Promise<string | undefined> => {
+        const rs = await agent.readState(caller, { paths: [path] })
+        const cert = await Certificate.create({ certificate: rs.certificate, rootKey: agent.rootKey!, canisterId: caller })
+        const leaf = lookupResultToBuffer(cert.lookup_path(path))
+        return leaf === undefined ? undefined : text(leaf)
+      }
+      let seen = await stopStatus()
+      for (let i = 0; i < 200 && (seen === undefined || seen === 'received'); i++) { await sleep(100); seen = await stopStatus() }
+      assert.equal(seen, 'processing', 'the stop call is open')
+      assert.equal(await status(caller), 'stopping')
+      assert.equal(await stopStatus(), 'processing', 'still open while the subnets are apart')
+      await assert.rejects(update(agent, caller, 'configure', encodeXnetLoadConfig({ rate: 0, payloadSize: 64, seed: 7n, targets: [] })), /stopping/)
+
+      // Healed: the responses arrive, the canister stops and the stop call is replied.
+      await partition('DELETE')
+      await pollForResponse(agent, caller, stop.requestId)
+      assert.equal(await status(caller), 'stopped')
     })
   })
 })
