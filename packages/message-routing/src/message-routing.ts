@@ -309,8 +309,15 @@ export class MessageRouting {
       this.metrics.streamBytes.set(stream.byteSize, { subnet: subnet.toText() })
     }
     let waiting = 0
-    for (const c of this.state.canisters.values()) waiting += c.output.length
+    let stopping = 0
+    let stopCalls = 0
+    for (const c of this.state.canisters.values()) {
+      waiting += c.output.length
+      if (c.status === 'stopping') { stopping++; stopCalls += c.pendingStops.length }
+    }
     this.metrics.outputsWaiting.set(waiting)
+    this.metrics.stoppingCanisters.set(stopping)
+    this.metrics.pendingStopCalls.set(stopCalls)
     this.metrics.ingressHistory.set(this.state.ingress.size)
     this.metrics.height.set(this.state.height)
   }

@@ -31,6 +31,8 @@ export interface MessageRoutingMetrics {
   streamBytes: Gauge
   outputsWaiting: Gauge
   ingressHistory: Gauge
+  stoppingCanisters: Gauge
+  pendingStopCalls: Gauge
   checkpointDuration: Histogram
   height: Gauge
   certifiedHeight: Gauge
@@ -48,6 +50,8 @@ export function createMetrics (m: Metrics = noopMetrics): MessageRoutingMetrics 
     streamBytes: m.gauge({ name: 'icnet_mr_stream_bytes', help: 'Message bytes in the stream towards a subnet', labelNames: ['subnet'] }),
     outputsWaiting: m.gauge({ name: 'icnet_mr_outputs_waiting', help: 'Messages waiting in canister output queues (stream backpressure)' }),
     ingressHistory: m.gauge({ name: 'icnet_mr_ingress_history_entries', help: 'Entries in the ingress history' }),
+    stoppingCanisters: m.gauge({ name: 'icnet_mr_stopping_canisters', help: 'Canisters in the stopping phase (waiting for their open call contexts to close)' }),
+    pendingStopCalls: m.gauge({ name: 'icnet_mr_pending_stop_calls', help: 'stop_canister calls waiting for their canister to stop' }),
     checkpointDuration: m.histogram({ name: 'icnet_mr_checkpoint_duration_seconds', help: 'Wall time to write a checkpoint', buckets: [0.01, 0.1, 0.5, 2, 10] }),
     height: m.gauge({ name: 'icnet_mr_executed_height', help: 'Last executed height' }),
     certifiedHeight: m.gauge({ name: 'icnet_mr_certified_height', help: 'Last certified height' })
