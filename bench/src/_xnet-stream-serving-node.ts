@@ -184,17 +184,19 @@ export function servingNodeOverIpc (child: { send: (m: Call) => boolean, on: (ev
     if (m.error !== undefined) p.reject(new Error(`serving node: ${m.error}`))
     else p.resolve(m.result)
   })
-  const call = async (method: keyof ServingNodeApi, ...args: unknown[]): Promise<any> => await new Promise((resolve, reject) => {
-    const id = nextId++
-    pending.set(id, { resolve, reject })
-    child.send({ id, method, args })
-  })
+  // The child runs ServingNode itself, so each answer has the type of that method's result.
+  const call = async <M extends keyof ServingNodeApi>(method: M, ...args: Parameters<ServingNodeApi[M]>): Promise<Awaited<ReturnType<ServingNodeApi[M]>>> =>
+    await new Promise<Awaited<ReturnType<ServingNodeApi[M]>>>((resolve, reject) => {
+      const id = nextId++
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      child.send({ id, method, args })
+    })
   return {
-    start: async (opts) => call('start', opts),
-    setClient: async (b) => call('setClient', b),
-    advance: async (received) => call('advance', received),
-    stats: async () => call('stats'),
-    stop: async () => call('stop')
+    start: async (opts) => await call('start', opts),
+    setClient: async (b) => { await call('setClient', b) },
+    advance: async (received) => await call('advance', received),
+    stats: async () => await call('stats'),
+    stop: async () => { await call('stop') }
   }
 }
 

@@ -14,7 +14,7 @@
  * nodes on this process's event loop. The raw baseline always runs between the
  * same two nodes as the certified pull.
  *
- *   node bench/dist/run.js xnet-stream [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32]
+ *   node bench/dist/run.js xnet-stream [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32] [--pull-windows <file>]
  */
 import '@icnet/types/polyfill'
 import { fork, type ChildProcess } from 'node:child_process'
@@ -55,6 +55,11 @@ const ROUNDS = arg('rounds', 4)
 const ROOT_WORKERS = arg('root-workers', 1)
 /** Slices at most waiting for the root workers; more are verified on the event loop. */
 const ROOT_PENDING = arg('root-pending', 32)
+/**
+ * Appends each pull phase's [start, end) in microseconds of the monotonic clock (the
+ * clock of `--cpu-prof` samples) to this file, so a profile can be cut to the pulls.
+ */
+const PULL_WINDOWS = process.argv.includes('--pull-windows') ? textArg('pull-windows', '') : undefined
 
 /** Node A: here, or in a child process that dies with this one. */
 function startServingNode (): { api: ServingNodeApi, child?: ChildProcess } {
@@ -136,7 +141,7 @@ async function certifiedRound (target: number): Promise<void> {
     }
     await Promise.all(Array.from({ length: PIPELINE }, lane))
     pullMs += performance.now() - t0
-    if (process.env.XNET_BENCH_WINDOWS !== undefined) appendFileSync(process.env.XNET_BENCH_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
+    if (PULL_WINDOWS !== undefined) appendFileSync(PULL_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
     const c1 = process.cpuUsage(c0)
     clientCpuMs += (c1.user + c1.system) / 1000
     received = next

@@ -10,6 +10,11 @@ export interface ProofPayload {
   headerBytes: Uint8Array
   first: number
   messages: ReadonlyArray<{ readonly bytes: Uint8Array }>
+  /**
+   * The leaf digest of `messages[k]` (default: hashed from its bytes). Lets a caller
+   * reuse digests it computed before from the same bytes, or collect them.
+   */
+  leafDigest?: (k: number) => Uint8Array
 }
 
 // Where the walk is in the tree: the payload's values go in at /streams/<subnet>/{header, messages/<i>} only.
@@ -33,6 +38,7 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
   const placed = new Uint8Array(payload.messages.length)
   let placedMessages = 0
   let placedHeader = false
+  const leafDigest = payload.leafDigest ?? ((k: number) => leafTreeDigest(payload.messages[k]!.bytes))
 
   const fail = (what: string): never => { throw new SliceDecodeError(`merkle proof: ${what}`) }
   const byte = (): number => {
@@ -91,7 +97,7 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
             placed[k] = 1
             placedMessages++
             node(OTHER, depth + 1)
-            sub = leafTreeDigest(payload.messages[k]!.bytes)
+            sub = leafDigest(k)
           } else {
             sub = node(OTHER, depth + 1)
           }

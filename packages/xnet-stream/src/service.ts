@@ -51,6 +51,7 @@ import { PeerSelector, type PeerOutcome } from './peer-selector.js'
 import type { CertifiedSlicePool, ExpectedIndices } from './slice-pool.js'
 import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
 import { sliceResponseHead } from './slice-codec.js'
+import { subnetKey } from './subnet-key.js'
 import { sharedSliceRootWorkers, type SliceRootWorkers } from './slice-root-workers.js'
 
 /** The libp2p components the service uses (names as in libp2p's components). */
@@ -283,7 +284,7 @@ export class XNetStreamService implements Startable {
   }
 
   private selectorFor (source: SubnetId): PeerSelector {
-    const key = source.toText()
+    const key = subnetKey(source)
     let sel = this.selectors.get(key)
     if (sel == null) {
       sel = new PeerSelector({ backoffBaseMs: this.init.backoffBaseMs, maliciousPenaltyMs: this.init.maliciousPenaltyMs })
@@ -385,12 +386,16 @@ export class XNetStreamService implements Startable {
    * and hands it to `accept` (which verifies it, e.g. `pool.put`). A node whose
    * slice fails any check is penalised and the next one asked. Resolves with
    * `accept`'s result; rejects when every node failed or none is available.
+   * `keepLeafDigests`: the slice will be pooled and suffixes merged into it, so
+   * the root workers also hand back each message's leaf digest (then verifying a
+   * merge re-hashes only the witness, not the pooled messages).
    */
-  async pull<T> (source: SubnetId, query: { msgBegin: number, witnessBegin?: number, msgLimit?: number, byteLimit?: number }, accept: (slice: CertifiedStreamSlice) => T): Promise<T> {
+  async pull<T> (source: SubnetId, query: { msgBegin: number, witnessBegin?: number, msgLimit?: number, byteLimit?: number, keepLeafDigests?: boolean }, accept: (slice: CertifiedStreamSlice) => T): Promise<T> {
     const sel = this.selectorFor(source)
     const attempts = Math.max(2, sel.size * 2)
     const deadline = Date.now() + this.timeoutMs * attempts
-    let lastError: unknown = new NoPeerAvailableError(sel.size === 0 ? `no node of ${source.toText()} is known` : `every node of ${source.toText()} is backing off`)
+    // Made only if no node answers: an error's stack trace costs more than a whole small slice.
+    let lastError: unknown
     for (let attempt = 0; attempt < attempts && !this.stopController.signal.aborted;) {
       const node = sel.pick()
       if (node === undefined) {
@@ -418,7 +423,7 @@ export class XNetStreamService implements Startable {
           msgLimit: query.msgLimit ?? 0,
           byteLimit: query.byteLimit ?? 0
         }, signal)
-        await this.rootWorkers?.precompute(slice, this.registry.getSubnet(source)?.publicKey)
+        await this.rootWorkers?.precompute(slice, this.registry.getSubnet(source)?.publicKey, { leafDigests: query.keepLeafDigests })
         const result = accept(slice)
         sel.succeeded(node, performance.now() - t0)
         this.metrics.sliceMessages.observe(slice.messages.length)
@@ -442,12 +447,12 @@ export class XNetStreamService implements Startable {
         freed.resolve()
       }
     }
-    throw lastError
+    throw lastError ?? new NoPeerAvailableError(sel.size === 0 ? `no node of ${source.toText()} is known` : `every node of ${source.toText()} is backing off`)
   }
 
   /** Pulls from `source` into the pool now (coalesced: one pull per source at a time). */
   refill (source: SubnetId): Promise<void> {
-    const key = source.toText()
+    const key = subnetKey(source)
     const running = this.refilling.get(key)
     if (running != null) { this.refillAgain.add(key); return running }
     const p = this.refillLoop(source).finally(() => { this.refilling.delete(key) })
@@ -456,7 +461,7 @@ export class XNetStreamService implements Startable {
   }
 
   private async refillLoop (source: SubnetId): Promise<void> {
-    const key = source.toText()
+    const key = subnetKey(source)
     const pool = this.init.pool!
     do {
       this.refillAgain.delete(key)
@@ -466,7 +471,7 @@ export class XNetStreamService implements Startable {
       if (q.bytesLeft <= 0) return
       let added = 0
       try {
-        added = await this.pull(source, { msgBegin: q.msgBegin, witnessBegin: q.witnessBegin, msgLimit: this.init.msgLimit, byteLimit: Math.min(q.bytesLeft, this.init.byteLimit ?? POOL_SLICE_BYTE_SIZE_MAX) },
+        added = await this.pull(source, { msgBegin: q.msgBegin, witnessBegin: q.witnessBegin, msgLimit: this.init.msgLimit, byteLimit: Math.min(q.bytesLeft, this.init.byteLimit ?? POOL_SLICE_BYTE_SIZE_MAX), keepLeafDigests: true },
           slice => pool.put(source, slice, expected))
       } catch (err) {
         this.log('refill from %s failed: %e', key, err)

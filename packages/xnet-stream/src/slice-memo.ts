@@ -1,6 +1,7 @@
 import { LruMap, toHex } from '@icnet/types'
 import { VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
 import type { CertifiedStreamSlice } from './slice.js'
+import { leafTreeDigest } from './digest.js'
 
 /**
  * What this package knows about slice objects it made, kept beside them (slices
@@ -29,4 +30,29 @@ export const verifiedCertifications = new LruMap<string, true>(VERIFIED_CERTIFIC
 
 export function certificationKey (publicKey: Uint8Array, root: Uint8Array, signature: Uint8Array): string {
   return `${toHex(publicKey)}/${toHex(root)}/${toHex(signature)}`
+}
+
+/**
+ * Leaf digests (`H(dsep("ic-hashtree-leaf") ‖ bytes)`) of slice messages, each
+ * computed by this package from that message object's own bytes (on this thread
+ * or on a root worker, from the same wire bytes). Message objects carry over from
+ * a pooled slice into the slice a suffix merges it with, so verifying the merge
+ * re-hashes none of the pooled messages' bytes: only the witness around them.
+ */
+const leafDigests = new WeakMap<object, Uint8Array>()
+
+/** The leaf digest of `m`, computed once per message object. */
+export function messageLeafDigest (m: { readonly bytes: Uint8Array }): Uint8Array {
+  let d = leafDigests.get(m)
+  if (d === undefined) {
+    d = leafTreeDigest(m.bytes)
+    leafDigests.set(m, d)
+  }
+  return d
+}
+
+/** Remembers digests a root worker computed for `messages` (32 bytes each, in order, in `digests`). */
+export function rememberLeafDigests (messages: ReadonlyArray<{ readonly bytes: Uint8Array }>, digests: Uint8Array): void {
+  if (digests.length !== messages.length * 32) return
+  for (let k = 0; k < messages.length; k++) leafDigests.set(messages[k]!, digests.subarray(k * 32, k * 32 + 32))
 }

@@ -7,10 +7,12 @@ export interface RootJob {
   bytes: Uint8Array
   /** The source subnet's threshold public key: if given, the worker also checks the signature against the root. */
   publicKey?: Uint8Array
+  /** Answer with every payload message's leaf digest too (for a slice a pool will merge suffixes into). */
+  leafDigests?: boolean
 }
 
 export type RootResult = { buffer?: ArrayBuffer } & (
   /** `signatureValid`: whether the slice's signature verified under `publicKey` (absent if no key was given). */
-  | { id: number, root: Uint8Array, signatureValid?: boolean, ms: number }
+  | { id: number, root: Uint8Array, signatureValid?: boolean, ms: number, leafDigests?: Uint8Array }
   /** The slice did not yield a root (malformed, or its payload does not fit its proof). */
   | { id: number, failed: string, ms: number })

@@ -11,6 +11,7 @@ import { certificateMessage, verifyThreshold } from '@icnet/crypto'
 import { LruMap } from '@icnet/types'
 import { VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
 import { certificationKey } from './slice-memo.js'
+import { leafTreeDigest } from './digest.js'
 import { proofRootFromBytes } from './proof-root.js'
 import { readSliceWire } from './slice-codec.js'
 import type { RootJob, RootResult } from './slice-root-protocol.js'
@@ -35,20 +36,30 @@ port.on('message', (job: RootJob) => {
   let result: RootResult
   try {
     const wire = readSliceWire(job.bytes)
+    // The payload's leaf digests, in order, if asked for (filled as the walk hashes each message).
+    const digests = job.leafDigests === true ? new Uint8Array(wire.messages.length * 32) : undefined
     const root = proofRootFromBytes(wire.proof, {
       subnet: wire.subnet,
       headerBytes: wire.headerBytes,
       first: wire.messages.length > 0 ? wire.messages[0]!.index : 0,
-      messages: wire.messages
+      messages: wire.messages,
+      leafDigest: digests === undefined
+        ? undefined
+        : k => {
+          const d = leafTreeDigest(wire.messages[k]!.bytes)
+          digests.set(d, k * 32)
+          return d
+        }
     })
     const valid = job.publicKey === undefined ? undefined : signatureValid(job.publicKey, root, wire.signature)
     // The root as a copy of its own: a view could drag a pooled slab along.
-    result = { id: job.id, root: Uint8Array.from(root), signatureValid: valid, ms: performance.now() - t0 }
+    result = { id: job.id, root: Uint8Array.from(root), signatureValid: valid, ms: performance.now() - t0, leafDigests: digests }
   } catch (err) {
     // Not ours to report: the caller's thread verifies this slice itself and throws the typed error.
     result = { id: job.id, failed: err instanceof Error ? err.name : 'Error', ms: performance.now() - t0 }
   }
   // The job's buffer goes back to be filled again: warm memory, no page faults for the next slice.
   const buffer = job.bytes.buffer as ArrayBuffer
-  port.postMessage({ ...result, buffer }, [buffer])
+  const digests = 'leafDigests' in result ? result.leafDigests?.buffer as ArrayBuffer | undefined : undefined
+  port.postMessage({ ...result, buffer }, digests === undefined ? [buffer] : [buffer, digests])
 })

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import { ROOT_WORKERS_MAX_PENDING, ROOT_WORKERS_MIN_MESSAGES } from './constants.js'
 import type { CertifiedStreamSlice } from './slice.js'
-import { certificationKey, precomputedRoots, sliceWireBytes, verifiedCertifications } from './slice-memo.js'
+import { certificationKey, precomputedRoots, rememberLeafDigests, sliceWireBytes, verifiedCertifications } from './slice-memo.js'
 import type { RootJob, RootResult } from './slice-root-protocol.js'
 
 const log = logger('icnet:xnet-stream:root-workers')
@@ -80,10 +80,12 @@ export class SliceRootWorkers {
    * it for `verifyCertifiedSlice`. With the source subnet's threshold `publicKey`,
    * the worker also checks the signature against that root, and a signature that
    * verified is remembered as verified (one that did not is left for the caller's
-   * verification to refuse). Resolves when done (or at once if the slice stays
+   * verification to refuse). With `leafDigests`, every payload message's leaf
+   * digest comes back too and is remembered with the message, so a pooled slice's
+   * messages are not hashed again when a suffix merges into it. Resolves when done (or at once if the slice stays
    * with the caller's thread); never rejects.
    */
-  async precompute (slice: CertifiedStreamSlice, publicKey?: Uint8Array): Promise<void> {
+  async precompute (slice: CertifiedStreamSlice, publicKey?: Uint8Array, options: { leafDigests?: boolean } = {}): Promise<void> {
     const bytes = sliceWireBytes.get(slice)
     if (this.closed || bytes === undefined || slice.messages.length < this.minMessages || precomputedRoots.has(slice)) return
     if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return }
@@ -98,7 +100,7 @@ export class SliceRootWorkers {
       slot.pending.set(id, { slice, publicKey, done: resolve })
       this.pendingCount++
       if (slot.pending.size === 1) worker.ref() // an answer is awaited: keep the process alive for it
-      const job: RootJob = { id, bytes: copy, publicKey }
+      const job: RootJob = { id, bytes: copy, publicKey, leafDigests: options.leafDigests }
       worker.postMessage(job, [copy.buffer])
     })
   }
@@ -155,6 +157,7 @@ export class SliceRootWorkers {
     }
     if ('root' in r && r.root instanceof Uint8Array && r.root.length === 32) {
       precomputedRoots.set(job.slice, r.root)
+      if (r.leafDigests instanceof Uint8Array) rememberLeafDigests(job.slice.messages, r.leafDigests)
       if (r.signatureValid === true && job.publicKey !== undefined) {
         verifiedCertifications.set(certificationKey(job.publicKey, r.root, job.slice.certification.signature), true)
       }

@@ -24,7 +24,7 @@ import { proofRootFromBytes } from './proof-root.js'
 import { assembleSlice, readSliceWire, varintLength } from './slice-codec.js'
 import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex, pruneMessagesFrom } from './slice-tree.js'
 import type { StreamHeader } from './stream.js'
-import { certificationKey, precomputedRoots, sliceWireBytes as encodedCache, verifiedCertifications } from './slice-memo.js'
+import { certificationKey, messageLeafDigest, precomputedRoots, sliceWireBytes as encodedCache, verifiedCertifications } from './slice-memo.js'
 
 export interface Certification {
   /** Height of the certified state the slice was read from. */
@@ -251,7 +251,8 @@ export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
   const first = s.messages.length > 0 ? s.messages[0]!.index : 0
   const wire = wireProofs.get(s)
   if (wire !== undefined) {
-    return proofRootFromBytes(wire.bytes, { subnet: s.subnet, headerBytes: s.headerBytes, first, messages: s.messages })
+    const messages = s.messages
+    return proofRootFromBytes(wire.bytes, { subnet: s.subnet, headerBytes: s.headerBytes, first, messages, leafDigest: k => messageLeafDigest(messages[k]!) })
   }
   let placedMessages = 0
   const placed = new Uint8Array(s.messages.length)
@@ -279,7 +280,7 @@ export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
             if (placed[k] === 1) throw new SliceShapeError(`merkle proof places message ${k + first} twice`)
             placed[k] = 1
             placedMessages++
-            sub = leafTreeDigest(s.messages[k]!.bytes)
+            sub = messageLeafDigest(s.messages[k]!)
           } else {
             sub = digest(n.subtree, 'other', depth + 1)
           }

@@ -1,4 +1,5 @@
 import { RoutingTable, type NodeId, type NodeRecord, type RegistryView, type SubnetId, type SubnetRecord } from '@icnet/types'
+import { subnetKey } from './subnet-key.js'
 
 /**
  * A fixed `RegistryView` built from subnet and node records: enough for a host
@@ -12,7 +13,7 @@ export class StaticRegistryView implements RegistryView {
 
   constructor (init: { subnets: SubnetRecord[], nodes?: NodeRecord[], routingTable?: RoutingTable, version?: number }) {
     this.version = init.version ?? 1
-    for (const s of init.subnets) this.subnets.set(s.id.toText(), s)
+    for (const s of init.subnets) this.subnets.set(subnetKey(s.id), s)
     for (const n of init.nodes ?? []) this.nodes.set(n.id, n)
     // Nodes listed only in subnet records still belong to their subnet.
     for (const s of init.subnets) {
@@ -24,7 +25,7 @@ export class StaticRegistryView implements RegistryView {
   }
 
   subnetIds (): SubnetId[] { return [...this.subnets.values()].map(s => s.id) }
-  getSubnet (id: SubnetId): SubnetRecord | undefined { return this.subnets.get(id.toText()) }
+  getSubnet (id: SubnetId): SubnetRecord | undefined { return this.subnets.get(subnetKey(id)) }
   getNode (id: NodeId): NodeRecord | undefined { return this.nodes.get(id) }
   subnetOfNode (id: NodeId): SubnetId | undefined { return this.nodes.get(id)?.subnetId }
   routingTable (): RoutingTable { return this.routing }

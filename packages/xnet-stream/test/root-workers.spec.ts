@@ -4,7 +4,8 @@ import { equalBytes } from '@icnet/types'
 import { CertificationError, InvalidSliceError } from '../src/errors.js'
 import { SliceResponse, SliceError } from '../src/pb/xnet.js'
 import { sliceResponseHead } from '../src/slice-codec.js'
-import { certificationKey, precomputedRoots, verifiedCertifications } from '../src/slice-memo.js'
+import { certificationKey, messageLeafDigest, precomputedRoots, verifiedCertifications } from '../src/slice-memo.js'
+import { leafTreeDigest } from '../src/digest.js'
 import { SliceRootWorkers } from '../src/slice-root-workers.js'
 import { decodeCertifiedSlice, encodeCertifiedSlice, sliceRootHash, verifyCertifiedSlice, type CertifiedStreamSlice } from '../src/slice.js'
 import { request, threeSubnets } from './fixtures.js'
@@ -42,6 +43,20 @@ describe('SliceRootWorkers', function () {
     }
     assert.equal(workers.stats.slices, 3)
     assert.ok(workers.pending === 0)
+  })
+
+  it('hands back every message\'s leaf digest when asked, and the messages keep them', async () => {
+    const s = wireSlice({ msgBegin: 30, msgLimit: 120 })
+    await workers.precompute(s, a.keys.publicKey, { leafDigests: true })
+    for (const m of s.messages) {
+      const d = messageLeafDigest(m)
+      assert.ok(equalBytes(d, leafTreeDigest(m.bytes)))
+      assert.equal(d.buffer.byteLength, 32 * s.messages.length, 'the worker\'s digest, not one hashed here')
+    }
+    // Not asked: nothing is remembered for the messages (each digest is hashed here on demand).
+    const t = wireSlice({ msgBegin: 30, msgLimit: 120 })
+    await workers.precompute(t, a.keys.publicKey)
+    assert.notEqual(messageLeafDigest(t.messages[0]!).buffer.byteLength, 32 * t.messages.length)
   })
 
   it('given the source key, checks the signature on the worker; only a signature that verified is remembered', async () => {

@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { decodeStreamMessage, equalBytes } from '@icnet/types'
 import { mergeWitness, reconstruct } from '@icnet/hashtree'
 import { encodeStreamHeader } from '../src/header-codec.js'
+import { InMemoryCertifiedStreamStore } from '../src/certified-store.js'
 import { payloadLabeledTree } from '../src/slice-tree.js'
 import {
   CertificationError,
@@ -75,6 +76,24 @@ describe('certified slices', function () {
       verifyCertifiedSlice(merged, ctx)
       assert.ok(equalBytes(encodeCertifiedSlice(merged), encodeCertifiedSlice(full())))
     }), { numRuns: 15 })
+  })
+
+  it('a merge re-uses the pooled messages\' leaf digests only where they match the suffix\'s proof', () => {
+    // A second store signing with A's key, whose stream to B holds other messages below `split`.
+    const split = 20
+    const other = new InMemoryCertifiedStreamStore({ subnetId: a.id, shares: a.keys.shares, threshold: 1 })
+    const s2 = other.stream(b.id)
+    for (let i = 0; i < 60; i++) s2.push(i < split ? request(1000 + i, 10) : toB.get(i)!)
+    other.certify()
+    const pooled = decodeCertifiedSlice(encodeCertifiedSlice(a.store.slice(b.id, { msgBegin: 0, msgLimit: split }) as CertifiedStreamSlice))
+    verifyCertifiedSlice(pooled, ctx) // hashes (and remembers) the pooled messages' leaves
+    const foreign = decodeCertifiedSlice(encodeCertifiedSlice(other.slice(b.id, { msgBegin: split, witnessBegin: 0 }) as CertifiedStreamSlice))
+    verifyCertifiedSlice(foreign, ctx) // the suffix alone is genuine
+    assert.throws(() => { verifyCertifiedSlice(mergeSuffix(pooled, foreign), ctx) }, CertificationError)
+    const genuine = decodeCertifiedSlice(encodeCertifiedSlice(a.store.slice(b.id, { msgBegin: split, witnessBegin: 0 }) as CertifiedStreamSlice))
+    const merged = mergeSuffix(pooled, genuine)
+    verifyCertifiedSlice(merged, ctx)
+    assert.ok(equalBytes(sliceRootHash(merged), sliceRootHash({ ...full() })))
   })
 
   it('computes the root as reconstruct(mergeWitness(proof, payload)) and counts bytes exactly', () => {
