@@ -77,68 +77,70 @@ describe('stop_canister: the stopping phase', function () {
     assert.ok((await loadMetrics(net.nodes[0]!.mr, d)).replied > 0n)
   })
 
-  it('waits for the responses to its XNet calls, rejects calls meanwhile with CanisterStopping, then replies every pending stop', async () => {
-    // Subnet 0 hosts `a`, which calls `b` on subnet 1; `c` on subnet 2 calls `a` once a round.
-    net = await Network.create({ subnets: 3, sandbox: 'js' })
-    await net.installLoad(0)
-    const [a, b, c] = [canisterOf(0, 0), canisterOf(1, 0), canisterOf(2, 0)]
-    net.configure(0, 0, 2, [b])
-    net.configure(2, 0, 1, [a])
-    await net.rounds(3)
-    assert.ok(outstandingCalls(net, 0, a) > 0, 'a has calls in flight to b')
-    const before = await loadMetrics(net.nodes[0]!.mr, a)
-    assert.ok(before.received > 0n, 'a has answered c while running')
+  for (const sandbox of ['js', 'wasm'] as const) {
+    it(`waits for the responses to its XNet calls, rejects calls meanwhile with CanisterStopping, then replies every pending stop (${sandbox} sandbox)`, async () => {
+      // Subnet 0 hosts `a`, which calls `b` on subnet 1; `c` on subnet 2 calls `a` once a round.
+      net = await Network.create({ subnets: 3, sandbox })
+      await net.installLoad(0)
+      const [a, b, c] = [canisterOf(0, 0), canisterOf(1, 0), canisterOf(2, 0)]
+      net.configure(0, 0, 2, [b])
+      net.configure(2, 0, 1, [a])
+      await net.rounds(3)
+      assert.ok(outstandingCalls(net, 0, a) > 0, 'a has calls in flight to b')
+      const before = await loadMetrics(net.nodes[0]!.mr, a)
+      assert.ok(before.received > 0n, 'a has answered c while running')
 
-    // Subnet 1 stalls: the responses to a's calls cannot come back.
-    const stalled = [0, 2]
-    const stops = [manage(net, 0, 'stop_canister', a)]
-    await net.round(stalled)
-    assert.equal(statusOf(net, 0, stops[0]!).status, 'processing', 'the stop call stays open')
-    assert.equal(await runStatus(net, 0, a, stalled), 'stopping')
-    for (let i = 1; i < MAX_PENDING_STOP_CALLS; i++) stops.push(manage(net, 0, 'stop_canister', a))
-    const excess = manage(net, 0, 'stop_canister', a)
-    const userCall = submit(net, 0, a, 'configure', configureArg(1, [b]))
-    for (let i = 0; i < 5; i++) await net.round(stalled)
-    for (const s of stops) assert.equal(statusOf(net, 0, s).status, 'processing')
-    assertRejected(statusOf(net, 0, excess), RejectCode.SysTransient, 'stop_canister calls waiting')
-    assertRejected(statusOf(net, 0, userCall), RejectCode.CanisterError, 'is stopping')
-    assert.equal(await runStatus(net, 0, a, stalled), 'stopping')
-    const during = await loadMetrics(net.nodes[0]!.mr, a)
-    assert.equal(during.sent, before.sent, 'a stopping canister starts no new work (no heartbeat)')
-    assert.equal(during.received, before.received, 'nor executes new calls')
+      // Subnet 1 stalls: the responses to a's calls cannot come back.
+      const stalled = [0, 2]
+      const stops = [manage(net, 0, 'stop_canister', a)]
+      await net.round(stalled)
+      assert.equal(statusOf(net, 0, stops[0]!).status, 'processing', 'the stop call stays open')
+      assert.equal(await runStatus(net, 0, a, stalled), 'stopping')
+      for (let i = 1; i < MAX_PENDING_STOP_CALLS; i++) stops.push(manage(net, 0, 'stop_canister', a))
+      const excess = manage(net, 0, 'stop_canister', a)
+      const userCall = submit(net, 0, a, 'configure', configureArg(1, [b]))
+      for (let i = 0; i < 5; i++) await net.round(stalled)
+      for (const s of stops) assert.equal(statusOf(net, 0, s).status, 'processing')
+      assertRejected(statusOf(net, 0, excess), RejectCode.SysTransient, 'stop_canister calls waiting')
+      assertRejected(statusOf(net, 0, userCall), RejectCode.CanisterError, 'is stopping')
+      assert.equal(await runStatus(net, 0, a, stalled), 'stopping')
+      const during = await loadMetrics(net.nodes[0]!.mr, a)
+      assert.equal(during.sent, before.sent, 'a stopping canister starts no new work (no heartbeat)')
+      assert.equal(during.received, before.received, 'nor executes new calls')
 
-    // c's request already queued when the stop began was answered with a reject response...
-    const responses = [...(net.rejectResponses.get('0->2') ?? new Map()).values()]
-    assert.equal(responses.length, 1, JSON.stringify(responses))
-    assert.equal(responses[0].code, RejectCode.CanisterError)
-    assert.match(responses[0].message, /is stopping/)
-    // ...and the later ones were refused by reject signals with reason 4; c got a reject for each.
-    const signals = [...(net.rejectSignals.get('0->2') ?? new Map()).values()]
-    assert.ok(signals.length > 0 && signals.every(r => r === RejectReason.CanisterStopping), `signals ${JSON.stringify(signals)}`)
-    const cm = await loadMetrics(net.nodes[2]!.mr, c)
-    assert.ok(cm.rejected >= 2n, `c saw ${cm.rejected} rejects`)
-    assert.equal(cm.replied, during.received, 'c got replies only for the calls a executed while running')
+      // c's request already queued when the stop began was answered with a reject response...
+      const responses = [...(net.rejectResponses.get('0->2') ?? new Map()).values()]
+      assert.equal(responses.length, 1, JSON.stringify(responses))
+      assert.equal(responses[0].code, RejectCode.CanisterError)
+      assert.match(responses[0].message, /is stopping/)
+      // ...and the later ones were refused by reject signals with reason 4; c got a reject for each.
+      const signals = [...(net.rejectSignals.get('0->2') ?? new Map()).values()]
+      assert.ok(signals.length > 0 && signals.every(r => r === RejectReason.CanisterStopping), `signals ${JSON.stringify(signals)}`)
+      const cm = await loadMetrics(net.nodes[2]!.mr, c)
+      assert.ok(cm.rejected >= 2n, `c saw ${cm.rejected} rejects`)
+      assert.equal(cm.replied, during.received, 'c got replies only for the calls a executed while running')
 
-    // Subnet 1 resumes: the responses arrive, a executes them, stops, and every pending stop is replied at once.
-    let rounds = 0
-    while (statusOf(net, 0, stops[0]!).status === 'processing') {
-      assert.ok(++rounds <= 10, 'the stop completes once the responses are in')
-      await net.round()
-    }
-    for (const s of stops) assert.equal(statusOf(net, 0, s).status, 'replied')
-    const am = await loadMetrics(net.nodes[0]!.mr, a)
-    assert.equal(am.replied, am.sent, 'every outstanding response was delivered and executed')
-    assert.equal(am.rejected, 0n)
-    assert.equal(outstandingCalls(net, 0, a), 0)
-    assert.equal(await runStatus(net, 0, a), 'stopped')
+      // Subnet 1 resumes: the responses arrive, a executes them, stops, and every pending stop is replied at once.
+      let rounds = 0
+      while (statusOf(net, 0, stops[0]!).status === 'processing') {
+        assert.ok(++rounds <= 10, 'the stop completes once the responses are in')
+        await net.round()
+      }
+      for (const s of stops) assert.equal(statusOf(net, 0, s).status, 'replied')
+      const am = await loadMetrics(net.nodes[0]!.mr, a)
+      assert.equal(am.replied, am.sent, 'every outstanding response was delivered and executed')
+      assert.equal(am.rejected, 0n)
+      assert.equal(outstandingCalls(net, 0, a), 0)
+      assert.equal(await runStatus(net, 0, a), 'stopped')
 
-    // Now stopped: new calls from c get reason 3.
-    const seen = new Map(net.rejectSignals.get('0->2'))
-    await net.rounds(3)
-    const after = [...net.rejectSignals.get('0->2')!].filter(([index]) => !seen.has(index)).map(([, reason]) => reason)
-    assert.ok(after.length > 0 && after.every(r => r === RejectReason.CanisterStopped), `signals ${JSON.stringify(after)}`)
-    assert.equal(net.nodes[0]!.mr.stats().criticalErrors, 0)
-  })
+      // Now stopped: new calls from c get reason 3.
+      const seen = new Map(net.rejectSignals.get('0->2'))
+      await net.rounds(3)
+      const after = [...net.rejectSignals.get('0->2')!].filter(([index]) => !seen.has(index)).map(([, reason]) => reason)
+      assert.ok(after.length > 0 && after.every(r => r === RejectReason.CanisterStopped), `signals ${JSON.stringify(after)}`)
+      assert.equal(net.nodes[0]!.mr.stats().criticalErrors, 0)
+    })
+  }
 
   it('start_canister while stopping rejects the pending stop calls and the canister runs again', async () => {
     net = await Network.create({ subnets: 2, sandbox: 'js' })
