@@ -46,7 +46,7 @@ export function checkReadStatePaths (paths: readonly Uint8Array[][], sender: Pri
           const field = label(path[2]!)
           if (field === undefined || !SUBNET_FIELDS.has(field)) throw bad('unknown /subnet/<id> field')
           if (field === 'metrics' && !(target.kind === 'subnet' && equalBytes(path[1]!, target.effectiveSubnetId.toUint8Array()))) {
-            throw forbidden('/subnet/<id>/metrics can only be read at /api/v2/subnet/<id>/read_state')
+            throw forbidden('/subnet/<id>/metrics can only be read at /api/v{2,3}/subnet/<id>/read_state')
           }
           if (field !== 'node' && path.length > 3) throw bad('unknown /subnet path')
           if (field === 'node' && path.length === 5 && label(path[4]!) !== 'public_key') throw bad('unknown /subnet/<id>/node/<node> field')
@@ -54,7 +54,7 @@ export function checkReadStatePaths (paths: readonly Uint8Array[][], sender: Pri
         break
       }
       case 'canister_ranges':
-        if (target.kind !== 'subnet') throw forbidden('/canister_ranges can only be read at /api/v2/subnet/<id>/read_state')
+        if (target.kind !== 'subnet') throw forbidden('/canister_ranges can only be read at /api/v{2,3}/subnet/<id>/read_state')
         if (path.length > 3) throw bad('unknown /canister_ranges path')
         break
       case 'request_status': {
@@ -69,7 +69,7 @@ export function checkReadStatePaths (paths: readonly Uint8Array[][], sender: Pri
         break
       }
       case 'canister': {
-        if (target.kind !== 'canister') throw forbidden('/canister paths can only be read at /api/v2/canister/<id>/read_state')
+        if (target.kind !== 'canister') throw forbidden('/canister paths can only be read at /api/v{2,3}/canister/<id>/read_state')
         if (path.length < 3) throw bad('canister paths are /canister/<id>/<field>')
         if (!equalBytes(path[1]!, target.effectiveCanisterId.toUint8Array())) throw forbidden('canister paths can only name the effective canister id')
         const field = label(path[2]!)

@@ -201,9 +201,11 @@ export class HttpEndpoint {
       return
     }
     const [, version, scope, id, kind] = m as unknown as [string, 'v2' | 'v3', 'canister' | 'subnet', string, 'call' | 'query' | 'read_state']
-    if (kind === 'read_state' && version === 'v2') endpoint = scope === 'canister' ? 'read_state' : 'read_state_subnet'
+    // read_state and query mean the same in v2 and v3 (v3 differs only in the delegation's form of the routing table,
+    // see docs/http-interface.md), so both versions share a handler, queue and metric label; call v3 is the synchronous call.
+    if (kind === 'read_state') endpoint = scope === 'canister' ? 'read_state' : 'read_state_subnet'
     else if (scope === 'canister' && kind === 'call') endpoint = version === 'v2' ? 'call_v2' : 'call_v3'
-    else if (scope === 'canister' && kind === 'query' && version === 'v2') endpoint = 'query'
+    else if (scope === 'canister' && kind === 'query') endpoint = 'query'
     else {
       this.#refuse(res, new HttpRequestError(404, 'not-found', `/api/${version}/${scope}/<id>/${kind} is not served by this node`))
       return
