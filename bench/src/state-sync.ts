@@ -3,19 +3,30 @@
  * against one raw libp2p stream and Helia's bitswap moving the same bytes in the same run,
  * plus the bytes fetched after 1% of the chunks change.
  *
+ * Layout (`--layout`): `process` (default) runs the seeders in peer processes
+ * (`--seeder-procs` of them, 1 by default) and the downloader here, and the raw stream the
+ * same way (writer in a peer process, reader here), as nodes are deployed; `single` runs
+ * every node in this one process and event loop.
+ *
  * The machine this runs on is shared, so sync and raw stream alternate for `--rounds`
  * rounds; each round's ratio compares two measurements taken seconds apart, and the
- * headline is the median. CPU time (all threads of the process) per MiB is reported too:
- * it does not depend on how busy the other tenants are.
+ * headline is the median. CPU time (all threads of every process taking part) per MiB is
+ * reported too: it does not depend on how busy the other tenants are.
  *
- *   npm run bench -- state-sync [--size MiB=1024] [--peers 3] [--rounds 3] [--helia-size MiB=size] [--reread 1]
+ *   npm run bench -- state-sync [--size MiB=1024] [--peers 3] [--rounds 3] [--helia-size MiB=size]
+ *                               [--reread 1] [--layout process|single] [--seeder-procs 1]
  */
 import '@icnet/types/polyfill'
+import { fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomFillSync, randomInt } from 'node:crypto'
 import { cp, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import { fileURLToPath } from 'node:url'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { dealThresholdKeys } from '@icnet/crypto'
 import { FsCheckpointStore, signCatchUpPackage, stateSync } from '@icnet/state-sync'
 import type { CheckpointInfo, StateSyncService } from '@icnet/state-sync'
@@ -24,6 +35,7 @@ import { MemoryBlockstore } from 'blockstore-core'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { heliaNode, RAW_PROTOCOL, waitDrain } from './_state-sync-shared.js'
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
@@ -36,6 +48,37 @@ const peerCount = arg('peers', 3)
 const heliaMiB = arg('helia-size', sizeMiB)
 const rounds = Math.max(1, arg('rounds', 3))
 const reread = arg('reread', 0) === 1
+function argStr (name: string, def: string): string {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1]! : def
+}
+const layout = argStr('layout', 'process')
+if (layout !== 'process' && layout !== 'single') throw new Error('--layout is process or single')
+const remote = layout === 'process'
+const seederProcCount = Math.max(1, arg('seeder-procs', 1))
+/** Writes a V8 CPU profile of this process over the last round's sync to this path (for finding where the downloader's time goes). */
+const profilePath = args.includes('--profile') ? argStr('profile', 'state-sync.cpuprofile') : undefined
+/** Runs the peer processes under `--cpu-prof`, writing their profiles into this directory. */
+const peerProfileDir = args.includes('--profile-peers') ? argStr('profile-peers', '.') : undefined
+
+/** Runs `fn` under V8's sampling profiler when `path` is set, writing the profile there. */
+async function profiled<T> (path: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (path === undefined) return await fn()
+  const { Session } = await import('node:inspector')
+  const session = new Session()
+  session.connect()
+  const post = async (method: string, params?: object): Promise<any> => await new Promise((resolve, reject) => {
+    session.post(method, params, (err, res) => { if (err != null) reject(err); else resolve(res) })
+  })
+  await post('Profiler.enable')
+  await post('Profiler.setSamplingInterval', { interval: 200 })
+  await post('Profiler.start')
+  try { return await fn() } finally {
+    const { profile } = await post('Profiler.stop')
+    await writeFile(path, JSON.stringify(profile))
+    session.disconnect()
+  }
+}
 const total = sizeMiB * MiB
 const mbps = (bytes: number, ms: number): number => Math.round(bytes / 1e6 / (ms / 1000) * 10) / 10
 const emit = (o: object): void => { console.log(JSON.stringify(o)) }
@@ -116,94 +159,179 @@ async function touchChunks (store: FsCheckpointStore, info: CheckpointInfo, dir:
   return { chunks: picked.length, bytes }
 }
 
-async function waitDrain (s: Stream): Promise<void> {
-  if (!s.writableNeedsDrain) return
-  await new Promise<void>((resolve, reject) => {
-    const done = (): void => { s.removeEventListener('drain', ok); s.removeEventListener('close', ko) }
-    const ok = (): void => { done(); resolve() }
-    const ko = (): void => { done(); reject(new Error('stream closed')) }
-    s.addEventListener('drain', ok)
-    s.addEventListener('close', ko)
-  })
+/** A peer process (`_state-sync-peer.js`) driven over its IPC channel. */
+class PeerProcess {
+  private static readonly all = new Set<ChildProcess>()
+  private nextId = 1
+  private readonly waiting = new Map<number, { resolve(v: any): void, reject(e: Error): void }>()
+
+  private constructor (private readonly child: ChildProcess) {
+    child.on('message', (m: any) => {
+      const w = this.waiting.get(m.id)
+      if (w === undefined) return
+      this.waiting.delete(m.id)
+      if (m.error !== undefined) w.reject(new Error(`peer process: ${m.error}`))
+      else w.resolve(m)
+    })
+    child.on('exit', (code) => {
+      PeerProcess.all.delete(child)
+      for (const w of this.waiting.values()) w.reject(new Error(`peer process exited (${code})`))
+      this.waiting.clear()
+    })
+  }
+
+  static async start (): Promise<PeerProcess> {
+    if (PeerProcess.all.size === 0) {
+      // Children also exit when their IPC channel closes; this covers an orderly exit and
+      // a fatal error of the bench without waiting for that.
+      process.once('exit', () => { for (const c of PeerProcess.all) c.kill('SIGKILL') })
+    }
+    const child = fork(join(dirname(fileURLToPath(import.meta.url)), '_state-sync-peer.js'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: peerProfileDir === undefined ? process.execArgv : [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', peerProfileDir]
+    })
+    PeerProcess.all.add(child)
+    const p = new PeerProcess(child)
+    const ready = new Promise<void>((resolve, reject) => { p.waiting.set(0, { resolve: () => { resolve() }, reject }) })
+    await ready
+    return p
+  }
+
+  async call (op: string, args: object = {}): Promise<any> {
+    const id = this.nextId++
+    const answer = new Promise<any>((resolve, reject) => { this.waiting.set(id, { resolve, reject }) })
+    this.child.send({ id, op, ...args })
+    return await answer
+  }
+
+  async cpuMs (): Promise<number> { return (await this.call('cpu')).ms }
+
+  async stop (): Promise<void> {
+    await this.call('stop').catch(() => {})
+    // Let it exit by itself when it can (a profiled child writes its profile on exit).
+    const exited = new Promise<void>(resolve => { this.child.once('exit', () => { resolve() }) })
+    this.child.disconnect()
+    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, 5000)
+    await exited
+    clearTimeout(timer)
+  }
 }
 
-/** One libp2p stream (TCP + noise + yamux) moving `bytes` in 1 MiB writes with backpressure. */
-async function rawStream (bytes: number): Promise<number> {
-  const [a, b] = [await createTestNode(), await createTestNode()]
+/** CPU (ms, all threads) of this process and of `remotes` while `fn` runs. */
+async function withCpuOf<T> (remotes: PeerProcess[], fn: () => Promise<T>): Promise<{ value: T, localMs: number, remoteMs: number }> {
+  const before = await Promise.all(remotes.map(async r => await r.cpuMs()))
+  const { value, cpuMs } = await withCpu(fn)
+  const after = await Promise.all(remotes.map(async r => await r.cpuMs()))
+  return { value, localMs: cpuMs, remoteMs: after.reduce((n, a, i) => n + a - before[i]!, 0) }
+}
+
+/** Reader side of a raw stream: a fresh node whose handler resolves when `bytes` have arrived. */
+async function rawReader (bytes: number): Promise<{ node: Libp2p, received: Promise<number> }> {
+  const node = await createTestNode()
+  let resolve!: (t: number) => void
+  const received = new Promise<number>(res => { resolve = res })
+  await node.handle(RAW_PROTOCOL, async (stream) => {
+    let got = 0
+    for await (const chunk of stream) {
+      got += chunk.byteLength
+      if (got >= bytes) { resolve(performance.now()); break }
+    }
+    await stream.close().catch(() => {})
+  })
+  return { node, received }
+}
+
+/** One libp2p stream (TCP + noise + yamux) moving `bytes` in 1 MiB writes with backpressure, both ends in this process. */
+async function rawStreamLocal (bytes: number): Promise<number> {
+  const reader = await rawReader(bytes)
+  const a = await createTestNode()
   try {
-    let resolve!: (t: number) => void
-    const received = new Promise<number>(res => { resolve = res })
-    await b.handle('/icnet/bench/raw/1.0.0', async (stream) => {
-      let got = 0
-      for await (const chunk of stream) {
-        got += chunk.byteLength
-        if (got >= bytes) { resolve(performance.now()); break }
-      }
-      await stream.close().catch(() => {})
-    })
-    await connectAll([a, b])
-    const s = await a.dialProtocol(b.getMultiaddrs()[0]!, '/icnet/bench/raw/1.0.0')
+    await connectAll([a, reader.node])
+    const s = await a.dialProtocol(reader.node.getMultiaddrs()[0]!, RAW_PROTOCOL)
     const buf = new Uint8Array(MiB)
     randomFillSync(buf)
     const t0 = performance.now()
     for (let sent = 0; sent < bytes; sent += MiB) {
       if (!s.send(buf.subarray(0, Math.min(MiB, bytes - sent)))) await waitDrain(s)
     }
-    const t1 = await received
+    const t1 = await reader.received
     await s.close().catch(() => {})
     return mbps(bytes, t1 - t0)
-  } finally { await stopAll([a, b]) }
+  } finally { await stopAll([a, reader.node]) }
 }
 
-/**
- * Helia's package entry (and @helia/libp2p) load undici through @libp2p/http, which needs
- * Node 22. The Helia class itself does not, so load it from its module file and give it
- * our own libp2p node (what @helia/libp2p's withLibp2pLight does, minus the HTTP bits).
- */
-async function heliaNode (blockstore: MemoryBlockstore): Promise<any> {
-  const { Helia } = await import(import.meta.resolve('helia').replace(/index\.js$/, 'helia.js'))
-  const { withBitswap } = await import('@helia/bitswap')
-  const libp2p = await createTestNode()
-  const helia: any = new Helia({ name: 'helia', version: 'bench', blockstore, routers: [] })
-  Object.defineProperty(helia, 'libp2p', { value: libp2p, enumerable: true })
-  withBitswap(helia)
-  await helia.start()
-  return helia
+/** The same stream with the writer in a peer process and the reader here (the sync's direction). */
+async function rawStreamRemote (writer: PeerProcess, writerAddr: string, bytes: number): Promise<number> {
+  const reader = await rawReader(bytes)
+  try {
+    await reader.node.dial(multiaddr(writerAddr))
+    const t0 = performance.now()
+    const sent = writer.call('rawSend', { peer: reader.node.peerId.toString(), bytes })
+    const t1 = await reader.received
+    await sent
+    return mbps(bytes, t1 - t0)
+  } finally { await stopAll([reader.node]) }
 }
 
-/** Helia's bitswap: `providers` nodes holding the same 1 MiB raw blocks, one node fetching all of them. */
-async function heliaBitswap (dir: string, store: FsCheckpointStore, info: CheckpointInfo, bytes: number, providers: number): Promise<{ mbps: number, bytes: number }> {
-  const shared = new MemoryBlockstore()
-  const cids: CID[] = []
+/** The checkpoint's chunks as Helia raw blocks (up to `bytes`): where to read each. */
+function heliaChunks (dir: string, store: FsCheckpointStore, info: CheckpointInfo, bytes: number): Array<{ path: string, offset: number, size: number }> {
   const { manifest } = store.getManifest(info.stateHash)!
+  const out: Array<{ path: string, offset: number, size: number }> = []
   let loaded = 0
   for (const c of manifest.chunkTable) {
     if (loaded >= bytes) break
-    const fh = await open(join(dir, ...manifest.fileTable[c.fileIndex]!.relativePath.split('/')), 'r')
-    const block = new Uint8Array(c.sizeBytes)
-    await fh.read(block, 0, c.sizeBytes, c.offset)
+    out.push({ path: join(dir, ...manifest.fileTable[c.fileIndex]!.relativePath.split('/')), offset: c.offset, size: c.sizeBytes })
+    loaded += c.sizeBytes
+  }
+  return out
+}
+
+/** Helia's client fetching every CID from the providers it is connected to, 64 gets in flight. */
+async function heliaFetch (client: any, cids: CID[]): Promise<{ mbps: number, bytes: number }> {
+  const t0 = performance.now()
+  let next = 0
+  let got = 0
+  const signal = AbortSignal.timeout(300_000)
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next < cids.length) {
+      const cid = cids[next++]!
+      const r = client.blockstore.get(cid, { signal })
+      if (r != null && typeof r[Symbol.asyncIterator] === 'function') { for await (const part of r) got += part.byteLength } else got += (await r).byteLength
+    }
+  }))
+  return { mbps: mbps(got, performance.now() - t0), bytes: got }
+}
+
+/** Helia's bitswap: `providers` nodes holding the same 1 MiB raw blocks (here, or in one peer process), one node here fetching all of them. */
+async function heliaBitswap (chunks: Array<{ path: string, offset: number, size: number }>, providers: number, remote: boolean): Promise<{ mbps: number, bytes: number }> {
+  if (remote) {
+    const peer = await PeerProcess.start()
+    const client = await heliaNode(new MemoryBlockstore())
+    try {
+      const { addrs, cids } = await peer.call('helia', { chunks, count: providers })
+      for (const a of addrs as string[]) await client.libp2p.dial(multiaddr(a))
+      return await heliaFetch(client, (cids as string[]).map(c => CID.parse(c)))
+    } finally {
+      await client.stop(); await client.libp2p.stop()
+      await peer.stop()
+    }
+  }
+  const shared = new MemoryBlockstore()
+  const cids: CID[] = []
+  for (const c of chunks) {
+    const fh = await open(c.path, 'r')
+    const block = new Uint8Array(c.size)
+    await fh.read(block, 0, c.size, c.offset)
     await fh.close()
     const cid = CID.createV1(raw.code, await sha256.digest(block))
     await shared.put(cid, block)
     cids.push(cid)
-    loaded += block.length
   }
   const seeds = await Promise.all(Array.from({ length: providers }, async () => await heliaNode(shared)))
   const client = await heliaNode(new MemoryBlockstore())
   try {
     for (const s of seeds) await client.libp2p.dial(s.libp2p.getMultiaddrs()[0])
-    const t0 = performance.now()
-    let next = 0
-    let got = 0
-    const signal = AbortSignal.timeout(300_000)
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < cids.length) {
-        const cid = cids[next++]!
-        const r = client.blockstore.get(cid, { signal })
-        if (r != null && typeof r[Symbol.asyncIterator] === 'function') { for await (const part of r) got += part.byteLength } else got += (await r).byteLength
-      }
-    }))
-    return { mbps: mbps(got, performance.now() - t0), bytes: got }
+    return await heliaFetch(client, cids)
   } finally {
     await Promise.all([...seeds, client].map(async h => { await h.stop(); await h.libp2p.stop() }))
   }
@@ -211,8 +339,9 @@ async function heliaBitswap (dir: string, store: FsCheckpointStore, info: Checkp
 
 async function main (): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'icnet-bench-state-sync-'))
-  const nodes: Array<Libp2p<{ stateSync: StateSyncService }>> = []
+  const nodes: Libp2p[] = []
   const stores: FsCheckpointStore[] = []
+  const procs: PeerProcess[] = []
   try {
     const keys = dealThresholdKeys({ n: 4, t: 3 })
     const seedStore = await FsCheckpointStore.open(join(root, 'seed'))
@@ -223,20 +352,41 @@ async function main (): Promise<void> {
     t = performance.now()
     const info1 = await seedStore.addCheckpoint(1n)
     const manifest1 = seedStore.getManifest(info1.stateHash)!.manifest
-    emit({ phase: 'generate', size_mib: sizeMiB, files: manifest1.fileTable.length, chunks: manifest1.chunkTable.length, generate_ms: Math.round(genMs), manifest_ms: Math.round(performance.now() - t), manifest_mb_per_s: mbps(total, performance.now() - t) })
+    emit({ phase: 'generate', size_mib: sizeMiB, files: manifest1.fileTable.length, chunks: manifest1.chunkTable.length, generate_ms: Math.round(genMs), manifest_ms: Math.round(performance.now() - t), manifest_mb_per_s: mbps(total, performance.now() - t), layout })
 
-    // Seeders share one store (read-only); each round's client starts empty.
-    const seeders: Array<Libp2p<{ stateSync: StateSyncService }>> = []
-    for (let i = 0; i < peerCount; i++) seeders.push(await createTestNode({ services: { stateSync: stateSync({ store: seedStore }) } }) as any)
-    nodes.push(...seeders)
-    const peers = seeders.map(n => n.peerId)
+    // Seeders serve the seed store read-only: here, or in peer processes that open the same directory.
+    const seederAddrs: Multiaddr[] = []
+    const seederProcs: PeerProcess[] = []
+    let rawWriter: { proc: PeerProcess, addr: string } | undefined
+    if (remote) {
+      const perProc = Array.from({ length: Math.min(seederProcCount, peerCount) }, (_x, k) => Math.floor(peerCount / Math.min(seederProcCount, peerCount)) + (k < peerCount % Math.min(seederProcCount, peerCount) ? 1 : 0))
+      for (const count of perProc) {
+        const p = await PeerProcess.start()
+        procs.push(p)
+        seederProcs.push(p)
+        const { addrs } = await p.call('seeders', { root: seedStore.root, count })
+        seederAddrs.push(...(addrs as string[]).map(a => multiaddr(a)))
+      }
+      const w = await PeerProcess.start()
+      procs.push(w)
+      rawWriter = { proc: w, addr: (await w.call('rawWriter')).addrs[0] }
+    } else {
+      for (let i = 0; i < peerCount; i++) {
+        const n = await createTestNode({ services: { stateSync: stateSync({ store: seedStore }) } })
+        nodes.push(n)
+        seederAddrs.push(n.getMultiaddrs()[0]!)
+      }
+    }
     const key = { publicKey: keys.publicKey }
     const cup1 = signCatchUpPackage(1n, info1.stateHash, keys.shares, 3)
 
-    const results: Array<{ sync: number, raw: number, syncCpu: number, rawCpu: number }> = []
+    const results: Array<{ sync: number, raw: number, syncCpu: number, rawCpu: number, syncClientCpu: number, rawReaderCpu: number }> = []
     let client!: Libp2p<{ stateSync: StateSyncService }>
+    let peers: PeerId[] = []
     for (let r = 1; r <= rounds; r++) {
-      const raw = await withCpu(async () => await rawStream(total))
+      const raw = rawWriter !== undefined
+        ? await withCpuOf([rawWriter.proc], async () => await rawStreamRemote(rawWriter!.proc, rawWriter!.addr, total))
+        : await withCpuOf([], async () => await rawStreamLocal(total))
       if (client !== undefined) {
         await stopAll([client])
         nodes.splice(nodes.indexOf(client), 1)
@@ -248,18 +398,51 @@ async function main (): Promise<void> {
       stores.push(clientStore)
       client = await createTestNode({ services: { stateSync: stateSync({ store: clientStore }) } }) as any
       nodes.push(client)
-      await connectAll([client, ...seeders])
-      const sync = await withCpu(async () => await client.services.stateSync.sync({ cup: cup1, key, peers, reread }))
+      peers = []
+      for (const a of seederAddrs) peers.push((await client.dial(a)).remotePeer)
+      let firstChunkAt: number | undefined
+      const syncStart = performance.now()
+      const sync = await withCpuOf(seederProcs, async () => await profiled(r === rounds ? profilePath : undefined, async () => await client.services.stateSync.sync({
+        cup: cup1,
+        key,
+        peers,
+        reread,
+        onDownloader: (d) => { d.on('chunk', () => { firstChunkAt ??= performance.now() }) }
+      })))
       const r1 = sync.value
       const syncMbps = mbps(total, r1.durationMs)
-      results.push({ sync: syncMbps, raw: raw.value, syncCpu: sync.cpuMs / sizeMiB, rawCpu: raw.cpuMs / sizeMiB })
-      emit({ phase: 'round', round: r, sync_mb_per_s: syncMbps, raw_stream_mb_per_s: raw.value, ratio_raw: round2(syncMbps / raw.value), sync_cpu_ms_per_mib: round2(sync.cpuMs / sizeMiB), raw_cpu_ms_per_mib: round2(raw.cpuMs / sizeMiB), duration_ms: Math.round(r1.durationMs), chunks_fetched: r1.chunksFetched, per_peer_blocks: Object.values(r1.perPeer).map(p => p.blocks), evicted: r1.evicted.length })
+      const x = {
+        sync: syncMbps,
+        raw: raw.value,
+        syncCpu: (sync.localMs + sync.remoteMs) / sizeMiB,
+        rawCpu: (raw.localMs + raw.remoteMs) / sizeMiB,
+        syncClientCpu: sync.localMs / sizeMiB,
+        rawReaderCpu: raw.localMs / sizeMiB
+      }
+      results.push(x)
+      emit({
+        phase: 'round',
+        round: r,
+        sync_mb_per_s: syncMbps,
+        raw_stream_mb_per_s: raw.value,
+        ratio_raw: round2(syncMbps / raw.value),
+        sync_cpu_ms_per_mib: round2(x.syncCpu),
+        raw_cpu_ms_per_mib: round2(x.rawCpu),
+        ...(remote ? { sync_client_cpu_ms_per_mib: round2(x.syncClientCpu), raw_reader_cpu_ms_per_mib: round2(x.rawReaderCpu) } : {}),
+        duration_ms: Math.round(r1.durationMs),
+        // CUP check, sessions, manifest and scratch files: the time before the first chunk lands.
+        first_chunk_ms: firstChunkAt === undefined ? null : Math.round(firstChunkAt - syncStart),
+        chunks_fetched: r1.chunksFetched,
+        per_peer_blocks: Object.values(r1.perPeer).map(p => p.blocks),
+        evicted: r1.evicted.length
+      })
     }
 
     // 1% of the chunks change between checkpoints: only those should travel.
     await cp(seedStore.checkpointDir(1n), seedStore.checkpointDir(2n), { recursive: true })
     const touched = await touchChunks(seedStore, info1, seedStore.checkpointDir(2n), 0.01)
     const info2 = await seedStore.addCheckpoint(2n)
+    for (const p of seederProcs) await p.call('register', { root: seedStore.root, height: '2' })
     const r2 = await client.services.stateSync.sync({ cup: signCatchUpPackage(2n, info2.stateHash, keys.shares, 3), key, peers, reread })
     // Chunk bytes and manifest bytes are counted apart: the target is on chunk bytes, plus the manifest.
     const refetch = r2.bytesFetched / total
@@ -267,9 +450,11 @@ async function main (): Promise<void> {
     emit({ phase: 'refetch', chunks_changed: touched.chunks, bytes_changed: touched.bytes, changed_fraction: touched.bytes / total, chunks_fetched: r2.chunksFetched, bytes_fetched: r2.bytesFetched, chunks_copied: r2.chunksCopied, refetch_fraction: refetch, refetch_overhead: r2.bytesFetched / touched.bytes, manifest_bytes: r2.manifestBytesFetched, manifest_fraction: manifestFraction, refetch_fraction_with_manifest: refetch + manifestFraction, duration_ms: Math.round(r2.durationMs) })
     await stopAll(nodes)
     nodes.length = 0
+    await Promise.all(procs.map(async p => { await p.stop() }))
+    procs.length = 0
 
-    const helia = await heliaBitswap(seedStore.checkpointDir(1n), seedStore, info1, heliaMiB * MiB, peerCount)
-    emit({ phase: 'helia_bitswap', mb_per_s: helia.mbps, bytes: helia.bytes })
+    const helia = await heliaBitswap(heliaChunks(seedStore.checkpointDir(1n), seedStore, info1, heliaMiB * MiB), peerCount, remote)
+    emit({ phase: 'helia_bitswap', mb_per_s: helia.mbps, bytes: helia.bytes, layout })
 
     const syncMbps = median(results.map(x => x.sync))
     emit({
@@ -278,6 +463,8 @@ async function main (): Promise<void> {
       peers: peerCount,
       rounds,
       reread,
+      layout,
+      ...(remote ? { seeder_processes: Math.min(seederProcCount, peerCount) } : {}),
       mb_per_s: syncMbps,
       raw_stream_mb_per_s: median(results.map(x => x.raw)),
       helia_mb_per_s: helia.mbps,
@@ -287,10 +474,12 @@ async function main (): Promise<void> {
       changed_fraction: Math.round(touched.bytes / total * 10000) / 10000,
       manifest_fraction: Math.round(manifestFraction * 100000) / 100000,
       sync_cpu_ms_per_mib: round2(median(results.map(x => x.syncCpu))),
-      raw_cpu_ms_per_mib: round2(median(results.map(x => x.rawCpu)))
+      raw_cpu_ms_per_mib: round2(median(results.map(x => x.rawCpu))),
+      ...(remote ? { sync_client_cpu_ms_per_mib: round2(median(results.map(x => x.syncClientCpu))), raw_reader_cpu_ms_per_mib: round2(median(results.map(x => x.rawReaderCpu))) } : {})
     })
   } finally {
     await stopAll(nodes)
+    await Promise.all(procs.map(async p => { await p.stop() }))
     for (const s of stores) await s.close()
     await rm(root, { recursive: true, force: true })
   }

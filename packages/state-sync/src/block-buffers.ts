@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { equalBytes } from '@icnet/types'
 import { MAX_BLOCK_BYTES } from './constants.js'
 import { DSEP_CHUNK } from './hashing.js'
@@ -6,16 +6,21 @@ import type { BlockData } from './messages.js'
 
 const PREFIX = DSEP_CHUNK.length
 
+/** A pooled buffer and the pool it goes back to. */
+export interface PooledBuffer { buffer: Uint8Array, pool: ChunkBufferPool }
+
+/** Pooled buffers (and their pools) behind the chunk views handed out by `ChunkBufferPool.view`. */
+const owners = new WeakMap<Uint8Array, PooledBuffer>()
+
 /**
  * Reusable buffers for received chunks, each laid out as `dsep("ic-state-chunk") ‖ chunk`
- * with the separator written once, when the buffer is made. A received block is copied
- * out of the pieces it was decrypted into (so those die young instead of being held until
- * the write finishes), hashed on libuv's thread pool straight from the buffer, and written
- * from it; then the buffer goes back to the pool.
+ * with the separator written once, when the buffer is made. A session streams a block's
+ * bytes into one as they are decrypted (so the decrypted pieces die young, as they do on a
+ * plain stream, instead of being held across the rest of the frame and the write), the
+ * chunk is hashed in place and written from it, then the buffer goes back to the pool.
  *
- * Why a copy pays: holding the decrypted pieces across an asynchronous write keeps
- * their socket buffers alive long enough to be promoted, and on a busy event loop the
- * resulting old-space collections cost far more than one memcpy of the chunk.
+ * A buffer that is never released is simply collected: the pool only saves allocations
+ * (and the collector work they cause), it never owns correctness.
  */
 export class ChunkBufferPool {
   private readonly free: Uint8Array[] = []
@@ -34,42 +39,65 @@ export class ChunkBufferPool {
     return buf
   }
 
+  /** A buffer for a chunk of `size` bytes, as the view its bytes go into (`pooledBufferOf` finds the buffer again). */
+  view (size: number): Uint8Array {
+    const buf = this.acquire()
+    const v = buf.subarray(PREFIX, PREFIX + size)
+    owners.set(v, { buffer: buf, pool: this })
+    return v
+  }
+
   release (buf: Uint8Array): void {
     if (this.free.length < this.keep) this.free.push(buf)
   }
 }
 
-/** Hashes the chunk of `size` bytes held in `buffer` after the separator (as `acquire` lays it out), on the thread pool. */
-export async function digestBufferedChunk (buffer: Uint8Array, size: number): Promise<Uint8Array> {
-  return new Uint8Array(await webcrypto.subtle.digest('SHA-256', buffer.subarray(0, PREFIX + size)))
+/** The pooled buffer (and its pool) behind a view made by `ChunkBufferPool.view`, if `data` is one. */
+export function pooledBufferOf (data: BlockData): PooledBuffer | undefined {
+  return data instanceof Uint8Array ? owners.get(data) : undefined
+}
+
+/** Gives the buffer behind a pooled view back to its pool (nothing for other data). */
+export function releaseChunk (data: BlockData): void {
+  const owner = pooledBufferOf(data)
+  owner?.pool.release(owner.buffer)
+}
+
+/**
+ * Hashes the chunk of `size` bytes held in `buffer` after the separator (as `acquire` lays
+ * it out): one-shot SHA-256 on the event loop. Measured against WebCrypto's `digest` on the
+ * thread pool, this costs the loop about as much as handing the job over did (WebCrypto
+ * copies its input first) and allocates nothing.
+ */
+export function digestBufferedChunk (buffer: Uint8Array, size: number): Uint8Array {
+  const d = hash('sha256', buffer.subarray(0, PREFIX + size), 'buffer')
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
 }
 
 /** Where chunk bytes go in a pooled buffer. */
 export const CHUNK_OFFSET = PREFIX
 
 /**
- * A received chunk in a pooled buffer, verified against `expected` with SHA-256 running
- * on the thread pool (WebCrypto), so the event loop keeps moving bytes meanwhile.
- * Resolves with the chunk bytes (a view of the pooled buffer) when they hash right, or
- * undefined (the buffer already released) when they do not.
+ * A received chunk in a pooled buffer, verified against `expected`. Data already in a
+ * pooled buffer (streamed there by a session) is hashed in place; anything else is copied
+ * into one of `pool`'s first. Returns the chunk bytes (a view of the pooled buffer) and the
+ * buffer with the pool to give it back to once written, when they hash right; undefined
+ * (the buffer already released) when they do not.
  */
-export async function verifyIntoBuffer (pool: ChunkBufferPool, data: BlockData, expected: Uint8Array): Promise<{ bytes: Uint8Array, buffer: Uint8Array } | undefined> {
+export function verifyIntoBuffer (pool: ChunkBufferPool, data: BlockData, expected: Uint8Array): { bytes: Uint8Array } & PooledBuffer | undefined {
   const size = data.byteLength
   if (size > MAX_BLOCK_BYTES) return undefined
-  const buffer = pool.acquire()
-  if (data instanceof Uint8Array) buffer.set(data, PREFIX)
-  else {
-    let o = PREFIX
-    for (const piece of data) { buffer.set(piece, o); o += piece.byteLength }
+  let owner = pooledBufferOf(data)
+  let bytes = data as Uint8Array
+  if (owner === undefined) {
+    owner = { buffer: pool.acquire(), pool }
+    if (data instanceof Uint8Array) owner.buffer.set(data, PREFIX)
+    else {
+      let o = PREFIX
+      for (const piece of data) { owner.buffer.set(piece, o); o += piece.byteLength }
+    }
+    bytes = owner.buffer.subarray(PREFIX, PREFIX + size)
   }
-  let digest: Uint8Array
-  try {
-    digest = await digestBufferedChunk(buffer, size)
-  } catch (err) {
-    pool.release(buffer)
-    throw err
-  }
-  if (!equalBytes(digest, expected)) { pool.release(buffer); return undefined }
-  return { bytes: buffer.subarray(PREFIX, PREFIX + size), buffer }
+  if (!equalBytes(digestBufferedChunk(owner.buffer, size), expected)) { owner.pool.release(owner.buffer); return undefined }
+  return { bytes, ...owner }
 }
-

@@ -48,6 +48,12 @@ export const SERVE_READ_AHEAD = 2
  */
 export const MAX_PENDING_DELIVERIES = 64
 
+/**
+ * Chunk buffers (1 MiB each) a session created without a shared pool keeps for reuse: a
+ * quarter of a full window, enough to recycle the buffers of one peer's steady stream.
+ */
+export const SESSION_POOL_KEEP = 16
+
 /** Local chunk copies (read, verify, write) a downloader runs at once: 1 MiB buffer each. */
 export const LOCAL_COPY_CONCURRENCY = 4
 
@@ -75,6 +81,14 @@ export const MAX_PATH_BYTES = 4096
 export const INITIAL_WINDOW = 4
 export const MIN_WINDOW = 1
 export const MAX_WINDOW = 64
+
+/**
+ * A peer with requests in flight is refilled only once a 1/REFILL_DIVISOR of its window is
+ * free, so wants go out several to a frame (one noise seal, one socket write) instead of
+ * one per block received; with a full window that is 8 at a time while 56 MiB are still
+ * on their way, so the pipe never runs dry. An idle peer is refilled at once.
+ */
+export const REFILL_DIVISOR = 8
 
 /** The IC's chunk timeout: long enough for 1 MiB over a slow link. */
 export const DEFAULT_CHUNK_TIMEOUT_MS = 10_000

@@ -9,7 +9,7 @@ import type { ManifestBundle, MetaManifest } from './manifest.js'
 import { BlockKind, contiguous } from './messages.js'
 import type { CheckpointInfo } from './messages.js'
 import { LOCAL_COPY_CONCURRENCY, MAX_PENDING_DELIVERIES } from './constants.js'
-import { ChunkBufferPool, verifyIntoBuffer } from './block-buffers.js'
+import { ChunkBufferPool, releaseChunk, verifyIntoBuffer } from './block-buffers.js'
 import { FetchScheduler } from './scheduler.js'
 import type { EvictionReason } from './scheduler.js'
 import type { BlockSource } from './session.js'
@@ -75,6 +75,8 @@ export interface DownloaderOptions {
   /** Re-read and re-hash every file from disk before installing (default false: file hashes come from the chunk hashes verified on receipt). */
   reread?: boolean
   metrics?: StateSyncMetrics
+  /** Buffers for received chunks; pass the pool the sessions stream chunks into, so they are reused (default: a pool of its own). */
+  buffers?: ChunkBufferPool
   /** Told about peers that sent a wrong block (for scoring). */
   onBadBlock?(peer: string): void
 }
@@ -100,12 +102,13 @@ export class Downloader extends EventTarget {
   private fetchStarted = 0
   private readonly counts = { fetched: 0, copied: 0, resumed: 0, manifestBytes: 0 }
   /** Received chunks wait here (at most MAX_PENDING_DELIVERIES at once) between the network and the disk. */
-  private readonly buffers = new ChunkBufferPool(MAX_PENDING_DELIVERIES)
+  private readonly buffers: ChunkBufferPool
 
   constructor (opts: DownloaderOptions) {
     super()
     this.opts = opts
     this.metrics = opts.metrics ?? stateSyncMetrics(noopMetrics)
+    this.buffers = opts.buffers ?? new ChunkBufferPool(MAX_PENDING_DELIVERIES)
     this.progress = { chunksTotal: 0, chunksDone: 0, bytesTotal: 0, bytesDone: 0, bytesFetched: 0, bytesCopied: 0, peers: opts.sources.length, rate: 0 }
   }
 
@@ -281,13 +284,13 @@ export class Downloader extends EventTarget {
     await scheduler.fetchAll(groups.map(g => {
       // Set by a successful verify, taken by the delivery that always follows it (a task is
       // with one peer at a time, so one verification per group runs at once).
-      let verified: { bytes: Uint8Array, buffer: Uint8Array } | undefined
+      let verified: ReturnType<typeof verifyIntoBuffer>
       return {
         kind: BlockKind.CHUNK,
         hash: g.hash,
-        verify: async (bytes) => {
-          if (bytes.byteLength !== g.size) return false
-          verified = await verifyIntoBuffer(this.buffers, bytes, g.hash)
+        verify: (bytes) => {
+          if (bytes.byteLength !== g.size) { releaseChunk(bytes); return false }
+          verified = verifyIntoBuffer(this.buffers, bytes, g.hash)
           return verified !== undefined
         },
         deliver: async (_bytes, peer) => {
@@ -296,7 +299,7 @@ export class Downloader extends EventTarget {
           try {
             for (const i of g.indices) await pending.writeChunk(i, v.bytes)
           } finally {
-            this.buffers.release(v.buffer)
+            v.pool.release(v.buffer)
           }
           // The first index came over the network; duplicates of it count as copies.
           this.account(g.indices.slice(0, 1), g, 'fetched', peer)

@@ -22,7 +22,8 @@ export function encodeMessage (m: Partial<Message>): Uint8Array {
   return Message.encode({ ...emptyMessage(), ...m })
 }
 
-function varint (n: number): number[] {
+/** Unsigned LEB128, as protobuf and the length prefix use it. */
+export function varint (n: number): number[] {
   const out: number[] = []
   while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
   out.push(n)
@@ -65,16 +66,19 @@ function readVarint (b: Uint8Array, pos: number, end: number): { value: number, 
 }
 
 /** Frame bytes that hold every header of a one-block frame (tags, lengths, a 32-byte hash). */
-const BLOCK_HEADER_MAX = 64
+export const BLOCK_HEADER_MAX = 64
+
+/** Where the block bytes of a one-block frame start and how long they are. */
+export interface BlockFrameHeader { kind: BlockKind, hash: Uint8Array, dataOffset: number, dataLength: number }
 
 /**
- * Decodes a frame that carries exactly one block laid out as `encodeBlockMessage` writes
- * it, without joining its pieces: `data` is a view of the frame. Returns undefined for any
- * other frame (the caller then uses `decodeMessage`, which accepts every valid encoding).
+ * Parses the headers of a frame of `total` bytes that carries exactly one block laid out
+ * as `encodeBlockMessage` writes it, from its first bytes (`head`: all of them, or at least
+ * BLOCK_HEADER_MAX). Returns undefined for any other frame (the caller then decodes it with
+ * `decodeMessage`, which accepts every valid encoding); throws when the block is larger
+ * than MAX_BLOCK_BYTES.
  */
-export function decodeBlockFrame (frame: Uint8ArrayList): { kind: BlockKind, hash: Uint8Array, data: Uint8ArrayList } | undefined {
-  const total = frame.byteLength
-  const head = frame.subarray(0, Math.min(BLOCK_HEADER_MAX, total))
+export function parseBlockHeader (head: Uint8Array, total: number): BlockFrameHeader | undefined {
   const end = head.length
   if (head[0] !== 0x1a) return undefined
   const outer = readVarint(head, 1, end)
@@ -94,7 +98,19 @@ export function decodeBlockFrame (frame: Uint8ArrayList): { kind: BlockKind, has
   const len = readVarint(head, pos + 1, end)
   if (len === undefined || len.next + len.value !== total) return undefined
   if (len.value > MAX_BLOCK_BYTES) throw new ProtocolViolationError('block too large')
-  return { kind, hash, data: frame.sublist(len.next, total) }
+  return { kind, hash, dataOffset: len.next, dataLength: len.value }
+}
+
+/**
+ * Decodes a frame that carries exactly one block laid out as `encodeBlockMessage` writes
+ * it, without joining its pieces: `data` is a view of the frame. Returns undefined for any
+ * other frame (the caller then uses `decodeMessage`, which accepts every valid encoding).
+ */
+export function decodeBlockFrame (frame: Uint8ArrayList): { kind: BlockKind, hash: Uint8Array, data: Uint8ArrayList } | undefined {
+  const total = frame.byteLength
+  const h = parseBlockHeader(frame.subarray(0, Math.min(BLOCK_HEADER_MAX, total)), total)
+  if (h === undefined) return undefined
+  return { kind: h.kind, hash: h.hash, data: frame.sublist(h.dataOffset, total) }
 }
 
 /**

@@ -2,7 +2,7 @@ import { logger } from '@libp2p/logger'
 import { deferred } from './deferred.js'
 import { IcnetError } from '@icnet/types'
 import {
-  DEFAULT_CHUNK_TIMEOUT_MS, INITIAL_WINDOW, MAX_ATTEMPTS_PER_CHUNK, MAX_CONSECUTIVE_TIMEOUTS, MAX_WINDOW, MIN_WINDOW
+  DEFAULT_CHUNK_TIMEOUT_MS, INITIAL_WINDOW, MAX_ATTEMPTS_PER_CHUNK, MAX_CONSECUTIVE_TIMEOUTS, MAX_WINDOW, MIN_WINDOW, REFILL_DIVISOR
 } from './constants.js'
 import { NoPeersError, SyncAbortedError } from './errors.js'
 import { blockKey } from './messages.js'
@@ -45,6 +45,11 @@ export class PeerState {
   }
 
   get slots (): number { return Math.floor(this.window) - this.inFlight }
+
+  /** Free slots worth filling now: any when idle, else a batch of window / REFILL_DIVISOR (see there). */
+  get refillable (): boolean {
+    return this.inFlight === 0 ? this.slots > 0 : this.slots >= Math.max(1, Math.floor(this.window / REFILL_DIVISOR))
+  }
 
   /** Additive increase: +1 per success below the threshold (slow start), then +1 per window's worth. */
   onSuccess (): void {
@@ -127,17 +132,22 @@ export class FetchScheduler {
   private pump (): void {
     if (this.failure !== undefined) return
     if (this.outstanding === 0) { this.waiter?.resolve(); this.waiter = undefined; return }
-    // Hand out work one request at a time to the peer with the most free slots, so a fast
-    // peer (large window) takes a larger share without starving the others.
+    // Hand out work to the peer with the most free slots, so a fast peer (large window)
+    // takes a larger share without starving the others, filling all of its slots at once
+    // so its wants leave in one frame.
     const candidates = this.livePeers
     while (this.queue.length > 0 && this.deliveries < this.maxPendingDeliveries) {
       let best: PeerState | undefined
-      for (const p of candidates) if (p.slots > 0 && (best === undefined || p.slots > best.slots)) best = p
+      for (const p of candidates) if (p.refillable && (best === undefined || p.slots > best.slots)) best = p
       if (best === undefined) break
-      const idx = this.pickFor(best)
-      if (idx < 0) { candidates.splice(candidates.indexOf(best), 1); continue }
-      const [task] = this.queue.splice(idx, 1)
-      this.dispatch(best, task!)
+      while (best.slots > 0 && this.queue.length > 0) {
+        const idx = this.pickFor(best)
+        if (idx < 0) break
+        const [task] = this.queue.splice(idx, 1)
+        this.dispatch(best, task!)
+      }
+      // Full, or nothing left that it can serve: done with it for this round.
+      candidates.splice(candidates.indexOf(best), 1)
     }
     const inFlight = this.peers.reduce((n, p) => n + p.inFlight, 0)
     if (inFlight === 0 && this.deliveries === 0 && this.queue.length > 0) {

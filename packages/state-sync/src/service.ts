@@ -7,13 +7,15 @@ import { LruMap, noopMetrics, ProtocolViolationError, QueueFullError } from '@ic
 import type { Metrics } from '@icnet/types'
 import {
   ADVERT_TIMEOUT_MS, MAX_ADVERTISED_CHECKPOINTS, MAX_INBOUND_STREAMS, MAX_LEDGER_ENTRIES_PER_PEER, MAX_LEDGERS,
-  MAX_MESSAGE_BYTES, MAX_OUTBOUND_STREAMS, MAX_SCORED_PEERS, PROTOCOL, SERVE_READ_AHEAD
+  MAX_MESSAGE_BYTES, MAX_OUTBOUND_STREAMS, MAX_PENDING_DELIVERIES, MAX_SCORED_PEERS, PROTOCOL, SERVE_READ_AHEAD
 } from './constants.js'
 import { blockKey, decodeMessage, encodeBlockMessage, encodeMessage, Message } from './messages.js'
 import type { CheckpointInfo } from './messages.js'
 import { stateSyncMetrics } from './metrics.js'
 import type { StateSyncMetrics } from './metrics.js'
 import { PeerSession, READ_BUFFER_BYTES } from './session.js'
+import type { PeerSessionOptions } from './session.js'
+import { ChunkBufferPool } from './block-buffers.js'
 import type { CheckpointStore } from './store.js'
 import { verifyCatchUpPackage } from './cup.js'
 import type { CatchUpPackage, SubnetKeySource } from './cup.js'
@@ -125,11 +127,11 @@ export class StateSyncService implements Startable {
   peerScore (peer: string): number { return this.scores.get(peer) ?? 0 }
   isBanned (peer: string): boolean { return this.peerScore(peer) >= BAN_SCORE }
 
-  /** Opens a session stream to a peer for fetching blocks. */
-  async openSession (peer: PeerId, options?: AbortOptions): Promise<PeerSession> {
+  /** Opens a session stream to a peer for fetching blocks (`pool`: where received chunks go, see `PeerSessionOptions`). */
+  async openSession (peer: PeerId, options?: AbortOptions & PeerSessionOptions): Promise<PeerSession> {
     const conn = await this.components.connectionManager.openConnection(peer, options)
     const stream = await conn.newStream(PROTOCOL, options)
-    return new PeerSession(stream, peer.toString())
+    return new PeerSession(stream, peer.toString(), { pool: options?.pool })
   }
 
   /** Asks a peer which checkpoints it serves. */
@@ -175,8 +177,10 @@ export class StateSyncService implements Startable {
     const target = { height: opts.cup.height, stateHash: opts.cup.stateHash }
     const candidates = (opts.peers ?? await this.peersServing(target.stateHash, { signal: opts.signal }))
       .filter(p => !this.isBanned(p.toString()))
+    // One pool for the sessions and the downloader: chunks arrive in its buffers and go back to it once written.
+    const buffers = new ChunkBufferPool(MAX_PENDING_DELIVERIES)
     const sessions = (await Promise.all(candidates.map(async p => {
-      try { return await this.openSession(p, { signal: opts.signal }) } catch (err: any) {
+      try { return await this.openSession(p, { signal: opts.signal, pool: buffers }) } catch (err: any) {
         log('cannot open a session to %p: %s', p, err.message)
         return undefined
       }
@@ -192,6 +196,7 @@ export class StateSyncService implements Startable {
       chunkTimeoutMs: opts.chunkTimeoutMs,
       maxWindow: opts.maxWindow,
       reread: opts.reread,
+      buffers,
       metrics: this.metrics,
       onBadBlock: (peer) => { this.penalize(peer, 'bad_block') }
     })

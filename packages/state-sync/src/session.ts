@@ -1,10 +1,11 @@
 import { logger } from '@libp2p/logger'
 import { deferred } from './deferred.js'
-import { lpStream } from '@libp2p/utils'
-import type { Stream } from '@libp2p/interface'
+import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { IcnetError } from '@icnet/types'
-import { MAX_MESSAGE_BYTES, MAX_WANTLIST_ENTRIES } from './constants.js'
-import { blockKey, decodeBlockFrame, decodeMessage, encodeMessage, Message } from './messages.js'
+import { ChunkBufferPool, releaseChunk } from './block-buffers.js'
+import { MAX_MESSAGE_BYTES, MAX_WANTLIST_ENTRIES, SESSION_POOL_KEEP } from './constants.js'
+import { FrameReader } from './frame-reader.js'
+import { blockKey, encodeMessage, Message, varint } from './messages.js'
 import type { BlockData, BlockKind } from './messages.js'
 
 const log = logger('icnet:state-sync:session')
@@ -31,25 +32,60 @@ interface Want {
   promise: Promise<BlockData | null>
 }
 
-/** Frames buffered while the reader is busy: a few full frames, then the stream is reset. */
+/**
+ * Unread bytes a session may hold: it never pauses its stream and takes frames apart as
+ * they arrive, so this is one frame in progress; kept for the serving side's reader.
+ */
 export const READ_BUFFER_BYTES = MAX_MESSAGE_BYTES * 8
+
+export interface PeerSessionOptions {
+  /**
+   * Where received chunks are streamed to; they go back to it once written. Default: a
+   * pool of the session's own that keeps SESSION_POOL_KEEP buffers. `StateSyncService.sync`
+   * passes one pool to all its sessions.
+   */
+  pool?: ChunkBufferPool
+}
 
 /**
  * The client side of one session stream: want-block entries go out (batched per tick),
- * blocks and dont-have presences come back and settle the matching want.
+ * blocks and dont-have presences come back and settle the matching want. Incoming bytes
+ * are taken apart as they arrive (`FrameReader`): a chunk's bytes go straight into a
+ * pooled buffer, where the downloader hashes and writes them.
  */
 export class PeerSession implements BlockSource {
   readonly peer: string
   private readonly pending = new Map<string, Want>()
   private outbox: Message.WantEntry[] = []
   private flushScheduled = false
+  private waitingForDrain = false
   private closedWith?: Error
-  private readonly lp
+  private readonly pool: ChunkBufferPool
+  private readonly reader: FrameReader
+  private readonly onMessage = (evt: StreamMessageEvent): void => {
+    try { this.reader.push(evt.data) } catch (err) { this.fail(err as Error) }
+  }
 
-  constructor (private readonly stream: Stream, peer: string) {
+  private readonly onRemoteClose = (): void => { this.fail(new PeerGoneError('remote closed the session')) }
+  private readonly onClose = (evt: StreamCloseEvent): void => { this.fail(evt.error ?? new PeerGoneError('session stream closed')) }
+  private readonly onDrain = (): void => { this.waitingForDrain = false; this.flush() }
+
+  constructor (private readonly stream: Stream, peer: string, opts: PeerSessionOptions = {}) {
     this.peer = peer
-    this.lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: READ_BUFFER_BYTES })
-    void this.readLoop()
+    this.pool = opts.pool ?? new ChunkBufferPool(SESSION_POOL_KEEP)
+    this.reader = new FrameReader({
+      block: (kind, hash, data) => { this.settle(blockKey(kind, hash), data) },
+      message: (m) => {
+        for (const b of m.blocks) this.settle(blockKey(b.kind, b.hash), b.data)
+        for (const p of m.presences) {
+          if (p.type === Message.PresenceType.DONT_HAVE) this.settle(blockKey(p.kind, p.hash), null)
+        }
+      }
+    }, this.pool)
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('remoteCloseWrite', this.onRemoteClose)
+    stream.addEventListener('close', this.onClose)
+    stream.addEventListener('drain', this.onDrain)
   }
 
   get closed (): boolean { return this.closedWith !== undefined }
@@ -85,39 +121,32 @@ export class PeerSession implements BlockSource {
     if (this.flushScheduled) return
     this.flushScheduled = true
     // Batch every want issued in this tick into one frame (one noise seal, one socket write).
-    queueMicrotask(() => { this.flush() })
+    queueMicrotask(() => { this.flushScheduled = false; this.flush() })
   }
 
+  /** Sends the outbox in frames of up to MAX_WANTLIST_ENTRIES; waits for 'drain' when the stream asks for it. */
   private flush (): void {
-    this.flushScheduled = false
-    while (this.outbox.length > 0 && this.closedWith === undefined) {
-      const wantlist = this.outbox.splice(0, MAX_WANTLIST_ENTRIES)
-      this.lp.write(encodeMessage({ wantlist })).catch(err => { this.fail(err) })
-    }
-  }
-
-  private async readLoop (): Promise<void> {
     try {
-      for (;;) {
-        const frame = await this.lp.read()
-        // Block frames (nearly all the traffic) are taken apart in place: the block bytes
-        // stay in the pieces they were decrypted into, to be hashed and written from there.
-        const block = decodeBlockFrame(frame)
-        if (block !== undefined) { this.settle(blockKey(block.kind, block.hash), block.data); continue }
-        const m = decodeMessage(frame)
-        for (const b of m.blocks) this.settle(blockKey(b.kind, b.hash), b.data)
-        for (const p of m.presences) {
-          if (p.type === Message.PresenceType.DONT_HAVE) this.settle(blockKey(p.kind, p.hash), null)
-        }
+      while (this.outbox.length > 0 && this.closedWith === undefined && !this.waitingForDrain) {
+        const wantlist = this.outbox.splice(0, MAX_WANTLIST_ENTRIES)
+        const body = encodeMessage({ wantlist })
+        const frame = new Uint8Array(varint(body.length).length + body.length)
+        frame.set(varint(body.length), 0)
+        frame.set(body, frame.length - body.length)
+        if (!this.stream.send(frame)) this.waitingForDrain = true
       }
-    } catch (err: any) {
-      this.fail(err)
+    } catch (err) {
+      this.fail(err as Error)
     }
   }
 
   private settle (key: string, data: BlockData | null): void {
     const want = this.pending.get(key)
-    if (want === undefined) return // late reply to a cancelled want
+    if (want === undefined) {
+      // A late reply to a cancelled want: its buffer can be reused at once.
+      if (data !== null) releaseChunk(data)
+      return
+    }
     this.pending.delete(key)
     want.resolve(data)
   }
@@ -126,6 +155,10 @@ export class PeerSession implements BlockSource {
     if (this.closedWith !== undefined) return
     this.closedWith = err
     log('session with %s ended: %s', this.peer, err.message)
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('remoteCloseWrite', this.onRemoteClose)
+    this.stream.removeEventListener('close', this.onClose)
+    this.stream.removeEventListener('drain', this.onDrain)
     const gone = new PeerGoneError(`session with ${this.peer} ended`, { cause: err })
     for (const w of this.pending.values()) w.reject(gone)
     this.pending.clear()

@@ -1,4 +1,4 @@
-import { copyFile, constants as fsConstants, link, mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { copyFile, constants as fsConstants, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -114,6 +114,20 @@ async function writeBlock (fh: FileHandle, data: BlockData, offset: number): Pro
  */
 const READ_HANDLES = 64
 const WRITE_HANDLES = 64
+
+/** File creations (and install's size checks) in flight at once: enough to keep libuv's 4 pool threads busy. */
+const FILE_SETUP_CONCURRENCY = 16
+
+/** Runs `fn(0..count-1)` with at most `limit` calls in flight; rejects with the first failure. */
+async function forEachLimited (count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  let failed = false
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, async () => {
+    while (!failed && next < count) {
+      try { await fn(next++) } catch (err) { failed = true; throw err }
+    }
+  }))
+}
 
 /**
  * A file-system checkpoint store:
@@ -313,13 +327,16 @@ class FsPendingCheckpoint implements PendingCheckpoint {
   async open (): Promise<void> {
     const { fileTable, chunkTable } = this.bundle.manifest
     // Every file gets its final size up front (sparse), so chunks can land in any order.
-    for (const f of fileTable) {
-      const p = localPath(this.dir, f.relativePath)
-      await mkdir(dirname(p), { recursive: true })
-      const st = await stat(p).catch(() => undefined)
-      if (st === undefined) await writeFile(p, new Uint8Array(0))
-      if (st?.size !== f.sizeBytes) await truncate(p, f.sizeBytes)
-    }
+    // A checkpoint has a file per canister memory, queue…: thousands of small files, so
+    // they are created FILE_SETUP_CONCURRENCY at a time, with one mkdir per directory.
+    const paths = fileTable.map(f => localPath(this.dir, f.relativePath))
+    for (const d of new Set(paths.map(p => dirname(p)))) await mkdir(d, { recursive: true })
+    await forEachLimited(fileTable.length, FILE_SETUP_CONCURRENCY, async i => {
+      // O_CREAT without O_TRUNC keeps what an earlier partial download wrote; ftruncate to
+      // the size it already has is a no-op.
+      const fh = await open(paths[i]!, fsConstants.O_CREAT | fsConstants.O_WRONLY)
+      try { await fh.truncate(fileTable[i]!.sizeBytes) } finally { await fh.close() }
+    })
     // Resume: a journaled chunk counts only if what is on disk still hashes right.
     const journal = await readFile(this.journalPath).catch(() => new Uint8Array(0))
     const view = new DataView(journal.buffer, journal.byteOffset, journal.byteLength)
@@ -399,7 +416,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
       for (const i of indices) {
         const c = chunkTable[i]!
         const got = await readInto(fh, buffer, CHUNK_OFFSET, c.sizeBytes, c.offset)
-        if (got !== c.sizeBytes || !equalBytes(await digestBufferedChunk(buffer, c.sizeBytes), c.hash)) { ok = false; break }
+        if (got !== c.sizeBytes || !equalBytes(digestBufferedChunk(buffer, c.sizeBytes), c.hash)) { ok = false; break }
       }
     } finally { await fh.close() }
     if (!ok) {
@@ -443,7 +460,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
     await this.close()
     const perFile: ChunkEntry[][] = fileTable.map(() => [])
     for (const c of chunkTable) perFile[c.fileIndex]!.push(c)
-    for (let i = 0; i < fileTable.length; i++) {
+    await forEachLimited(fileTable.length, FILE_SETUP_CONCURRENCY, async i => {
       const f = fileTable[i]!
       const st = await stat(localPath(this.dir, f.relativePath))
       if (st.size !== f.sizeBytes) throw new InstallVerificationError(`${f.relativePath} has the wrong size`)
@@ -457,7 +474,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
         } finally { await fh.close() }
       }
       if (!equalBytes(fileHash(chunks), f.hash)) throw new InstallVerificationError(`${f.relativePath} does not hash to the manifest`)
-    }
+    })
     await this.store.installFrom(this.dir, this.info, this.bundle)
     await rm(this.journalPath, { force: true })
   }

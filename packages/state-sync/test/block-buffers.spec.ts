@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { chunkHash, MAX_BLOCK_BYTES } from '../src/index.js'
-import { ChunkBufferPool, verifyIntoBuffer } from '../src/block-buffers.js'
+import { ChunkBufferPool, pooledBufferOf, verifyIntoBuffer } from '../src/block-buffers.js'
 import { inPieces } from './helpers.js'
 
-describe('chunk buffers (verify on the thread pool)', () => {
+describe('chunk buffers (verify in a pooled buffer)', () => {
   it('property: accepts exactly the bytes that hash to the expected chunk hash, however they arrived', async () => {
     const pool = new ChunkBufferPool(4)
     await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 5000 }), fc.array(fc.nat(), { maxLength: 6 }), fc.boolean(), async (data, cuts, tamper) => {
@@ -38,6 +38,20 @@ describe('chunk buffers (verify on the thread pool)', () => {
     const extra = [pool.acquire(), pool.acquire(), pool.acquire()]
     for (const b of [second.buffer, ...extra]) pool.release(b)
     assert.equal(pool.idle, 2)
+  })
+
+  it('hashes a chunk already streamed into a pooled buffer in place, and releases it when it is wrong', () => {
+    const pool = new ChunkBufferPool(2)
+    const view = pool.view(5)
+    view.set([1, 2, 3, 4, 5])
+    const ok = verifyIntoBuffer(pool, view, chunkHash(Uint8Array.of(1, 2, 3, 4, 5)))
+    assert.ok(ok !== undefined)
+    assert.equal(ok.bytes, view, 'no copy')
+    assert.equal(ok.buffer, pooledBufferOf(view)!.buffer)
+    assert.equal(ok.pool, pool)
+    const bad = pool.view(3)
+    assert.equal(verifyIntoBuffer(pool, bad, chunkHash(Uint8Array.of(9, 9, 9))), undefined)
+    assert.equal(pool.idle, 1)
   })
 
   it('refuses a block larger than any chunk before copying it', async () => {

@@ -1,0 +1,34 @@
+/** Pieces `bench state-sync` and its peer processes (`_state-sync-peer.ts`) share. */
+import type { Stream } from '@libp2p/interface'
+import { createTestNode } from '@icnet/test-utils'
+import type { MemoryBlockstore } from 'blockstore-core'
+
+export const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
+
+/** Waits for the stream's 'drain' event (`stream.onDrain()` gives no backpressure after the first drain). */
+export async function waitDrain (s: Stream): Promise<void> {
+  if (!s.writableNeedsDrain) return
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => { s.removeEventListener('drain', ok); s.removeEventListener('close', ko) }
+    const ok = (): void => { done(); resolve() }
+    const ko = (): void => { done(); reject(new Error('stream closed')) }
+    s.addEventListener('drain', ok)
+    s.addEventListener('close', ko)
+  })
+}
+
+/**
+ * Helia's package entry (and @helia/libp2p) load undici through @libp2p/http, which needs
+ * Node 22. The Helia class itself does not, so load it from its module file and give it
+ * our own libp2p node (what @helia/libp2p's withLibp2pLight does, minus the HTTP bits).
+ */
+export async function heliaNode (blockstore: MemoryBlockstore): Promise<any> {
+  const { Helia } = await import(import.meta.resolve('helia').replace(/index\.js$/, 'helia.js'))
+  const { withBitswap } = await import('@helia/bitswap')
+  const libp2p = await createTestNode()
+  const helia: any = new Helia({ name: 'helia', version: 'bench', blockstore, routers: [] })
+  Object.defineProperty(helia, 'libp2p', { value: libp2p, enumerable: true })
+  withBitswap(helia)
+  await helia.start()
+  return helia
+}
