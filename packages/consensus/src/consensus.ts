@@ -219,6 +219,7 @@ export class Consensus {
       const r = this.round(h)
       if (r == null) continue
       r.signed = { ...rec, notarized: [...rec.notarized] }
+      this.restoreOwnProposals(h, r)
     }
     this.running = true
     this.transport.onArtifact((kind, bytes) => { this.receive(kind, bytes) })
@@ -227,6 +228,29 @@ export class Consensus {
     this.log('started at finalized height %d (CUP %d, delivered %d)', this.tip.height, this.cupHeight, this.delivered)
     void this.catchUp()
     this.scheduleStep()
+  }
+
+  /**
+   * The blocks this node proposed at `h` before it stopped go back into the
+   * round, to be validated like any proposal once the beacon is known; the
+   * node then re-makes the shares its record says it signed for them. Without
+   * them a round the node had proposed in stayed empty after a restart: the
+   * record forbids a second proposal, and in a subnet whose other members
+   * lost the block as well (one node, or all restarted) nobody else has it.
+   * A record that says `proposed` without the block is from a node that
+   * stopped before sending it (proposals are stored before they are sent), so
+   * the node may propose again.
+   */
+  private restoreOwnProposals (h: number, r: Round): void {
+    const own = r.signed.proposals ?? []
+    r.signed.proposed = own.length > 0
+    for (const bytes of own) {
+      const proposal = BlockProposal.decode(bytes, { limits: { block: { payload: MAX_PAYLOAD_SECTIONS } } })
+      if (proposal.block == null || Number(proposal.block.height) !== h || proposal.signer !== this.signer.index) continue
+      const hash = blockHash(proposal.block)
+      const key = toHex(hash)
+      r.pending.set(key, { proposal, bytes, hash, key, height: h })
+    }
   }
 
   async stop (): Promise<void> {
@@ -787,7 +811,6 @@ export class Consensus {
     const parent = this.parentOf(h)
     if (parent === undefined) return
     r.signed.proposed = true
-    await this.store.putSigned(h, r.signed)
     const time = Math.max(this.now(), Number(parent.proposal.block!.time))
     const ctx = this.payloadContext(h, time, parent.hash)
     const payload: PayloadSection[] = []
@@ -802,14 +825,20 @@ export class Consensus {
       }
     }
     const variants = this.init.faults?.equivocate === true ? 2 : 1
+    const made: Proposed[] = []
     for (let v = 0; v < variants; v++) {
       const block = { parent: parent.hash, height: BigInt(h), rank: myRank, time: BigInt(time + v), beacon: r.beaconHash!, payload }
       const hash = blockHash(block)
       const proposal: BlockProposal = { block, signer: this.signer.index, signature: this.signer.sign(proposalMessage(hash)) }
-      const bytes = BlockProposal.encode(proposal)
-      r.proposals.set(toHex(hash), { proposal, bytes, hash, key: toHex(hash), height: h })
-      r.own.push({ kind: 'block-proposal', bytes })
-      this.send('block-proposal', bytes)
+      made.push({ proposal, bytes: BlockProposal.encode(proposal), hash, key: toHex(hash), height: h })
+    }
+    // Durable before anyone sees it: a restarted node offers this same block again, never a second one.
+    r.signed.proposals = made.map(p => p.bytes)
+    await this.store.putSigned(h, r.signed)
+    for (const p of made) {
+      r.proposals.set(p.key, p)
+      r.own.push({ kind: 'block-proposal', bytes: p.bytes })
+      this.send('block-proposal', p.bytes)
     }
   }
 
@@ -828,10 +857,13 @@ export class Consensus {
     // Notaries back only the best rank they have seen, never a worse one than they already backed.
     if (minRank > r.minSignedRank) return
     for (const p of due) {
-      if (p.proposal.block!.rank !== minRank || r.signed.notarized.includes(p.key)) continue
-      r.signed.notarized.push(p.key)
+      if (p.proposal.block!.rank !== minRank || r.notarShares.get(p.key)?.has(this.signer.index) === true) continue
+      // Signed before a restart (the record says so) but the share was lost with the process: the same share again.
+      if (!r.signed.notarized.includes(p.key)) {
+        r.signed.notarized.push(p.key)
+        await this.store.putSigned(h, r.signed)
+      }
       r.minSignedRank = minRank
-      await this.store.putSigned(h, r.signed)
       const signature = this.signer.sign(notarizationMessage(BigInt(h), p.hash))
       this.addOwnShare(r, 'notarization', p.key, signature)
       const bytes = BlockShare.encode({ height: BigInt(h), block: p.hash, signer: this.signer.index, signature })
@@ -851,8 +883,12 @@ export class Consensus {
     let targets: string[]
     if (this.init.faults?.equivocate === true) {
       targets = notarized.filter(k => r.finalShares.get(k)?.has(this.signer.index) !== true)
+    } else if (r.signed.finalized !== undefined) {
+      // Signed before a restart: the share went with the process; the same one again once that block is notarized here.
+      const key = r.signed.finalized
+      if (r.finalShares.get(key)?.has(this.signer.index) === true || !notarized.includes(key)) return
+      targets = [key]
     } else {
-      if (r.signed.finalized !== undefined) return
       const mine = r.signed.notarized
       if (mine.length > 1) return
       const target = mine.length === 1 ? mine[0]! : notarized.sort()[0]!
@@ -860,8 +896,10 @@ export class Consensus {
       targets = [target]
     }
     for (const key of targets) {
-      r.signed.finalized = key
-      await this.store.putSigned(h, r.signed)
+      if (r.signed.finalized !== key) {
+        r.signed.finalized = key
+        await this.store.putSigned(h, r.signed)
+      }
       const p = r.proposals.get(key)!
       const signature = this.signer.sign(finalizationMessage(BigInt(h), p.hash))
       this.addOwnShare(r, 'finalization', key, signature)

@@ -9,6 +9,13 @@ export interface SignedRecord {
   finalized?: string
   /** Whether this node proposed a block at this height. */
   proposed?: boolean
+  /**
+   * The encoded proposals this node made at this height, stored with the
+   * record before they are sent: after a restart the node offers the same
+   * block again (and re-makes its shares for it) instead of either staying
+   * silent or proposing a second, conflicting block. Written once per height.
+   */
+  proposals?: Uint8Array[]
 }
 
 /** One finalized height as stored: the block proposal, the beacon of that height, and the finalization if it was finalized directly. */
@@ -56,7 +63,10 @@ function heightOf (key: string): number {
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
-function encodeSigned (r: SignedRecord): Uint8Array { return enc.encode(JSON.stringify(r)) }
+function encodeSigned (r: SignedRecord): Uint8Array {
+  const { proposals: _, ...rest } = r
+  return enc.encode(JSON.stringify(rest))
+}
 function decodeSigned (b: Uint8Array): SignedRecord {
   try {
     const v = JSON.parse(dec.decode(b))
@@ -65,6 +75,28 @@ function decodeSigned (b: Uint8Array): SignedRecord {
   } catch (err) {
     throw new InvalidEncodingError('consensus store: corrupt signing record', { cause: err })
   }
+}
+
+/** Frames a list of proposals as: (u32 length ‖ bytes)*. */
+function encodeProposals (list: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(list.reduce((n, p) => n + 4 + p.length, 0))
+  const dv = new DataView(out.buffer)
+  let at = 0
+  for (const p of list) { dv.setUint32(at, p.length); out.set(p, at + 4); at += 4 + p.length }
+  return out
+}
+
+function decodeProposals (b: Uint8Array): Uint8Array[] {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const out: Uint8Array[] = []
+  for (let at = 0; at < b.length;) {
+    if (at + 4 > b.length) throw new InvalidEncodingError('consensus store: truncated proposal length')
+    const len = dv.getUint32(at)
+    if (at + 4 + len > b.length) throw new InvalidEncodingError('consensus store: truncated own proposal')
+    out.push(b.slice(at + 4, at + 4 + len))
+    at += 4 + len
+  }
+  return out
 }
 
 /** Frames a finalized entry as: u32 proposal length ‖ proposal ‖ u32 beacon length ‖ beacon ‖ finalization. */
@@ -117,7 +149,11 @@ export class LmdbConsensusStore implements ConsensusStore {
     const floor = state.top?.height ?? 0
     for (const { key, value } of this.db.getRange({ start: 's:', end: 's;' })) {
       const h = heightOf(key)
-      if (h > floor) state.signed.set(h, decodeSigned(new Uint8Array(value)))
+      if (h <= floor) continue
+      const record = decodeSigned(new Uint8Array(value))
+      const proposals = this.db.get(heightKey('p', h))
+      if (proposals != null) record.proposals = decodeProposals(new Uint8Array(proposals))
+      state.signed.set(h, record)
     }
     return state
   }
@@ -132,13 +168,23 @@ export class LmdbConsensusStore implements ConsensusStore {
   }
 
   async putSigned (height: number, record: SignedRecord): Promise<void> {
-    await this.db.put(heightKey('s', height), encodeSigned(record))
+    const proposalsKey = heightKey('p', height)
+    // Proposals are large and made once per height: written with the first record that has them, in the same commit.
+    const proposals = record.proposals !== undefined && record.proposals.length > 0 && !this.db.doesExist(proposalsKey) ? encodeProposals(record.proposals) : undefined
+    if (proposals === undefined) {
+      await this.db.put(heightKey('s', height), encodeSigned(record))
+      return
+    }
+    await this.db.transaction(() => {
+      this.db.put(proposalsKey, proposals)
+      this.db.put(heightKey('s', height), encodeSigned(record))
+    })
   }
 
   async putCup (height: number, cup: Uint8Array): Promise<void> {
     await this.db.transaction(() => {
       this.db.put('cup', cup)
-      for (const prefix of ['f', 's']) {
+      for (const prefix of ['f', 's', 'p']) {
         for (const key of this.db.getKeys({ start: `${prefix}:`, end: heightKey(prefix, height) })) this.db.remove(key)
       }
     })
@@ -172,7 +218,11 @@ export class MemoryConsensusStore implements ConsensusStore {
 
   async putFinalized (entry: StoredFinalized): Promise<void> { this.finalized.set(entry.height, entry) }
   async getFinalized (height: number): Promise<StoredFinalized | undefined> { return this.finalized.get(height) }
-  async putSigned (height: number, record: SignedRecord): Promise<void> { this.signed.set(height, { ...record, notarized: [...record.notarized] }) }
+  async putSigned (height: number, record: SignedRecord): Promise<void> {
+    const copy: SignedRecord = { ...record, notarized: [...record.notarized] }
+    if (record.proposals !== undefined) copy.proposals = [...record.proposals]
+    this.signed.set(height, copy)
+  }
   async putCup (height: number, cup: Uint8Array): Promise<void> {
     this.cup = cup
     for (const h of [...this.finalized.keys()]) if (h < height) this.finalized.delete(h)
