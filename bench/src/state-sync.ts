@@ -18,6 +18,7 @@
  */
 import '@icnet/types/polyfill'
 import { fork } from 'node:child_process'
+import { setMaxListeners } from 'node:events'
 import type { ChildProcess } from 'node:child_process'
 import { randomFillSync, randomInt } from 'node:crypto'
 import { cp, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
@@ -56,7 +57,7 @@ const layout = argStr('layout', 'process')
 if (layout !== 'process' && layout !== 'single') throw new Error('--layout is process or single')
 const remote = layout === 'process'
 const seederProcCount = Math.max(1, arg('seeder-procs', 1))
-/** Writes a V8 CPU profile of this process over the last round's sync to this path (for finding where the downloader's time goes). */
+/** Writes V8 CPU profiles of this process over the last round's sync to this path, and its raw stream beside it (`.raw.cpuprofile`). */
 const profilePath = args.includes('--profile') ? argStr('profile', 'state-sync.cpuprofile') : undefined
 /** Runs the peer processes under `--cpu-prof`, writing their profiles into this directory. */
 const peerProfileDir = args.includes('--profile-peers') ? argStr('profile-peers', '.') : undefined
@@ -292,6 +293,8 @@ async function heliaFetch (client: any, cids: CID[]): Promise<{ mbps: number, by
   let next = 0
   let got = 0
   const signal = AbortSignal.timeout(300_000)
+  // 64 gets share the signal: more listeners than Node's leak warning expects, on purpose.
+  setMaxListeners(Infinity, signal)
   await Promise.all(Array.from({ length: 64 }, async () => {
     while (next < cids.length) {
       const cid = cids[next++]!
@@ -384,9 +387,10 @@ async function main (): Promise<void> {
     let client!: Libp2p<{ stateSync: StateSyncService }>
     let peers: PeerId[] = []
     for (let r = 1; r <= rounds; r++) {
+      const rawProfile = r === rounds && profilePath !== undefined ? `${profilePath.replace(/\.cpuprofile$/, '')}.raw.cpuprofile` : undefined
       const raw = rawWriter !== undefined
-        ? await withCpuOf([rawWriter.proc], async () => await rawStreamRemote(rawWriter!.proc, rawWriter!.addr, total))
-        : await withCpuOf([], async () => await rawStreamLocal(total))
+        ? await withCpuOf([rawWriter.proc], async () => await profiled(rawProfile, async () => await rawStreamRemote(rawWriter!.proc, rawWriter!.addr, total)))
+        : await withCpuOf([], async () => await profiled(rawProfile, async () => await rawStreamLocal(total)))
       if (client !== undefined) {
         await stopAll([client])
         nodes.splice(nodes.indexOf(client), 1)
