@@ -124,3 +124,140 @@ function mapDigest (map: HashableMap): Digest {
 export function requestIdOf (content: HashableMap): Uint8Array {
   return hashOfMap(content)
 }
+
+/**
+ * The request id of an authentication envelope, read straight from its CBOR
+ * bytes: `hash_of_map` of its `content`, without building the decoded values.
+ * The signing thread computes the ids of anonymous queries this way (the
+ * event loop never needs them). The bytes must already have been accepted by
+ * `parseEnvelope` (definite lengths, text keys, no floats, booleans or
+ * nulls); anything else throws a RangeError.
+ */
+export function requestIdOfEnvelope (body: Uint8Array): Uint8Array {
+  const r = new CborCursor(body)
+  const entries = r.head(MAJOR_MAP)
+  for (let i = 0; i < entries; i++) {
+    const key = r.text()
+    if (key === 'content') return toBytes(r.mapDigest())
+    r.skip()
+  }
+  throw new RangeError('the envelope has no content')
+}
+
+const MAJOR_UINT = 0
+const MAJOR_BYTES = 2
+const MAJOR_TEXT = 3
+const MAJOR_ARRAY = 4
+const MAJOR_MAP = 5
+const MAJOR_TAG = 6
+const SELF_DESCRIBE_TAG = 55799
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** A reader over CBOR bytes that hashes items as the representation-independent hash defines. */
+class CborCursor {
+  readonly #b: Buffer
+  #at = 0
+  /** The major type and argument of the last head read. */
+  #major = 0
+  #argument = 0
+  /** The argument when it does not fit a safe integer (a 64-bit natural). */
+  #big: bigint | undefined
+
+  constructor (bytes: Uint8Array) {
+    this.#b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  /** Reads an item's head (after any self-describe tags), of major type `major` when given, and returns its argument. */
+  head (major?: number): number {
+    this.#rawHead()
+    while (this.#major === MAJOR_TAG) {
+      if (this.#argument !== SELF_DESCRIBE_TAG) throw new RangeError('unexpected CBOR tag')
+      this.#rawHead()
+    }
+    if (major !== undefined && this.#major !== major) throw new RangeError(`expected CBOR major type ${major}, found ${this.#major}`)
+    return this.#argument
+  }
+
+  #rawHead (): void {
+    const b = this.#b
+    if (this.#at >= b.length) throw new RangeError('CBOR is truncated')
+    const first = b[this.#at++]!
+    const info = first & 0x1f
+    this.#major = first >> 5
+    this.#big = undefined
+    if (info < 24) {
+      this.#argument = info
+      return
+    }
+    const width = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
+    if (width === 0) throw new RangeError('indefinite or reserved CBOR lengths are not hashable')
+    if (width > b.length - this.#at) throw new RangeError('CBOR is truncated')
+    if (width === 8) {
+      const v = b.readBigUInt64BE(this.#at)
+      if (v <= MAX_SAFE) this.#argument = Number(v)
+      else {
+        this.#argument = Number.MAX_SAFE_INTEGER
+        this.#big = v
+      }
+    } else this.#argument = b.readUIntBE(this.#at, width)
+    this.#at += width
+  }
+
+  #payload (n: number): Buffer {
+    if (n > this.#b.length - this.#at) throw new RangeError('CBOR is truncated')
+    const out = this.#b.subarray(this.#at, this.#at + n)
+    this.#at += n
+    return out
+  }
+
+  text (): string {
+    return this.#payload(this.head(MAJOR_TEXT)).toString('utf8')
+  }
+
+  /** The digest of the next item. */
+  digest (): Digest {
+    const n = this.head()
+    switch (this.#major) {
+      case MAJOR_UINT: return sha256(leb128(this.#big ?? n))
+      case MAJOR_BYTES: {
+        const bytes = this.#payload(n)
+        return n === 1 && bytes[0] === 0x04 ? ANONYMOUS_HASH : sha256(bytes)
+      }
+      case MAJOR_TEXT: {
+        const bytes = this.#payload(n)
+        // Recurring values are ASCII: their latin1 reading finds the cached hash; other text is hashed as its bytes.
+        return textHashes.get(bytes.toString('latin1')) ?? sha256(bytes)
+      }
+      case MAJOR_ARRAY: {
+        let joined = ''
+        for (let i = 0; i < n; i++) joined += this.digest()
+        return digestOfDigests(joined)
+      }
+      case MAJOR_MAP: return this.#mapEntries(n)
+      default: throw new RangeError(`CBOR major type ${this.#major} has no representation-independent hash`)
+    }
+  }
+
+  /** The digest of the next item, which must be a map. */
+  mapDigest (): Digest {
+    return this.#mapEntries(this.head(MAJOR_MAP))
+  }
+
+  #mapEntries (n: number): Digest {
+    const pairs: string[] = new Array(n)
+    for (let i = 0; i < n; i++) {
+      const key = this.#payload(this.head(MAJOR_TEXT))
+      pairs[i] = (keyHashes.get(key.toString('latin1')) ?? sha256(key)) + this.digest()
+    }
+    pairs.sort()
+    return digestOfDigests(pairs.join(''))
+  }
+
+  /** Steps over the next item. */
+  skip (): void {
+    const n = this.head()
+    if (this.#major === MAJOR_BYTES || this.#major === MAJOR_TEXT) this.#payload(n)
+    else if (this.#major === MAJOR_ARRAY) for (let i = 0; i < n; i++) this.skip()
+    else if (this.#major === MAJOR_MAP) for (let i = 0; i < 2 * n; i++) this.skip()
+  }
+}

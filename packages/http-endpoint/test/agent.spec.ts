@@ -88,6 +88,12 @@ describe('@dfinity/agent against the HTTP endpoint', function () {
         assert.ok(lookupResultToBuffer(certificate.lookup_path(['time'])) !== undefined)
       })
 
+      it('concurrent queries (answered by the signing thread while others are in progress) verify', async () => {
+        const actor: Counter = Actor.createActor(counterIdl, { agent, canisterId })
+        const texts = Array.from({ length: 24 }, (_, i) => `concurrent ${i}`)
+        assert.deepEqual(await Promise.all(texts.map(async t => await actor.echo(t))), texts)
+      })
+
       it('readState of time and module hash', async () => {
         const paths = [[new TextEncoder().encode('time')], [new TextEncoder().encode('canister'), canisterId.toUint8Array(), new TextEncoder().encode('module_hash')]]
         const state = await agent.readState(canisterId, { paths })
