@@ -14,7 +14,7 @@
  * nodes on this process's event loop. The raw baseline always runs between the
  * same two nodes as the certified pull.
  *
- *   node bench/dist/run.js xnet-stream [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 4] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32] [--pull-windows <file>]
+ *   node bench/dist/run.js xnet-stream [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 8] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32] [--pull-windows <file>]
  */
 import '@icnet/types/polyfill'
 import { fork, type ChildProcess } from 'node:child_process'
@@ -22,7 +22,7 @@ import { appendFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTestNode } from '@icnet/test-utils'
-import { SliceRootWorkers, verifyCertifiedSlice, xnetStream, type StaticRegistryView, type XNetStreamService } from '@icnet/xnet-stream'
+import { CWND_MAX, SliceRootWorkers, verifyCertifiedSlice, xnetStream, type StaticRegistryView, type XNetStreamService } from '@icnet/xnet-stream'
 import {
   benchRegistry,
   benchSubnets,
@@ -48,7 +48,8 @@ if (LAYOUT !== 'two-process' && LAYOUT !== 'one-process') throw new RangeError(`
 const TARGET_MIB = arg('mib', 100)
 const RAW_MIB = arg('raw-mib', 256)
 const SLICE_BYTES = 4 * 1024 * 1024
-const PIPELINE = arg('pipeline', 4)
+/** Requests kept in flight: the client's largest congestion window per peer (CWND_MAX). */
+const PIPELINE = arg('pipeline', CWND_MAX)
 const CHUNK_MSGS = arg('chunk', 1000)
 const ROUNDS = arg('rounds', 4)
 /** Worker threads that recompute pulled slices' roots (0: on the event loop, inside verification). */

@@ -405,7 +405,7 @@ export class XNetStreamService implements Startable {
         const ready = sel.msUntilReady()
         if (!Number.isFinite(ready) || (ready > 0 && Date.now() + ready > deadline)) break
         // Window-limited (ready = 0): wake when a request ends, with a timeout as a safety net.
-        await Promise.race([sleep(ready > 0 ? ready : this.timeoutMs, this.stopController.signal), this.slotFreed.promise])
+        await sleep(ready > 0 ? ready : this.timeoutMs, this.stopController.signal, this.slotFreed.promise)
         continue
       }
       attempt++
@@ -535,12 +535,25 @@ function classify (err: unknown): [PeerOutcome, string] {
   return ['error', 'error']
 }
 
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Waits `ms`, or less if `signal` aborts or `wake` settles first; either way the
+ * timer and the abort listener go at once (a wait woken early must not leave a
+ * request timeout's worth of timer and listener behind).
+ */
+async function sleep (ms: number, signal: AbortSignal, wake?: Promise<void>): Promise<void> {
   if (signal.aborted) return
   await new Promise<void>(resolve => {
+    let settled = false
     const t = setTimeout(done, ms)
-    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    function done (): void {
+      if (settled) return
+      settled = true
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
     signal.addEventListener('abort', done)
+    void wake?.then(done)
   })
 }
 
