@@ -214,6 +214,9 @@ export class Consensus {
     }
     this.notarized = this.tip.height
     this.delivered = Math.max(stored.delivered, this.cupHeight)
+    // The gauges start at the stored heights: a restarted node that cannot finalize yet must not report 0.
+    this.m.finalizedHeight.set(this.tip.height)
+    this.m.notarizedHeight.set(this.notarized)
     for (const [h, rec] of stored.signed) {
       if (h <= this.tip.height) continue
       const r = this.round(h)

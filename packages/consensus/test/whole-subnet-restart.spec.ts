@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { InMemoryMetrics } from '@icnet/types'
 import { InMemoryBus, LmdbConsensusStore, MemoryConsensusStore, type ConsensusStore } from '../src/index.js'
 import { assertSameChains, dealSubnet, startNode, waitFor, type SubnetKeys, type TestNode } from './helpers.js'
 
@@ -52,6 +53,31 @@ describe('consensus: every node of a subnet restarted from its store', function 
 
   it('a four-node subnet with all four nodes restarted at once makes progress again', async () => {
     await restartWholeSubnet(4, 3)
+  })
+})
+
+describe('consensus: heights reported after a restart', function () {
+  this.timeout(60_000)
+
+  it('the finalized and notarized height gauges start at the heights restored from the store, before any new finalization', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'icnet-consensus-gauges-'))
+    const keys = dealSubnet(4)
+    const bus = new InMemoryBus()
+    const nodes: TestNode[] = []
+    try {
+      for (let i = 0; i < 4; i++) nodes.push(await startNode(keys, i, bus.transport(`node-${i}`), { store: new LmdbConsensusStore(join(dir, `n${i}`)) }))
+      await waitFor(() => nodes.every(x => x.consensus.deliveredHeight >= 5), '5 heights')
+      await Promise.all(nodes.map(async x => { await x.consensus.stop(); await x.consumer }))
+      const stoppedAt = nodes[0]!.consensus.finalizedHeight
+      // Alone (no quorum), so nothing new is finalized: the gauge can only come from the store.
+      const metrics = new InMemoryMetrics()
+      nodes.splice(0, 4, await startNode(keys, 0, new InMemoryBus().transport('node-0'), { store: new LmdbConsensusStore(join(dir, 'n0')), metrics }))
+      assert.equal(metrics.get('icnet_consensus_finalized_height'), stoppedAt)
+      assert.ok(metrics.get('icnet_consensus_notarized_height') >= stoppedAt)
+    } finally {
+      await Promise.all(nodes.map(async x => { await x.consensus.stop(); await x.consumer }))
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 
