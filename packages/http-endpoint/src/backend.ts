@@ -8,7 +8,6 @@
  */
 import type { Principal } from '@icnet/types'
 import type { Path } from '@icnet/hashtree'
-import type { QueryAnswerJob } from './query-answer.js'
 
 /** A validated, authenticated update call, ready for the ingress pool. */
 export interface IngressMessage {
@@ -35,6 +34,8 @@ export type SubmitOutcome =
   | { accepted: false, rejection: NonReplicatedRejection }
 
 export interface QueryRequest {
+  /** hash_of_map of the query content: what node signatures cover. */
+  requestId: Uint8Array
   sender: Principal
   canisterId: Principal
   effectiveCanisterId: Principal
@@ -63,12 +64,6 @@ export interface QuerySigner {
    * answer does not hold up reading and answering the others.
    */
   signOffThread?: (message: Uint8Array) => Promise<Uint8Array>
-  /**
-   * A whole signed query answer computed off the event loop: the request id
-   * when not given, the response hash, the signature and the CBOR body (see
-   * query-answer.ts). The endpoint uses it while the loop is busy.
-   */
-  answerQueryOffThread?: (job: QueryAnswerJob) => Promise<Uint8Array>
 }
 
 export type ReplicaHealth = 'healthy' | 'starting' | 'waiting_for_certified_state' | 'waiting_for_root_delegation' | 'certified_state_behind'

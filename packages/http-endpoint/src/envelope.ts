@@ -43,13 +43,8 @@ export interface SignedDelegation {
 
 export interface Envelope<C extends RequestContent = RequestContent> {
   content: C
-  /**
-   * hash_of_map(content): the request id. Computed on first read: a call
-   * needs it, a signed sender's check needs it, but an anonymous query needs
-   * it only for the answer's signature, which the signing thread computes
-   * from the body (query-answer.ts).
-   */
-  readonly requestId: Uint8Array
+  /** hash_of_map(content): the request id. */
+  requestId: Uint8Array
   senderPubkey?: Uint8Array
   senderSig?: Uint8Array
   senderDelegation?: SignedDelegation[]
@@ -71,14 +66,7 @@ export function parseEnvelope (body: Uint8Array, expected: RequestType): Envelop
   if (!(contentMap instanceof Map)) throw badRequest('malformed-request', 'the envelope needs a "content" map')
   const content = parseContent(contentMap, expected)
   checkHashable(contentMap, 0)
-  let requestId: Uint8Array | undefined
-  const envelope: Envelope = {
-    content,
-    get requestId () {
-      requestId ??= requestIdOf(contentMap as unknown as HashableMap)
-      return requestId
-    }
-  }
+  const envelope: Envelope = { content, requestId: requestIdOf(contentMap as unknown as HashableMap) }
   const pubkey = optionalBytes(top, 'sender_pubkey')
   const sig = optionalBytes(top, 'sender_sig')
   if (pubkey !== undefined) envelope.senderPubkey = pubkey

@@ -1,15 +1,34 @@
 /**
- * A node's query signer: its Ed25519 key, signing on the event loop or in a
- * signing thread (what is signed: query-answer.ts).
+ * Node signatures of query responses (the specification's "Request: Query
+ * call"): Ed25519 over `"\x0Bic-response" ‖ hash_of_map(response fields,
+ * timestamp, request_id)`. Agents check them against the node keys certified
+ * at /subnet/<subnet>/node/<node>/public_key.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { concatBytes, Principal } from '@icnet/types'
-import type { QuerySigner } from './backend.js'
+import { hashOfMap } from './request-id.js'
+import type { QueryOutcome, QuerySigner } from './backend.js'
 import { ed25519Sign } from './ed25519-sign.js'
 import { Ed25519SigningThread } from './signing-thread.js'
 
+export const RESPONSE_DOMAIN_SEPARATOR = new TextEncoder().encode('\x0Bic-response')
 /** DER SubjectPublicKeyInfo prefix of an Ed25519 key (RFC 8410): the 44-byte form agents expect. */
 export const ED25519_DER_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00])
+
+/** The bytes a node signs for a query response. */
+export function queryResponseMessage (outcome: QueryOutcome, timestampNs: bigint, requestId: Uint8Array): Uint8Array {
+  const hash = outcome.status === 'replied'
+    ? hashOfMap({ status: 'replied', reply: { arg: outcome.reply }, timestamp: timestampNs, request_id: requestId })
+    : hashOfMap({
+      status: 'rejected',
+      reject_code: BigInt(outcome.rejectCode),
+      reject_message: outcome.rejectMessage,
+      error_code: outcome.errorCode,
+      timestamp: timestampNs,
+      request_id: requestId
+    })
+  return concatBytes(RESPONSE_DOMAIN_SEPARATOR, hash)
+}
 
 export function ed25519PublicKeyDer (raw: Uint8Array): Uint8Array {
   return concatBytes(ED25519_DER_PREFIX, raw)
@@ -38,18 +57,16 @@ export function ed25519NodeSigner (secret?: Uint8Array | KeyObject): NodeSigning
   } else privateKey = secret
   const publicKeyDer = new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
   const sign = ed25519Sign(privateKey)
-  const nodeId = Principal.selfAuthenticating(publicKeyDer).toUint8Array()
   // Started on first use: most nodes in tests never sign under load.
   let thread: Ed25519SigningThread | undefined
-  const signingThread = (): Ed25519SigningThread => (thread ??= new Ed25519SigningThread(privateKey, sign, nodeId))
   return {
-    nodeId,
+    nodeId: Principal.selfAuthenticating(publicKeyDer).toUint8Array(),
     publicKeyDer,
     sign,
-    signOffThread: message => signingThread().sign(message),
-    answerQueryOffThread: job => signingThread().answerQuery(job),
+    signOffThread: async message => {
+      thread ??= new Ed25519SigningThread(privateKey, sign)
+      return await thread.sign(message)
+    },
     close: async () => { await thread?.close() }
   }
 }
-
-export { queryResponseMessage, RESPONSE_DOMAIN_SEPARATOR } from './query-answer.js'

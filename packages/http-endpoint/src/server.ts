@@ -10,7 +10,7 @@ import { logger } from '@libp2p/logger'
 import { equalBytes, IcnetError, LruMap, MANAGEMENT_CANISTER_ID, type Metrics, Principal, principalEquals } from '@icnet/types'
 import { AdmissionQueue, type Release } from './admission.js'
 import { authenticate, checkIngressExpiry } from './auth.js'
-import type { HttpBackend } from './backend.js'
+import type { HttpBackend, QueryOutcome } from './backend.js'
 import { readBody } from './body.js'
 import { encodeAnswer, type AnswerValue } from './cbor-encode.js'
 import * as C from './constants.js'
@@ -21,7 +21,7 @@ import { parseEnvelope, type CallContent, type Envelope } from './envelope.js'
 import { badRequest, HttpRequestError, type RefusalReason } from './errors.js'
 import { managementEffectiveCanisterId } from './management-candid.js'
 import { httpMetrics, type HttpMetrics } from './metrics.js'
-import { encodeQueryAnswer, queryResponseMessage, type QueryAnswerJob } from './query-answer.js'
+import { queryResponseMessage } from './query-signature.js'
 import { checkReadStatePaths, type ReadStateTarget } from './read-state-paths.js'
 
 const log = logger('icnet:http-endpoint:server')
@@ -308,15 +308,12 @@ export class HttpEndpoint {
     }
   }
 
-  /** Checks the sender and (where required) the expiry; true when the sender is anonymous. */
-  #authenticate (envelope: Envelope, canisterId: Principal, expiryAlways: boolean): boolean {
+  #authenticate (envelope: Envelope, canisterId: Principal, expiryAlways: boolean): void {
     const nowMs = this.#now()
-    const sender = envelope.content.sender.toUint8Array()
-    const anonymous = sender.length === 1 && sender[0] === 0x04
+    const anonymous = envelope.content.sender.toUint8Array().length === 1 && envelope.content.sender.toUint8Array()[0] === 0x04
     // The specification lets nodes accept any expiry on anonymous queries and read_state requests.
     if (expiryAlways || !anonymous) checkIngressExpiry(envelope.content.ingressExpiry, nowMs)
     authenticate(envelope, { nowMs, canisterId })
-    return anonymous
   }
 
   async #call (endpoint: 'call_v2' | 'call_v3', effective: Principal, body: Uint8Array, res: ServerResponse, release: Release): Promise<void> {
@@ -386,32 +383,38 @@ export class HttpEndpoint {
     const envelope = parseEnvelope(body, 'query')
     const content = envelope.content
     this.#checkEffectiveCanister(content, effective)
-    const anonymous = this.#authenticate(envelope, content.canisterId, false)
+    this.#authenticate(envelope, content.canisterId, false)
     const outcome = await this.#backend.query({
+      requestId: envelope.requestId,
       sender: content.sender,
       canisterId: content.canisterId,
       effectiveCanisterId: effective,
       methodName: content.methodName,
       arg: content.arg
     })
+    this.#cbor(res, 200, await this.#signedQueryResponse(outcome, envelope.requestId))
+  }
+
+  async #signedQueryResponse (outcome: QueryOutcome, requestId: Uint8Array): Promise<Record<string, AnswerValue>> {
+    const body: Record<string, AnswerValue> = outcome.status === 'replied'
+      ? { status: 'replied', reply: { arg: outcome.reply } }
+      : {
+          status: 'rejected',
+          reject_code: outcome.rejectCode,
+          reject_message: outcome.rejectMessage,
+          ...(outcome.errorCode === undefined ? {} : { error_code: outcome.errorCode })
+        }
     const signer = this.#backend.querySigner
-    if (signer === undefined) {
-      this.#cborBytes(res, 200, encodeQueryAnswer(outcome))
-      return
+    if (signer !== undefined) {
+      const timestamp = BigInt(Math.floor(this.#now())) * 1_000_000n
+      const message = queryResponseMessage(outcome, timestamp, requestId)
+      // Mostly idle: sign inline (lowest latency); busy: sign off the event loop, so that other requests are read meanwhile.
+      const signature = signer.signOffThread !== undefined && this.#loopLoad.busy()
+        ? await signer.signOffThread(message)
+        : await signer.sign(message)
+      body.signatures = [{ timestamp, signature, identity: signer.nodeId }]
     }
-    const timestampNs = BigInt(Math.floor(this.#now())) * 1_000_000n
-    if (signer.answerQueryOffThread !== undefined && (this.#queues.query.active > 1 || this.#loopLoad.busy())) {
-      // Other queries in progress, or a busy loop: the signing thread hashes, signs and encodes, so that other
-      // requests are read meanwhile. (Deciding by the loop's load alone flaps: once the thread takes the work the
-      // loop looks idle, signs inline, and is busy again.) An anonymous sender's request id was never needed
-      // here: the thread computes it from the body.
-      const job: QueryAnswerJob = anonymous ? { envelope: body, outcome, timestampNs } : { requestId: envelope.requestId, outcome, timestampNs }
-      this.#cborBytes(res, 200, await signer.answerQueryOffThread(job))
-      return
-    }
-    // A lone query on an idle loop: all of it inline (a thread hop would only add latency).
-    const signature = await signer.sign(queryResponseMessage(outcome, timestampNs, envelope.requestId))
-    this.#cborBytes(res, 200, encodeQueryAnswer(outcome, { timestamp: timestampNs, signature, identity: signer.nodeId }))
+    return body
   }
 
   async #readState (target: ReadStateTarget, body: Uint8Array, res: ServerResponse): Promise<void> {
@@ -448,13 +451,9 @@ export class HttpEndpoint {
   }
 
   #cbor (res: ServerResponse, status: number, value: AnswerValue): void {
-    this.#cborBytes(res, status, encodeAnswer(value))
-  }
-
-  #cborBytes (res: ServerResponse, status: number, body: Uint8Array): void {
     if (res.headersSent || res.destroyed) return
-    // Headers as a flat list: node:http then skips walking an object's keys.
-    res.writeHead(status, ['Content-Type', 'application/cbor', 'Content-Length', String(body.length)])
+    const body = encodeAnswer(value)
+    res.writeHead(status, { 'Content-Type': 'application/cbor', 'Content-Length': body.length })
     res.end(body)
   }
 

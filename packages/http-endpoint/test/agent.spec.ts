@@ -88,7 +88,7 @@ describe('@dfinity/agent against the HTTP endpoint', function () {
         assert.ok(lookupResultToBuffer(certificate.lookup_path(['time'])) !== undefined)
       })
 
-      it('concurrent queries (answered by the signing thread while others are in progress) verify', async () => {
+      it('concurrent queries all verify (signed inline or, on a busy loop, in the signing thread)', async () => {
         const actor: Counter = Actor.createActor(counterIdl, { agent, canisterId })
         const texts = Array.from({ length: 24 }, (_, i) => `concurrent ${i}`)
         assert.deepEqual(await Promise.all(texts.map(async t => await actor.echo(t))), texts)

@@ -5,28 +5,6 @@ import { ED25519_IMPLEMENTATION, ed25519Sign } from '../src/ed25519-sign.js'
 import { ed25519NodeSigner } from '../src/query-signature.js'
 import { Ed25519SigningThread } from '../src/signing-thread.js'
 import { MAX_PENDING_SIGNATURES, MAX_SIGNING_BATCH } from '../src/constants.js'
-import { encode, Tagged } from 'cborg'
-import { Principal } from '@icnet/types'
-import type { QueryOutcome } from '../src/backend.js'
-import { encodeQueryAnswer, queryAnswer, queryResponseMessage, type QueryAnswerJob } from '../src/query-answer.js'
-import { decodeSigningJobs, encodeSigningJobs, type SigningJob } from '../src/signing-jobs.js'
-import { requestIdOf } from '../src/request-id.js'
-
-const outcomeArb: fc.Arbitrary<QueryOutcome> = fc.oneof(
-  fc.record({ status: fc.constant('replied' as const), reply: fc.uint8Array({ maxLength: 200 }) }),
-  fc.record({
-    status: fc.constant('rejected' as const),
-    rejectCode: fc.integer({ min: 1, max: 6 }),
-    rejectMessage: fc.string({ unit: 'binary', maxLength: 60 }),
-    errorCode: fc.option(fc.string({ maxLength: 8 }), { nil: undefined })
-  }).map(r => r.errorCode === undefined ? { status: r.status, rejectCode: r.rejectCode, rejectMessage: r.rejectMessage } : r)
-)
-
-/** A query body (anonymous, its own nonce) and the id of its content. */
-function queryBody (nonce: number): { body: Uint8Array, requestId: Uint8Array } {
-  const content = { request_type: 'query', canister_id: new Uint8Array(10).fill(1), method_name: 'echo', arg: Uint8Array.of(nonce & 0xff), sender: Uint8Array.of(4), ingress_expiry: 1_800_000_000_000_000_000n, nonce: Uint8Array.of(nonce >> 8, nonce & 0xff) }
-  return { body: encode(new Tagged(55799, { content })), requestId: requestIdOf(content) }
-}
 
 describe('query answer signatures', function () {
   this.timeout(60_000)
@@ -54,51 +32,6 @@ describe('query answer signatures', function () {
       assert.equal(thread.pending, 0)
       // A later turn starts a new batch on the same thread.
       assert.ok(verify(null, Uint8Array.of(1, 2, 3), publicKey, await thread.sign(Uint8Array.of(1, 2, 3))))
-    } finally {
-      await thread.close()
-    }
-  })
-
-  it('jobs survive the trip between threads: what decodes is what was encoded', () => {
-    const job: fc.Arbitrary<SigningJob> = fc.oneof(
-      fc.record({ kind: fc.constant('sign' as const), message: fc.uint8Array({ maxLength: 100 }) }),
-      fc.record({ outcome: outcomeArb, timestampNs: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), id: fc.uint8Array({ minLength: 32, maxLength: 32 }), byBody: fc.boolean() })
-        .map(({ outcome, timestampNs, id, byBody }): SigningJob => ({ kind: 'answer', job: byBody ? { envelope: id, outcome, timestampNs } : { requestId: id, outcome, timestampNs } }))
-    )
-    fc.assert(fc.property(fc.array(job, { maxLength: 10 }), jobs => {
-      const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x, (_, v: unknown) => typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v))
-      assert.deepEqual(plain(decodeSigningJobs(encodeSigningJobs(jobs))), plain(jobs))
-    }), { numRuns: 200 })
-  })
-
-  it('query answers made in the signing thread are byte for byte those made inline, with the request id given or read from the body', async () => {
-    const signHere = ed25519Sign(privateKey)
-    const thread = new Ed25519SigningThread(privateKey, signHere)
-    const nodeId = Principal.selfAuthenticating(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))).toUint8Array()
-    try {
-      const outcomes = fc.sample(outcomeArb, { numRuns: 60, seed: 9 })
-      // All sent in one turn: one batch (or a few), answered in order.
-      const jobs: QueryAnswerJob[] = outcomes.map((outcome, i) => {
-        const { body, requestId } = queryBody(i)
-        return i % 2 === 0 ? { envelope: body, outcome, timestampNs: 1_700_000_000_000_000_000n + BigInt(i) } : { requestId, outcome, timestampNs: 1_700_000_000_000_000_000n + BigInt(i) }
-      })
-      const answers = await Promise.all(jobs.map(async j => await thread.answerQuery(j)))
-      answers.forEach((answer, i) => {
-        const { requestId } = queryBody(i)
-        const signature = sign(null, queryResponseMessage(outcomes[i]!, jobs[i]!.timestampNs, requestId), privateKey)
-        const inline = encodeQueryAnswer(outcomes[i]!, { timestamp: jobs[i]!.timestampNs, signature, identity: nodeId })
-        assert.deepEqual(Buffer.from(answer), inline, `job ${i}`)
-        assert.deepEqual(Buffer.from(answer), Buffer.from(queryAnswer(jobs[i]!, signHere, nodeId)), `job ${i}`)
-      })
-      // A job the thread cannot do (no envelope in the body) fails alone; the rest of its batch is answered.
-      const outcome: QueryOutcome = { status: 'replied', reply: Uint8Array.of(1) }
-      const [bad, good] = await Promise.allSettled([
-        thread.answerQuery({ envelope: encode({ not_content: 1 }), outcome, timestampNs: 1n }),
-        thread.answerQuery({ requestId: new Uint8Array(32), outcome, timestampNs: 1n })
-      ])
-      assert.equal(bad.status, 'rejected')
-      assert.equal(good.status, 'fulfilled')
-      assert.equal(thread.pending, 0)
     } finally {
       await thread.close()
     }

@@ -18,7 +18,7 @@ import { compareBytes, concatBytes } from '@icnet/types'
 import { encodeAnswer, type AnswerValue } from '../src/cbor-encode.js'
 import { Deadlines } from '../src/deadlines.js'
 import {
-  AdmissionQueue, decodeCanisterIdResult, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs, hashOfMap, hashValue, httpEndpoint, leb128, ReferenceNetwork, requestIdOfEnvelope,
+  AdmissionQueue, decodeCanisterIdResult, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs, hashOfMap, hashValue, httpEndpoint, leb128, ReferenceNetwork,
   type HashableMap, type HashableValue, type HttpBackend
 } from '../src/index.js'
 import { agentFor } from './support.js'
@@ -90,20 +90,6 @@ describe('the request path', function () {
     const first = hashValue('query')
     first.fill(0)
     assert.deepEqual(hashValue('query'), referenceHash('query'))
-  })
-
-  it('the request id read straight from an envelope\'s CBOR is hash_of_map of its content, whatever else the envelope holds', () => {
-    const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 12 }))
-    fc.assert(fc.property(fc.dictionary(text, hashable, { maxKeys: 8 }), fc.boolean(), fc.boolean(), (content, signed, tagged) => {
-      const envelope: Record<string, unknown> = signed
-        ? { sender_pubkey: new Uint8Array(44).fill(1), sender_delegation: [{ delegation: { pubkey: Uint8Array.of(2), expiration: 5n }, signature: Uint8Array.of(3) }], content, sender_sig: new Uint8Array(64) }
-        : { content }
-      const body = encode(tagged ? new Tagged(55799, envelope) : envelope)
-      assert.deepEqual(requestIdOfEnvelope(body), referenceHash(content as HashableMap))
-    }), { numRuns: 300 })
-    assert.throws(() => requestIdOfEnvelope(encode({ sender_sig: Uint8Array.of(1) })), RangeError)
-    assert.throws(() => requestIdOfEnvelope(encode({ content: { x: true } })), RangeError)
-    assert.throws(() => requestIdOfEnvelope(encode({ content: { x: 1n } }).subarray(0, 5)), RangeError)
   })
 
   it('LEB128 of naturals equals the bytewise definition, below and above 2^64', () => {
