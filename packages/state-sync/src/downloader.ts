@@ -284,13 +284,13 @@ export class Downloader extends EventTarget {
     await scheduler.fetchAll(groups.map(g => {
       // Set by a successful verify, taken by the delivery that always follows it (a task is
       // with one peer at a time, so one verification per group runs at once).
-      let verified: ReturnType<typeof verifyIntoBuffer>
+      let verified: Awaited<ReturnType<typeof verifyIntoBuffer>>
       return {
         kind: BlockKind.CHUNK,
         hash: g.hash,
-        verify: (bytes) => {
+        verify: async (bytes) => {
           if (bytes.byteLength !== g.size) { releaseChunk(bytes); return false }
-          verified = verifyIntoBuffer(this.buffers, bytes, g.hash)
+          verified = await verifyIntoBuffer(this.buffers, bytes, g.hash)
           return verified !== undefined
         },
         deliver: async (_bytes, peer) => {

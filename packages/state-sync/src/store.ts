@@ -416,7 +416,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
       for (const i of indices) {
         const c = chunkTable[i]!
         const got = await readInto(fh, buffer, CHUNK_OFFSET, c.sizeBytes, c.offset)
-        if (got !== c.sizeBytes || !equalBytes(digestBufferedChunk(buffer, c.sizeBytes), c.hash)) { ok = false; break }
+        if (got !== c.sizeBytes || !equalBytes(await digestBufferedChunk(buffer, c.sizeBytes), c.hash)) { ok = false; break }
       }
     } finally { await fh.close() }
     if (!ok) {
