@@ -399,6 +399,17 @@ export class MessageRouting {
     }
   }
 
+  /**
+   * A canister's run status in the executed state and whether it holds a
+   * module (undefined when this subnet has no such canister): what the HTTP
+   * layer checks to refuse ingress before consensus. Read-only; induction
+   * checks again, as the state may change before the message is in a batch.
+   */
+  canisterStatusOf (id: CanisterId): { status: 'running' | 'stopping' | 'stopped', hasModule: boolean } | undefined {
+    const c = this.state.canister(id)
+    return c === undefined ? undefined : { status: c.status, hasModule: c.moduleHash.length > 0 }
+  }
+
   /** The status of an ingress message in the executed state. */
   ingressStatus (requestId: Uint8Array): IngressStatus | undefined { return this.state.ingress.get(requestId) }
 
