@@ -2,7 +2,7 @@ import type { Path } from '@icnet/hashtree'
 import {
   HttpRequestError, ed25519NodeSigner, isManagementMethod,
   type HttpBackend, type IngressMessage, type IngressOrigin, type NodeSigningKey, type QueryOutcome, type QueryRequest,
-  type ReplicaHealth, type SubmitOutcome
+  type NonReplicatedRejection, type ReplicaHealth, type SubmitOutcome
 } from '@icnet/http-endpoint'
 import { IngressValidationError, MAX_INGRESS_ARG_BYTES, type IngressMessage as MrIngressMessage, type MessageRouting } from '@icnet/message-routing'
 import { LruMap, MANAGEMENT_CANISTER_ID, QueueFullError, fromHex, principalEquals, toHex, type Principal, type RegistryView, type SubnetId } from '@icnet/types'
@@ -106,6 +106,8 @@ export class ReplicaHttpBackend implements HttpBackend {
           default: throw new HttpRequestError(400, 'malformed-request', err.message)
         }
       }
+      const refusal = ingressFilter(m.canisterId, state.canisterStatusOf(m.canisterId))
+      if (refusal !== undefined) return { accepted: false, rejection: refusal }
     }
     this.#init.pool.add(msg) // QueueFullError when the pool is full: 429
     this.#origins.set(toHex(m.requestId), { sender: m.sender, effectiveCanisterId: m.effectiveCanisterId })
@@ -174,6 +176,25 @@ export class ReplicaHttpBackend implements HttpBackend {
     this.#poll = undefined
     void this.querySigner.close()
   }
+}
+
+/**
+ * The ingress filter on the latest executed state, as the IC's call endpoint
+ * applies it: a canister that takes no new calls (stopping, stopped) or has no
+ * module refuses the message before it takes a place in a block. Management
+ * calls never pass here (a start_canister to a stopped canister goes to
+ * aaaaa-aa), and induction checks again: the state may change before the
+ * message is in a batch.
+ */
+export function ingressFilter (canisterId: Principal, canister: ReturnType<MessageRouting['canisterStatusOf']>): NonReplicatedRejection | undefined {
+  if (canister === undefined) return undefined // validateIngress has answered "not found" already
+  const id = canisterId.toText()
+  switch (canister.status) {
+    case 'stopping': return { rejectCode: 5, rejectMessage: `Canister ${id} is stopping`, errorCode: 'IC0509' }
+    case 'stopped': return { rejectCode: 5, rejectMessage: `Canister ${id} is stopped`, errorCode: 'IC0508' }
+  }
+  if (!canister.hasModule) return { rejectCode: 5, rejectMessage: `Canister ${id} has no wasm module`, errorCode: 'IC0537' }
+  return undefined
 }
 
 function rejected (rejectCode: number, rejectMessage: string, errorCode: string): SubmitOutcome {
