@@ -8,7 +8,8 @@
  * request status and time; every certificate and query signature is verified
  * by the agent's own code. A proxy that alters certificates is refused. A
  * canister whose XNet calls are cut off stays `stopping` after stop_canister
- * until they are answered.
+ * until they are answered; calls to a stopped or empty canister are refused
+ * at submission, before consensus.
  */
 import assert from 'node:assert/strict'
 import { createServer, request as httpRequest, type Server } from 'node:http'
@@ -16,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Certificate, HttpAgent, lookupResultToBuffer, pollForResponse } from '@dfinity/agent'
+import { Certificate, HttpAgent, isV2ResponseBody, lookupResultToBuffer, pollForResponse } from '@dfinity/agent'
 import { Principal } from '@dfinity/principal'
 import { Tagged, encode } from 'cborg'
 import { loadTestCanister } from '@icnet/execution/canisters'
@@ -51,10 +52,14 @@ function replyOf (cert: Certificate, requestId: Uint8Array): Uint8Array {
   return lookupResultToBuffer(cert.lookup_path([...base, 'reply']))!
 }
 
+/** The body of a call refused before consensus (HTTP 200): v2's, and v3's with `status: "non_replicated_rejection"`. */
+interface Refusal { status?: string, reject_code: number, reject_message: string, error_code?: string }
+
 /** An update call over v3, its certificate verified; a 202 (no certificate in time) is polled to the end. */
 async function update (agent: HttpAgent, canisterId: Principal, methodName: string, arg: Uint8Array, effectiveCanisterId = canisterId): Promise<Uint8Array> {
   const { requestId, response } = await agent.call(canisterId, { methodName, arg, effectiveCanisterId })
-  const body = response.body as { certificate?: Uint8Array } | null
+  const body = response.body as ({ certificate?: Uint8Array } & Partial<Refusal>) | null
+  if (response.status === 200 && body?.reject_code !== undefined) throw new Error(`refused before consensus (${body.reject_code}, ${body.error_code}): ${body.reject_message}`)
   if (response.status === 200 && body?.certificate !== undefined) {
     return replyOf(await Certificate.create({ certificate: body.certificate, rootKey: agent.rootKey!, canisterId: effectiveCanisterId }), requestId)
   }
@@ -281,6 +286,50 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
       await partition('DELETE')
       await pollForResponse(agent, caller, stop.requestId)
       assert.equal(await status(caller), 'stopped')
+    })
+
+    it('calls to a stopped or empty canister are refused at submission (200, reject 5), management calls pass, start_canister lets calls in again', async () => {
+      const agent = await HttpAgent.create({ host: urls[0]!, shouldFetchRootKey: true })
+      const created = await update(agent, MANAGEMENT, 'provisional_create_canister_with_cycles', encodeProvisionalCreateCanisterArgs(), canisters[0]!)
+      const id = Principal.fromUint8Array(decodeCanisterIdResult(created).toUint8Array())
+      /** A raw call (v3 when sync, else v2) and its refusal body; fails if it was accepted. */
+      const refused = async (callSync: boolean): Promise<{ requestId: Uint8Array, body: Refusal }> => {
+        const { requestId, response } = await agent.call(id, { methodName: 'inc', arg: new Uint8Array(), callSync })
+        assert.equal(response.status, 200, `${callSync ? 'v3' : 'v2'} call answered ${response.status}`)
+        const body = response.body as Refusal
+        assert.ok(isV2ResponseBody(body), 'the body @dfinity/agent reads as an uncertified reject')
+        return { requestId, body }
+      }
+
+      // Created, no module yet: refused with IC0537.
+      const empty = await refused(true)
+      assert.deepEqual([empty.body.status, empty.body.reject_code, empty.body.error_code], ['non_replicated_rejection', 5, 'IC0537'])
+      assert.match(empty.body.reject_message, /has no wasm module/)
+
+      await update(agent, MANAGEMENT, 'install_code', encodeInstallCodeArgs({ mode: 'install', canisterId: id, wasmModule: counter, arg: new Uint8Array() }), id)
+      assert.equal(u64le(await update(agent, id, 'inc', new Uint8Array())), 1n)
+      // No call context open: the stop completes in the round of the call. The stop call's effective canister is the one stopping.
+      await update(agent, MANAGEMENT, 'stop_canister', encodeCanisterIdArgs(id), id)
+
+      const v3 = await refused(true)
+      assert.deepEqual([v3.body.status, v3.body.reject_code, v3.body.error_code], ['non_replicated_rejection', 5, 'IC0508'])
+      assert.equal(v3.body.reject_message, `Canister ${id.toText()} is stopped`)
+      const v2 = await refused(false)
+      assert.equal(v2.body.status, undefined, 'v2 has no status field')
+      assert.deepEqual([v2.body.reject_code, v2.body.error_code, v2.body.reject_message], [5, 'IC0508', `Canister ${id.toText()} is stopped`])
+
+      // Management calls about the stopped canister pass the filter (their canister is aaaaa-aa).
+      assert.equal(decodeCanisterStatusResult(await update(agent, MANAGEMENT, 'canister_status', encodeCanisterIdArgs(id), id)).status, 'stopped')
+      await update(agent, MANAGEMENT, 'start_canister', encodeCanisterIdArgs(id), id)
+      assert.equal(u64le(await update(agent, id, 'inc', new Uint8Array())), 2n, 'the refused calls never executed')
+
+      // Refused before consensus: a certified state made after them knows nothing of the refused requests.
+      for (const { requestId } of [v3, v2]) {
+        const path = [utf8.encode('request_status'), requestId, utf8.encode('status')]
+        const rs = await agent.readState(id, { paths: [path] })
+        const cert = await Certificate.create({ certificate: rs.certificate, rootKey: agent.rootKey!, canisterId: id })
+        assert.equal(lookupResultToBuffer(cert.lookup_path(path)), undefined)
+      }
     })
   })
 })
