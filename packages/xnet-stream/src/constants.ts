@@ -53,6 +53,12 @@ export const REQUEST_TIMEOUT_MS = 5_000
 export const BACKOFF_BASE_MS = 100
 /** ...up to this. */
 export const BACKOFF_MAX_MS = 10_000
+/**
+ * A node that is behind (answers BAD_BEGIN, or serves an authentic slice older than
+ * ours) is asked again after this fixed delay, about a certification round: it will
+ * most likely have caught up by then, and other nodes are asked meanwhile.
+ */
+export const BEHIND_RETRY_MS = 200
 /** EWMA weight of a new RTT sample. */
 export const RTT_EWMA_ALPHA = 0.2
 /** RTTs within this factor of the best count as equal (round-robin among them). */

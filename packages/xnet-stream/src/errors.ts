@@ -56,8 +56,18 @@ export class CertificationError extends InvalidSliceError {
 export class SliceGapError extends InvalidSliceError {
   constructor (message: string) { super('gap', message) }
 }
+/**
+ * The slice is older than what we have. `verified`: its certification was checked
+ * first, so it is authentic, merely behind (a source node not yet at the newest
+ * height, or two pulls racing): the client drops it without scoring the peer down.
+ * An unverified stale claim stays what any unverified input is: a protocol violation.
+ */
 export class StaleSliceError extends InvalidSliceError {
-  constructor (message: string) { super('stale', message) }
+  readonly verified: boolean
+  constructor (message: string, options: { verified?: boolean } = {}) {
+    super('stale', message)
+    this.verified = options.verified ?? false
+  }
 }
 export class EmptySliceError extends InvalidSliceError {
   constructor (message: string) { super('empty', message) }

@@ -4,7 +4,7 @@ import { noopMetrics, type Counter, type Gauge, type Histogram, type Metrics } f
 export interface XNetMetrics {
   buildPayloadDuration: Histogram
   validatePayloadDuration: Histogram
-  /** status: success | no_stream | bad_begin | forbidden | busy | timeout | error | invalid | no_peer */
+  /** status: success | no_stream | bad_begin | forbidden | busy | timeout | error | invalid | stale | no_peer */
   pullAttemptCount: Counter
   querySliceDuration: Histogram
   sliceMessages: Histogram
@@ -12,6 +12,8 @@ export interface XNetMetrics {
   outstandingQueries: Gauge
   /** reason: an InvalidSliceReason */
   invalidSlices: Counter
+  /** reason: stale (authentic, but older than what we have: the sender is behind) */
+  droppedSlices: Counter
   poolBytes: Gauge
   poolSlices: Gauge
   /** outcome: served | no_stream | bad_begin | forbidden | busy | bad_request | internal */
@@ -32,6 +34,7 @@ export function createXNetMetrics (m: Metrics = noopMetrics): XNetMetrics {
     slicePayloadSize: m.histogram({ name: 'xnet_builder_slice_payload_size_bytes', help: 'Encoded size of pulled slices', buckets: [1024, 16_384, 131_072, 1_048_576, 4_194_304, 16_777_216] }),
     outstandingQueries: m.gauge({ name: 'xnet_builder_outstanding_queries', help: 'Slice pulls in flight' }),
     invalidSlices: m.counter({ name: 'xnet_slice_invalid_total', help: 'Slices refused, by reason', labelNames: ['reason'] }),
+    droppedSlices: m.counter({ name: 'xnet_slice_dropped_total', help: 'Authentic slices dropped without blaming the sender, by reason', labelNames: ['reason'] }),
     poolBytes: m.gauge({ name: 'xnet_slice_pool_bytes', help: 'Bytes held by the certified slice pool' }),
     poolSlices: m.gauge({ name: 'xnet_slice_pool_slices', help: 'Slices held by the certified slice pool' }),
     servedRequests: m.counter({ name: 'xnet_endpoint_requests_total', help: 'Slice requests served, by outcome', labelNames: ['outcome'] }),

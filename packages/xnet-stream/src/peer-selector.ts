@@ -2,6 +2,7 @@ import type { NodeId } from '@icnet/types'
 import {
   BACKOFF_BASE_MS,
   BACKOFF_MAX_MS,
+  BEHIND_RETRY_MS,
   CWND_INITIAL,
   CWND_MAX,
   MALICIOUS_PENALTY_MS,
@@ -9,13 +10,19 @@ import {
   RTT_EWMA_ALPHA
 } from './constants.js'
 
-/** How a request to a peer ended, as far as choosing peers is concerned. */
-export type PeerOutcome = 'timeout' | 'error' | 'busy' | 'malicious'
+/**
+ * How a request to a peer ended, as far as choosing peers is concerned. `behind`:
+ * the peer is honest but has not certified what we need yet (BAD_BEGIN, or an
+ * authentic slice older than ours), so it is not a failure.
+ */
+export type PeerOutcome = 'timeout' | 'error' | 'busy' | 'malicious' | 'behind'
 
 export interface PeerSelectorInit {
   backoffBaseMs?: number
   backoffMaxMs?: number
   maliciousPenaltyMs?: number
+  /** Fixed wait before asking a peer that is behind again (default BEHIND_RETRY_MS). */
+  behindRetryMs?: number
   cwndMax?: number
   /** Clock, for tests. */
   now?: () => number
@@ -45,6 +52,7 @@ export class PeerSelector {
   private readonly backoffBaseMs: number
   private readonly backoffMaxMs: number
   private readonly maliciousPenaltyMs: number
+  private readonly behindRetryMs: number
   private readonly cwndMax: number
   private readonly now: () => number
 
@@ -52,6 +60,7 @@ export class PeerSelector {
     this.backoffBaseMs = init.backoffBaseMs ?? BACKOFF_BASE_MS
     this.backoffMaxMs = init.backoffMaxMs ?? BACKOFF_MAX_MS
     this.maliciousPenaltyMs = init.maliciousPenaltyMs ?? MALICIOUS_PENALTY_MS
+    this.behindRetryMs = init.behindRetryMs ?? BEHIND_RETRY_MS
     this.cwndMax = init.cwndMax ?? CWND_MAX
     this.now = init.now ?? Date.now
   }
@@ -67,9 +76,14 @@ export class PeerSelector {
 
   get size (): number { return this.peers.size }
 
-  /** The next peer to ask, or undefined if every peer is backing off or at its window. */
-  pick (): NodeId | undefined {
+  /**
+   * The next peer to ask, or undefined if every peer is backing off or at its window.
+   * `preferred` (e.g. the node that advertised new messages) is chosen if it is ready.
+   */
+  pick (preferred?: NodeId): NodeId | undefined {
     const now = this.now()
+    const p = preferred === undefined ? undefined : this.peers.get(preferred)
+    if (p !== undefined && p.notBefore <= now && p.inFlight < Math.floor(p.cwnd)) return preferred
     const ready: Array<[NodeId, PeerState]> = []
     for (const e of this.peers) {
       const s = e[1]
@@ -120,8 +134,13 @@ export class PeerSelector {
     const s = this.peers.get(id)
     if (s == null) return
     s.inFlight = Math.max(0, s.inFlight - 1)
-    s.consecutiveFailures++
     const now = this.now()
+    if (outcome === 'behind') {
+      // Not a failure: its RTT, window and failure count stay; ask the others first.
+      s.notBefore = Math.max(s.notBefore, now + this.behindRetryMs)
+      return
+    }
+    s.consecutiveFailures++
     if (outcome === 'malicious') {
       s.cwnd = CWND_INITIAL
       s.notBefore = now + this.maliciousPenaltyMs

@@ -91,6 +91,8 @@ export interface XNetStreamInit {
   /** Peer selection tuning (tests shorten the backoff). */
   backoffBaseMs?: number
   maliciousPenaltyMs?: number
+  /** Fixed wait before asking again a node that is behind (BAD_BEGIN, or a stale authentic slice); default BEHIND_RETRY_MS. */
+  behindRetryMs?: number
   /** Poll every source subnet in the background (default true when a pool is given). */
   backgroundRefill?: boolean
   /**
@@ -118,6 +120,8 @@ export class XNetStreamService implements Startable {
   private pollTimer: ReturnType<typeof setTimeout> | undefined
   private readonly refilling = new Map<string, Promise<void>>()
   private readonly refillAgain = new Set<string>()
+  /** Per source subnet: the node whose advert asked for the next refill (it has certified the new messages). */
+  private readonly advertisedBy = new Map<string, NodeId>()
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
@@ -268,7 +272,7 @@ export class XNetStreamService implements Startable {
       const sender = this.registry.subnetOfNode(connection.remotePeer.toString())
       if (sender == null || !principalEquals(sender, source)) return
       this.metrics.advertsReceived.inc()
-      this.refill(source)
+      void this.refill(source, connection.remotePeer.toString())
     } catch (err) {
       this.log('bad advert from %p: %e', connection.remotePeer, err)
       stream.abort(err instanceof Error ? err : new Error('bad advert'))
@@ -287,7 +291,7 @@ export class XNetStreamService implements Startable {
     const key = subnetKey(source)
     let sel = this.selectors.get(key)
     if (sel == null) {
-      sel = new PeerSelector({ backoffBaseMs: this.init.backoffBaseMs, maliciousPenaltyMs: this.init.maliciousPenaltyMs })
+      sel = new PeerSelector({ backoffBaseMs: this.init.backoffBaseMs, maliciousPenaltyMs: this.init.maliciousPenaltyMs, behindRetryMs: this.init.behindRetryMs })
       this.selectors.set(key, sel)
     }
     sel.setPeers(this.registry.getSubnet(source)?.nodes ?? [])
@@ -334,7 +338,7 @@ export class XNetStreamService implements Startable {
     list.push(idle)
   }
 
-  /** One request to one node: the slice, structurally checked against the request. Not yet verified. */
+  /** One request to one node: the slice, structurally checked against the request (staleness aside). Not yet verified. */
   private async request (node: NodeId, query: SliceRequest, signal: AbortSignal): Promise<CertifiedStreamSlice> {
     const { idle, reused } = await this.acquireStream(node, signal)
     let frame: Uint8ArrayList
@@ -370,10 +374,7 @@ export class XNetStreamService implements Startable {
     if (slice.messages.length > 0 && sliceMessagesBegin(slice) > msgBegin) {
       throw new SliceGapError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
     }
-    if (slice.messages.length > 0 && sliceMessagesBegin(slice) < msgBegin) {
-      throw new StaleSliceError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
-    }
-    if (slice.header.end < msgBegin) throw new StaleSliceError(`asked for messages from ${msgBegin}, stream ends at ${slice.header.end}`)
+    // An older slice than asked for is judged in `pull`, after it has been verified.
     if (query.msgLimit !== 0 && slice.messages.length > query.msgLimit) throw new SliceTooLargeError(`${slice.messages.length} messages, asked for ${query.msgLimit}`)
     if (query.byteLimit !== 0 && slice.messages.length > 1 && sliceByteSize(slice) > query.byteLimit) {
       throw new SliceTooLargeError(`${sliceByteSize(slice)} bytes, asked for ${query.byteLimit}`)
@@ -384,20 +385,24 @@ export class XNetStreamService implements Startable {
   /**
    * Pulls a slice of `source`'s stream to us, trying nodes by RTT with failover,
    * and hands it to `accept` (which verifies it, e.g. `pool.put`). A node whose
-   * slice fails any check is penalised and the next one asked. Resolves with
+   * slice fails any check is penalised and the next one asked. A node that is
+   * behind (answers BAD_BEGIN, or sends an authentic slice older than asked for,
+   * or `accept` throws a verified `StaleSliceError`) is not blamed: the slice is
+   * dropped and the node asked again after `behindRetryMs`, the others meanwhile.
+   * `prefer`: ask this node first if it is ready (the sender of an advert). Resolves with
    * `accept`'s result; rejects when every node failed or none is available.
    * `keepLeafDigests`: the slice will be pooled and suffixes merged into it, so
    * the root workers also hand back each message's leaf digest (then verifying a
    * merge re-hashes only the witness, not the pooled messages).
    */
-  async pull<T> (source: SubnetId, query: { msgBegin: number, witnessBegin?: number, msgLimit?: number, byteLimit?: number, keepLeafDigests?: boolean }, accept: (slice: CertifiedStreamSlice) => T): Promise<T> {
+  async pull<T> (source: SubnetId, query: { msgBegin: number, witnessBegin?: number, msgLimit?: number, byteLimit?: number, keepLeafDigests?: boolean, prefer?: NodeId }, accept: (slice: CertifiedStreamSlice) => T): Promise<T> {
     const sel = this.selectorFor(source)
     const attempts = Math.max(2, sel.size * 2)
     const deadline = Date.now() + this.timeoutMs * attempts
     // Made only if no node answers: an error's stack trace costs more than a whole small slice.
     let lastError: unknown
     for (let attempt = 0; attempt < attempts && !this.stopController.signal.aborted;) {
-      const node = sel.pick()
+      const node = sel.pick(attempt === 0 ? query.prefer : undefined)
       if (node === undefined) {
         // Every node is backing off or at its congestion window: wait for the first to free up.
         // Window-limited waits end when another request to the node ends (each has a timeout);
@@ -424,6 +429,12 @@ export class XNetStreamService implements Startable {
           byteLimit: query.byteLimit ?? 0
         }, signal)
         await this.rootWorkers?.precompute(slice, this.registry.getSubnet(source)?.publicKey, { leafDigests: query.keepLeafDigests })
+        const stale = staleness(slice, query.msgBegin)
+        if (stale !== undefined) {
+          // Verified first: an authentic old slice means the node is behind; anything else is a lie.
+          this.verify(source, slice)
+          throw new StaleSliceError(stale, { verified: true })
+        }
         const result = accept(slice)
         sel.succeeded(node, performance.now() - t0)
         this.metrics.sliceMessages.observe(slice.messages.length)
@@ -433,7 +444,9 @@ export class XNetStreamService implements Startable {
         lastError = err
         ;[outcome, status] = classify(err)
         this.log('pull from %s failed (%s): %s', node, status, err instanceof Error ? `${err.name}: ${err.message}` : String(err))
-        if (err instanceof InvalidSliceError) {
+        if (err instanceof StaleSliceError && err.verified) {
+          this.metrics.droppedSlices.inc(1, { reason: 'stale' })
+        } else if (err instanceof InvalidSliceError) {
           this.metrics.invalidSlices.inc(1, { reason: err.reason })
           this.log('refused a slice from %s: %s', node, err.message)
         }
@@ -451,8 +464,9 @@ export class XNetStreamService implements Startable {
   }
 
   /** Pulls from `source` into the pool now (coalesced: one pull per source at a time). */
-  refill (source: SubnetId): Promise<void> {
+  refill (source: SubnetId, advertiser?: NodeId): Promise<void> {
     const key = subnetKey(source)
+    if (advertiser !== undefined) this.advertisedBy.set(key, advertiser)
     const running = this.refilling.get(key)
     if (running != null) { this.refillAgain.add(key); return running }
     const p = this.refillLoop(source).finally(() => { this.refilling.delete(key) })
@@ -469,9 +483,11 @@ export class XNetStreamService implements Startable {
       pool.garbageCollect(source, expected)
       const q = pool.nextQuery(source, expected)
       if (q.bytesLeft <= 0) return
+      const prefer = this.advertisedBy.get(key)
+      this.advertisedBy.delete(key)
       let added = 0
       try {
-        added = await this.pull(source, { msgBegin: q.msgBegin, witnessBegin: q.witnessBegin, msgLimit: this.init.msgLimit, byteLimit: Math.min(q.bytesLeft, this.init.byteLimit ?? POOL_SLICE_BYTE_SIZE_MAX), keepLeafDigests: true },
+        added = await this.pull(source, { msgBegin: q.msgBegin, witnessBegin: q.witnessBegin, msgLimit: this.init.msgLimit, byteLimit: Math.min(q.bytesLeft, this.init.byteLimit ?? POOL_SLICE_BYTE_SIZE_MAX), keepLeafDigests: true, prefer },
           slice => pool.put(source, slice, expected))
       } catch (err) {
         this.log('refill from %s failed: %e', key, err)
@@ -524,10 +540,20 @@ function remoteError (code: SliceError): XNetRemoteError {
   }
 }
 
+/** Why `slice` is older than a request from `msgBegin` asked for, or undefined if it is not. */
+function staleness (slice: CertifiedStreamSlice, msgBegin: number): string | undefined {
+  if (slice.messages.length > 0 && sliceMessagesBegin(slice) < msgBegin) return `asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`
+  if (slice.header.end < msgBegin) return `asked for messages from ${msgBegin}, stream ends at ${slice.header.end}`
+  return undefined
+}
+
 function classify (err: unknown): [PeerOutcome, string] {
+  if (err instanceof StaleSliceError && err.verified) return ['behind', 'stale']
   if (err instanceof InvalidSliceError) return ['malicious', 'invalid']
   if (err instanceof XNetRemoteError) {
     if (err.remoteCode === 'BUSY') return ['busy', 'busy']
+    // Its certified stream does not reach our msg_begin yet: not yet, rather than wrong.
+    if (err.remoteCode === 'BAD_BEGIN') return ['behind', 'bad_begin']
     return ['error', err.remoteCode.toLowerCase()]
   }
   if (err instanceof TimeoutError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))) return ['timeout', 'timeout']

@@ -82,31 +82,30 @@ export class CertifiedSlicePool {
    * Adds a slice pulled from `subnet` (decoded, not yet verified). A suffix of the
    * pooled slice is merged and the merge verified; anything else is verified on its
    * own and replaces the pooled slice if it is newer and reaches further. Throws an
-   * `InvalidSliceError` (pool unchanged) if verification fails or the slice is older
-   * than what is pooled. Trims to the pool's byte bounds. Returns messages added.
+   * `InvalidSliceError` (pool unchanged) if verification fails, or a `StaleSliceError`
+   * with `verified: true` if the slice is authentic but older than what is pooled or
+   * expected (verification always comes first). Trims to the pool's byte bounds. Returns messages added.
    */
   put (subnet: SubnetId, slice: CertifiedStreamSlice, expected?: ExpectedIndices): number {
     const key = subnetKey(subnet)
     const cur = this.entries.get(key)
     const ctx = { ourSubnet: this.ourSubnet, sourceSubnet: subnet, registry: this.registry }
-    let next: CertifiedStreamSlice
-    if (cur != null && cur.slice.certification.height > slice.certification.height) {
-      throw new StaleSliceError(`slice at height ${slice.certification.height} is older than the pooled one at ${cur.slice.certification.height}`)
-    }
-    if (expected !== undefined && slice.messages.length > 0 && sliceMessagesEnd(slice) <= expected.message) {
-      throw new StaleSliceError(`slice ends at ${sliceMessagesEnd(slice)}, we expect ${expected.message} already`)
-    }
     const isSuffix = cur != null && cur.slice.messages.length > 0 && slice.messages.length > 0 &&
       slice.messages[0]!.index === sliceMessagesEnd(cur.slice)
-    if (isSuffix) {
-      next = mergeSuffix(cur.slice, slice)
-      verifyCertifiedSlice(next, ctx)
-    } else {
-      verifyCertifiedSlice(slice, ctx)
+    // Verify before anything else: only an authentic slice may be called merely stale
+    // (the caller then drops it without blaming its sender).
+    let next = isSuffix ? mergeSuffix(cur.slice, slice) : slice
+    verifyCertifiedSlice(next, ctx)
+    if (cur != null && cur.slice.certification.height > slice.certification.height) {
+      throw new StaleSliceError(`slice at height ${slice.certification.height} is older than the pooled one at ${cur.slice.certification.height}`, { verified: true })
+    }
+    if (expected !== undefined && slice.messages.length > 0 && sliceMessagesEnd(slice) <= expected.message) {
+      throw new StaleSliceError(`slice ends at ${sliceMessagesEnd(slice)}, we expect ${expected.message} already`, { verified: true })
+    }
+    if (!isSuffix) {
       if (cur != null && cur.slice.messages.length > 0 && slice.messages.length > 0 && slice.messages[0]!.index > sliceMessagesEnd(cur.slice)) {
         throw new SliceIndicesError(`slice starts at ${slice.messages[0]!.index}, after a gap from the pooled ${sliceMessagesEnd(cur.slice)}`)
       }
-      next = slice
       if (cur != null && sliceMessagesEnd(slice) < sliceMessagesEnd(cur.slice)) next = cur.slice // pooled reaches further: keep it
       // A signals-only slice never displaces pooled messages: the next pull starts after
       // them, so they would never be pulled again. Its signals come with a later pull.
