@@ -280,7 +280,8 @@ describe('@dfinity/agent against a 2-subnet icnet testnet (1 node per subnet, pr
       assert.equal(seen, 'processing', 'the stop call is open')
       assert.equal(await status(caller), 'stopping')
       assert.equal(await stopStatus(), 'processing', 'still open while the subnets are apart')
-      await assert.rejects(update(agent, caller, 'configure', encodeXnetLoadConfig({ rate: 0, payloadSize: 64, seed: 7n, targets: [] })), /stopping/)
+      // Refused at submission by the ingress filter (a 200 non-replicated rejection), not in a block.
+      await assert.rejects(update(agent, caller, 'configure', encodeXnetLoadConfig({ rate: 0, payloadSize: 64, seed: 7n, targets: [] })), /refused before consensus \(5, IC0509\): Canister \S+ is stopping/)
 
       // Healed: the responses arrive, the canister stops and the stop call is replied.
       await partition('DELETE')
