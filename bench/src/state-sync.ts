@@ -21,6 +21,7 @@ import { fork } from 'node:child_process'
 import { setMaxListeners } from 'node:events'
 import type { ChildProcess } from 'node:child_process'
 import { randomFillSync, randomInt } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -342,6 +343,13 @@ async function heliaBitswap (chunks: Array<{ path: string, offset: number, size:
 
 async function main (): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'icnet-bench-state-sync-'))
+  // Ctrl-C or a timeout: the peer processes go (the 'exit' hook) and so does the data.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      rmSync(root, { recursive: true, force: true })
+      process.exit(sig === 'SIGINT' ? 130 : 143)
+    })
+  }
   const nodes: Libp2p[] = []
   const stores: FsCheckpointStore[] = []
   const procs: PeerProcess[] = []
