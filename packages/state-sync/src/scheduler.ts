@@ -90,6 +90,8 @@ export class FetchScheduler {
   private readonly timeoutMs: number
   private readonly maxPendingDeliveries: number
   private waiter?: { resolve(): void, reject(err: Error): void }
+  /** Requests in flight (at most the sum of the peers' windows), aborted together when the sync is. */
+  private readonly requests = new Set<AbortController>()
   private failure?: Error
 
   constructor (sources: BlockSource[], private readonly opts: SchedulerOptions = {}) {
@@ -97,7 +99,11 @@ export class FetchScheduler {
     this.peers = sources.map(s => new PeerState(s, maxWindow))
     this.timeoutMs = opts.chunkTimeoutMs ?? DEFAULT_CHUNK_TIMEOUT_MS
     this.maxPendingDeliveries = opts.maxPendingDeliveries ?? 64
-    opts.signal?.addEventListener('abort', () => { this.fail(new SyncAbortedError()) }, { once: true })
+    // One listener for the whole sync (not one per request): it fails the sync and aborts every request in flight.
+    opts.signal?.addEventListener('abort', () => {
+      this.fail(new SyncAbortedError())
+      for (const c of this.requests) c.abort(new SyncAbortedError())
+    }, { once: true })
   }
 
   get livePeers (): PeerState[] { return this.peers.filter(p => p.evicted === undefined) }
@@ -177,8 +183,7 @@ export class FetchScheduler {
     task.tried.add(peer.source.peer)
     const ctrl = new AbortController()
     const timer = setTimeout(() => { ctrl.abort(new TimeoutMarker('chunk timeout')) }, this.timeoutMs)
-    const onAbort = (): void => { ctrl.abort(new SyncAbortedError()) }
-    this.opts.signal?.addEventListener('abort', onAbort, { once: true })
+    this.requests.add(ctrl)
     peer.source.fetch(task.kind, task.hash, ctrl.signal).then(data => {
       if (data === null) {
         peer.dontHave.add(task.key)
@@ -223,7 +228,7 @@ export class FetchScheduler {
       this.requeue(task)
     }).finally(() => {
       clearTimeout(timer)
-      this.opts.signal?.removeEventListener('abort', onAbort)
+      this.requests.delete(ctrl)
       peer.inFlight--
       this.pump()
     })
