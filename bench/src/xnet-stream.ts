@@ -14,11 +14,18 @@
  * nodes on this process's event loop. The raw baseline always runs between the
  * same two nodes as the certified pull.
  *
- *   node bench/dist/run.js xnet-stream [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 8] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32] [--pull-windows <file>]
+ * Modes (`--mode`): `per-height` (default) pulls a whole certified height, then A
+ * garbage-collects, refills and certifies (not timed); `steady` overlaps heights:
+ * B signals its expected index every `--signal-every` messages while it pulls, A
+ * collects, refills and certifies meanwhile, and the timed phase includes A's
+ * certifications.
+ *
+ *   node bench/dist/run.js xnet-stream [--mode per-height|steady] [--signal-every 9000] [--slow-start 0] [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 8] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32] [--pull-windows <file>]
  */
 import '@icnet/types/polyfill'
 import { fork, type ChildProcess } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTestNode } from '@icnet/test-utils'
@@ -45,6 +52,18 @@ function textArg (name: string, dflt: string): string {
 }
 const LAYOUT = textArg('layout', 'two-process')
 if (LAYOUT !== 'two-process' && LAYOUT !== 'one-process') throw new RangeError(`--layout two-process|one-process, not ${LAYOUT}`)
+/**
+ * `per-height` (default): A refills and certifies only when B has a whole height;
+ * certification time is reported (`certify_s`) but left out of the pull time.
+ * `steady`: B's signals free A's stream while B pulls and A certifies new heights
+ * meanwhile, as a live stream advances; certification runs inside the pull time.
+ */
+const MODE = textArg('mode', 'per-height')
+if (MODE !== 'steady' && MODE !== 'per-height') throw new RangeError(`--mode steady|per-height, not ${MODE}`)
+/** The first request of a height (steady mode: of a round) asks for this many messages, each next one twice as many up to --chunk (0: off). */
+const SLOW_START = arg('slow-start', 0)
+/** Steady mode: B signals its expected index to A each time it advanced by this many messages. */
+const SIGNAL_EVERY = arg('signal-every', 9000)
 const TARGET_MIB = arg('mib', 100)
 const RAW_MIB = arg('raw-mib', 256)
 const SLICE_BYTES = 4 * 1024 * 1024
@@ -92,7 +111,10 @@ await serving.api.setClient(nodeInfo(nodeB))
 const xnetB = (nodeB.services as unknown as { xnet: XNetStreamService }).xnet
 // B connects to A from the registry's addresses, as a node of a deployment does
 // (one message, not measured); the raw baseline then uses the same connection.
-await xnetB.pull(a.id, { msgBegin: 0, msgLimit: 1 }, slice => verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry }))
+const warmUp = await xnetB.pull(a.id, { msgBegin: 0, msgLimit: 1 }, slice => {
+  verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
+  return slice.messages[0]!.bytes.length
+})
 const peerA = nodeB.getConnections().find(c => c.remotePeer.toString() === nodeA.peerId)!.remotePeer
 
 // The machine this runs on may be shared: load drifts over a run. So the two
@@ -108,6 +130,12 @@ let certifyMs = 0
 let verifyMs = 0
 let slices = 0
 let clientCpuMs = 0
+let certifications = 0
+
+/** Slow start: the first requests (of a height, or of a steady round) are smaller, so the first responses come sooner. */
+function requestSize (requestNo: number): number {
+  return SLOW_START > 0 ? Math.min(CHUNK_MSGS, SLOW_START * 2 ** Math.min(requestNo, 20)) : CHUNK_MSGS
+}
 
 /** Pulls whole certified heights until `target` more payload bytes arrived. */
 async function certifiedRound (target: number): Promise<void> {
@@ -133,10 +161,11 @@ async function certifiedRound (target: number): Promise<void> {
       next += got
       if (got < count) await one(begin + got, count - got) // cut short by the byte limit
     }
+    let requestNo = 0
     const lane = async (): Promise<void> => {
       while (issued < end) {
         const begin = issued
-        issued = Math.min(end, issued + CHUNK_MSGS)
+        issued = Math.min(end, issued + requestSize(requestNo++))
         await one(begin, issued - begin)
       }
     }
@@ -150,7 +179,91 @@ async function certifiedRound (target: number): Promise<void> {
     const advanced = await serving.api.advance(received)
     certifiedEnd = advanced.end
     certifyMs += advanced.certifyMs
+    certifications++
   }
+}
+
+
+// ---- certified pull, steady state (the default): heights overlap as on a live stream.
+// B tells A its expected index whenever its verified prefix advances (as its signals
+// would); A garbage-collects what B has, refills up to the stream limit and certifies
+// a new height while B's other requests are in flight, so B's next requests find a
+// newer certified end and the pipeline does not drain between heights. The pull time
+// is the wall time of the whole phase: A's certifications run inside it.
+
+/** One message's bytes on the wire (the warm-up's): a round's payload target in messages. */
+const messageBytes = warmUp
+
+async function steadyRound (target: number): Promise<void> {
+  const roundEnd = received + Math.ceil(target / messageBytes)
+  const t0 = performance.now()
+  const w0 = process.hrtime.bigint() / 1000n
+  const c0 = process.cpuUsage()
+  let issued = received
+  let requestNo = 0
+  /** Verified ranges not yet joined to the prefix `[.., received)`: begin -> end. */
+  const done = new Map<number, number>()
+  /** Lanes waiting for a newer certified end. */
+  let waiting: Array<() => void> = []
+  const newerEnd = async (): Promise<void> => { await new Promise<void>(resolve => waiting.push(resolve)) }
+  let signalling: Promise<void> | undefined
+  /** The expected index B last told A. */
+  let signalled = received
+  const signal = (): void => {
+    if (signalling !== undefined) return
+    const upTo = received
+    signalled = upTo
+    signalling = serving.api.advance(upTo).then(advanced => {
+      certifiedEnd = Math.max(certifiedEnd, advanced.end)
+      certifyMs += advanced.certifyMs
+      certifications++
+      signalling = undefined
+      const woken = waiting
+      waiting = []
+      for (const resolve of woken) resolve()
+      if (received - upTo >= SIGNAL_EVERY || (received > upTo && received === issued && issued >= certifiedEnd)) signal()
+    })
+  }
+  const one = async (begin: number, count: number): Promise<void> => {
+    const got = await xnetB.pull(a.id, { msgBegin: begin, msgLimit: count, byteLimit: SLICE_BYTES }, slice => {
+      const v0 = performance.now()
+      verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
+      verifyMs += performance.now() - v0
+      for (const m of slice.messages) payloadBytes += m.bytes.length
+      return slice.messages.length
+    })
+    slices++
+    done.set(begin, begin + got)
+    const before = received
+    for (let end = done.get(received); end !== undefined; end = done.get(received)) {
+      done.delete(received)
+      received = end
+    }
+    // Signal every SIGNAL_EVERY messages (a certification costs A a whole tree's hashing and a
+    // threshold signature, whatever it adds), or at once when B has nothing left to ask for.
+    if (received > before && received < roundEnd &&
+      (received - signalled >= SIGNAL_EVERY || (received === issued && issued >= certifiedEnd))) signal()
+    if (got < count) await one(begin + got, count - got) // cut short by the byte limit
+  }
+  const lane = async (): Promise<void> => {
+    while (issued < roundEnd) {
+      const available = Math.min(certifiedEnd, roundEnd) - issued
+      if (available <= 0) { await newerEnd(); continue }
+      const size = requestSize(requestNo++)
+      const begin = issued
+      issued += Math.min(size, available)
+      await one(begin, issued - begin)
+    }
+  }
+  await Promise.all(Array.from({ length: PIPELINE }, lane))
+  // B has the round; A frees the stream and certifies the next height (inside the phase).
+  await signalling
+  signal()
+  await signalling
+  pullMs += performance.now() - t0
+  if (PULL_WINDOWS !== undefined) appendFileSync(PULL_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
+  const c1 = process.cpuUsage(c0)
+  clientCpuMs += (c1.user + c1.system) / 1000
 }
 
 // ---- raw libp2p stream baseline, same nodes, same direction (A writes, B reads)
@@ -171,7 +284,9 @@ async function rawRound (): Promise<void> {
 }
 
 for (let round = 0; round < ROUNDS; round++) {
-  await certifiedRound(Math.ceil(TARGET_MIB / ROUNDS) * 1024 * 1024)
+  const target = Math.ceil(TARGET_MIB / ROUNDS) * 1024 * 1024
+  if (MODE === 'steady') await steadyRound(target)
+  else await certifiedRound(target)
   await rawRound()
 }
 const serverStats = await serving.api.stats()
@@ -196,11 +311,13 @@ console.log(JSON.stringify({
   client_cpu_s: +(clientCpuMs / 1000).toFixed(3),
   client_root_worker_s: +(workerStats.workerMs / 1000).toFixed(3),
   client_root_worker_slices: workerStats.slices,
-  certify_s: +(certifyMs / 1000).toFixed(3)
+  certify_s: +(certifyMs / 1000).toFixed(3),
+  certifications
 }))
 console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawBytes, s: +(rawMs / 1000).toFixed(3) }))
 console.log(JSON.stringify({
   bench: 'xnet-stream',
+  mode: MODE,
   layout: LAYOUT,
   message_bytes: MSG_BYTES,
   messages_per_s: Math.round(messagesPerS),
@@ -217,5 +334,8 @@ console.log(JSON.stringify({
   pipeline: PIPELINE,
   root_workers: ROOT_WORKERS,
   root_pending: ROOT_PENDING,
-  chunk_messages: CHUNK_MSGS
+  chunk_messages: CHUNK_MSGS,
+  slow_start: SLOW_START,
+  signal_every: SIGNAL_EVERY,
+  load_average: +loadavg()[0]!.toFixed(2)
 }))
