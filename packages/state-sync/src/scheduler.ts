@@ -138,22 +138,20 @@ export class FetchScheduler {
   private pump (): void {
     if (this.failure !== undefined) return
     if (this.outstanding === 0) { this.waiter?.resolve(); this.waiter = undefined; return }
-    // Hand out work to the peer with the most free slots, so a fast peer (large window)
-    // takes a larger share without starving the others, filling all of its slots at once
-    // so its wants leave in one frame.
-    const candidates = this.livePeers
+    // Which peers take work in this pump is decided once, before any is handed out: an idle
+    // peer, or a busy one with a batch of free slots (see `refillable`), so its wants leave
+    // together in one frame. Among those, work goes one request at a time to the peer with
+    // the most free slots: a fast peer (large window) takes a larger share, and a small sync
+    // (a few chunks) is still spread over every peer instead of filling the first one.
+    const candidates = this.livePeers.filter(p => p.refillable)
     while (this.queue.length > 0 && this.deliveries < this.maxPendingDeliveries) {
       let best: PeerState | undefined
-      for (const p of candidates) if (p.refillable && (best === undefined || p.slots > best.slots)) best = p
+      for (const p of candidates) if (p.slots > 0 && (best === undefined || p.slots > best.slots)) best = p
       if (best === undefined) break
-      while (best.slots > 0 && this.queue.length > 0) {
-        const idx = this.pickFor(best)
-        if (idx < 0) break
-        const [task] = this.queue.splice(idx, 1)
-        this.dispatch(best, task!)
-      }
-      // Full, or nothing left that it can serve: done with it for this round.
-      candidates.splice(candidates.indexOf(best), 1)
+      const idx = this.pickFor(best)
+      if (idx < 0) { candidates.splice(candidates.indexOf(best), 1); continue }
+      const [task] = this.queue.splice(idx, 1)
+      this.dispatch(best, task!)
     }
     const inFlight = this.peers.reduce((n, p) => n + p.inFlight, 0)
     if (inFlight === 0 && this.deliveries === 0 && this.queue.length > 0) {

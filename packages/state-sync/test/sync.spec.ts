@@ -1,5 +1,6 @@
 import '@icnet/types/polyfill'
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createTestNode, connectAll, stopAll, waitFor } from '@icnet/test-utils'
@@ -116,6 +117,31 @@ describe('state sync over libp2p (loopback TCP)', function () {
       assert.ok(served > 0, `seeder ${s.node.peerId.toString()} served ${served}`)
       assert.ok((result.perPeer[s.node.peerId.toString()]?.blocks ?? 0) > 0)
     }
+  })
+
+  it('spreads a small sync (a few chunks) over every seeder', async () => {
+    // Six chunks and three seeders: each should be asked for some, not the first seeder
+    // (whose window already grew on the manifest) for all of them. A replica's checkpoints
+    // are often this small, and a lying or stalling peer must be met and dealt with even then.
+    const root = await tempDir(); dirs.push(root)
+    const files = { 'canister_states/00000000000000010101/memory.bin': Uint8Array.from(randomBytes(6 * TEST_CHUNK)) }
+    const small = await storeWith(root, 20n, files)
+    stores.add(small.store)
+    const seeders = await Promise.all([0, 1, 2].map(async () => {
+      const dir = await tempDir(); dirs.push(dir)
+      const store = await FsCheckpointStore.open(dir, { chunkSize: TEST_CHUNK })
+      await copyCheckpoint(small.store, 20n, store, 20n)
+      await store.addCheckpoint(20n)
+      const metrics = new InMemoryMetrics()
+      return { node: await seederNode(store, metrics), metrics }
+    }))
+    const client = await freshNode()
+    await connectAll([client.node, ...seeders.map(s => s.node)])
+    await client.node.services.stateSync.sync({ cup: signedCup(small.info), key: { publicKey: subnetPublicKey } })
+    await assertInstalled(client.store, 20n, files)
+    const served = seeders.map(s => s.metrics.get('icnet_state_sync_served_total', { kind: 'CHUNK', outcome: 'block' }))
+    assert.equal(served.reduce((a, b) => a + b, 0), 6)
+    assert.ok(served.every(n => n > 0), `chunks served per seeder: ${served.join(', ')}`)
   })
 
   it('evicts a seeder that sends wrong bytes and fetches its chunks elsewhere', async () => {
