@@ -184,9 +184,9 @@ async function certifiedRound (target: number): Promise<void> {
 }
 
 
-// ---- certified pull, steady state (the default): heights overlap as on a live stream.
-// B tells A its expected index whenever its verified prefix advances (as its signals
-// would); A garbage-collects what B has, refills up to the stream limit and certifies
+// ---- certified pull, steady state (`--mode steady`): heights overlap as on a live stream.
+// B tells A its expected index every SIGNAL_EVERY verified messages (as its signals
+// would), without stopping its pulls; A garbage-collects what B has, refills up to the stream limit and certifies
 // a new height while B's other requests are in flight, so B's next requests find a
 // newer certified end and the pipeline does not drain between heights. The pull time
 // is the wall time of the whole phase: A's certifications run inside it.
