@@ -9,16 +9,12 @@
  */
 import '@icnet/types/polyfill'
 import { randomFillSync } from 'node:crypto'
-import { open, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import { decodeManifest, FsCheckpointStore, stateSync } from '@icnet/state-sync'
 import { createTestNode, stopAll } from '@icnet/test-utils'
-import { heliaNode, RAW_PROTOCOL, waitDrain } from './_state-sync-shared.js'
-import { MemoryBlockstore } from 'blockstore-core'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
+import { chunksAsBlocks, heliaNode, RAW_PROTOCOL, waitDrain } from './_state-sync-shared.js'
 
 const MiB = 1024 * 1024
 
@@ -71,19 +67,9 @@ const ops: Record<string, (req: Request) => Promise<object>> = {
   },
   /** `count` Helia providers sharing one blockstore of the given chunks as raw blocks. */
   async helia (req) {
-    const shared = new MemoryBlockstore()
-    const cids: string[] = []
-    for (const c of req.chunks as Array<{ path: string, offset: number, size: number }>) {
-      const fh = await open(c.path, 'r')
-      const block = new Uint8Array(c.size)
-      await fh.read(block, 0, c.size, c.offset)
-      await fh.close()
-      const cid = CID.createV1(raw.code, await sha256.digest(block))
-      await shared.put(cid, block)
-      cids.push(cid.toString())
-    }
+    const { blockstore: shared, cids } = await chunksAsBlocks(req.chunks as Array<{ path: string, offset: number, size: number }>)
     helias = await Promise.all(Array.from({ length: req.count }, async () => await heliaNode(shared)))
-    return { addrs: helias.map(h => addrsOf(h.libp2p)[0]), cids }
+    return { addrs: helias.map(h => addrsOf(h.libp2p)[0]), cids: cids.map(c => c.toString()) }
   },
   /** CPU time of this process so far (all threads), ms. */
   async cpu () {

@@ -1,7 +1,11 @@
 /** Pieces `bench state-sync` and its peer processes (`_state-sync-peer.ts`) share. */
 import type { Stream } from '@libp2p/interface'
 import { createTestNode } from '@icnet/test-utils'
-import type { MemoryBlockstore } from 'blockstore-core'
+import { open } from 'node:fs/promises'
+import { MemoryBlockstore } from 'blockstore-core'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 
 export const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
 
@@ -31,4 +35,20 @@ export async function heliaNode (blockstore: MemoryBlockstore): Promise<any> {
   withBitswap(helia)
   await helia.start()
   return helia
+}
+
+/** The checkpoint's chunks as raw blocks in one blockstore (what Helia's providers share), with their CIDs. */
+export async function chunksAsBlocks (chunks: ReadonlyArray<{ path: string, offset: number, size: number }>): Promise<{ blockstore: MemoryBlockstore, cids: CID[] }> {
+  const blockstore = new MemoryBlockstore()
+  const cids: CID[] = []
+  for (const c of chunks) {
+    const fh = await open(c.path, 'r')
+    const block = new Uint8Array(c.size)
+    await fh.read(block, 0, c.size, c.offset)
+    await fh.close()
+    const cid = CID.createV1(raw.code, await sha256.digest(block))
+    await blockstore.put(cid, block)
+    cids.push(cid)
+  }
+  return { blockstore, cids }
 }

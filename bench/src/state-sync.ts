@@ -35,9 +35,7 @@ import type { CheckpointInfo, StateSyncService } from '@icnet/state-sync'
 import { connectAll, createTestNode, stopAll } from '@icnet/test-utils'
 import { MemoryBlockstore } from 'blockstore-core'
 import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { heliaNode, RAW_PROTOCOL, waitDrain } from './_state-sync-shared.js'
+import { chunksAsBlocks, heliaNode, RAW_PROTOCOL, waitDrain } from './_state-sync-shared.js'
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
@@ -320,17 +318,7 @@ async function heliaBitswap (chunks: Array<{ path: string, offset: number, size:
       await peer.stop()
     }
   }
-  const shared = new MemoryBlockstore()
-  const cids: CID[] = []
-  for (const c of chunks) {
-    const fh = await open(c.path, 'r')
-    const block = new Uint8Array(c.size)
-    await fh.read(block, 0, c.size, c.offset)
-    await fh.close()
-    const cid = CID.createV1(raw.code, await sha256.digest(block))
-    await shared.put(cid, block)
-    cids.push(cid)
-  }
+  const { blockstore: shared, cids } = await chunksAsBlocks(chunks)
   const seeds = await Promise.all(Array.from({ length: providers }, async () => await heliaNode(shared)))
   const client = await heliaNode(new MemoryBlockstore())
   try {

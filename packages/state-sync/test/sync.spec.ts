@@ -43,11 +43,11 @@ describe('state sync over libp2p (loopback TCP)', function () {
     return n
   }
 
-  async function seederCopy (): Promise<{ node: SyncNode, metrics: InMemoryMetrics }> {
+  async function seederCopy (from = source.store, height = 10n): Promise<{ node: SyncNode, metrics: InMemoryMetrics }> {
     const root = await tempDir(); dirs.push(root)
     const store = await FsCheckpointStore.open(root, { chunkSize: TEST_CHUNK })
-    await copyCheckpoint(source.store, 10n, store, 10n)
-    await store.addCheckpoint(10n)
+    await copyCheckpoint(from, height, store, height)
+    await store.addCheckpoint(height)
     const metrics = new InMemoryMetrics()
     return { node: await seederNode(store, metrics), metrics }
   }
@@ -127,14 +127,7 @@ describe('state sync over libp2p (loopback TCP)', function () {
     const files = { 'canister_states/00000000000000010101/memory.bin': Uint8Array.from(randomBytes(6 * TEST_CHUNK)) }
     const small = await storeWith(root, 20n, files)
     stores.add(small.store)
-    const seeders = await Promise.all([0, 1, 2].map(async () => {
-      const dir = await tempDir(); dirs.push(dir)
-      const store = await FsCheckpointStore.open(dir, { chunkSize: TEST_CHUNK })
-      await copyCheckpoint(small.store, 20n, store, 20n)
-      await store.addCheckpoint(20n)
-      const metrics = new InMemoryMetrics()
-      return { node: await seederNode(store, metrics), metrics }
-    }))
+    const seeders = await Promise.all([0, 1, 2].map(async () => await seederCopy(small.store, 20n)))
     const client = await freshNode()
     await connectAll([client.node, ...seeders.map(s => s.node)])
     await client.node.services.stateSync.sync({ cup: signedCup(small.info), key: { publicKey: subnetPublicKey } })
