@@ -34,6 +34,21 @@ async function runStatus (net: Network, subnet: number, id: CanisterId, active?:
   return Object.keys(v.status)[0]!
 }
 
+/**
+ * Subnet 0's canister `a` calls b on subnet 1 for two rounds, then gets a
+ * stop_canister in a round of subnet 0 alone: `a` is left stopping, with calls
+ * out, and the stop pending.
+ */
+async function stopWhileCalling (net: Network): Promise<{ a: CanisterId, stop: Uint8Array }> {
+  await net.installLoad(0)
+  const [a, b] = [canisterOf(0, 0), canisterOf(1, 0)]
+  net.configure(0, 0, 1, [b])
+  await net.rounds(2)
+  const stop = manage(net, 0, 'stop_canister', a)
+  await net.round([0])
+  return { a, stop }
+}
+
 function assertRejected (st: IngressStatus, code: RejectCode, text: string): void {
   assert.equal(st.status, 'rejected', JSON.stringify(st))
   const r = st as { code: RejectCode, message: string }
@@ -144,12 +159,7 @@ describe('stop_canister: the stopping phase', function () {
 
   it('start_canister while stopping rejects the pending stop calls and the canister runs again', async () => {
     net = await Network.create({ subnets: 2, sandbox: 'js' })
-    await net.installLoad(0)
-    const [a, b] = [canisterOf(0, 0), canisterOf(1, 0)]
-    net.configure(0, 0, 1, [b])
-    await net.rounds(2)
-    const stop = manage(net, 0, 'stop_canister', a)
-    await net.round([0])
+    const { a, stop } = await stopWhileCalling(net)
     assert.equal(statusOf(net, 0, stop).status, 'processing')
     const start = manage(net, 0, 'start_canister', a)
     await net.round([0])
@@ -165,12 +175,7 @@ describe('stop_canister: the stopping phase', function () {
 
   it('a node restored from a checkpoint taken while stopping reaches the same roots and checkpoint hash, and completes the stop', async () => {
     net = await Network.create({ subnets: 2, sandbox: 'js', checkpointInterval: 4 })
-    await net.installLoad(0)
-    const [a, b] = [canisterOf(0, 0), canisterOf(1, 0)]
-    net.configure(0, 0, 1, [b])
-    await net.rounds(2)
-    const stop = manage(net, 0, 'stop_canister', a)
-    await net.round([0])
+    const { stop } = await stopWhileCalling(net)
     await net.round([0]) // height 4: the checkpoint holds a stopping canister and its pending stop
     const live = net.nodes[0]!
     assert.equal(live.mr.height, 4)
