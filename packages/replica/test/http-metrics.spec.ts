@@ -49,6 +49,11 @@ describe('the public HTTP endpoint on the replica\'s Prometheus registry', funct
     }
     return body
   }
+  /** The exposition once `series` has grown past its value in `before`, and the change of any series between the two. */
+  const exposedAfter = async (before: string, series: string): Promise<{ after: string, delta: (series: string) => number }> => {
+    const after = await exposedOnce(b => sample(b, series) > sample(before, series))
+    return { after, delta: s => sample(after, s) - sample(before, s) }
+  }
 
   it('counts requests by endpoint and status, and their durations', async () => {
     const before = await exposition()
@@ -56,8 +61,7 @@ describe('the public HTTP endpoint on the replica\'s Prometheus registry', funct
     const bad = await fetch(`${endpoint.url}/api/v2/canister/${canister}/query`, { method: 'POST', headers: { 'Content-Type': 'application/cbor' }, body: Uint8Array.of(0xff) })
     assert.equal(bad.status, 400)
     assert.equal((await fetch(`${endpoint.url}/api/v9/nothing`)).status, 404)
-    const after = await exposedOnce(b => sample(b, 'http_requests_total{endpoint="unknown",status="404"}') > sample(before, 'http_requests_total{endpoint="unknown",status="404"}'))
-    const delta = (series: string): number => sample(after, series) - sample(before, series)
+    const { after, delta } = await exposedAfter(before, 'http_requests_total{endpoint="unknown",status="404"}')
     assert.equal(delta('http_requests_total{endpoint="status",status="200"}'), 3)
     assert.equal(delta('http_requests_total{endpoint="query",status="400"}'), 1)
     assert.equal(delta('http_requests_total{endpoint="unknown",status="404"}'), 1)
@@ -77,8 +81,7 @@ describe('the public HTTP endpoint on the replica\'s Prometheus registry', funct
     assert.equal(await stalled, 408)
     const big = await fetch(`${endpoint.url}/api/v2/canister/${canister}/query`, { method: 'POST', headers: { 'Content-Type': 'application/cbor' }, body: new Uint8Array(2048) })
     assert.equal(big.status, 413)
-    const after = await exposedOnce(b => sample(b, 'http_requests_total{endpoint="query",status="413"}') > sample(before, 'http_requests_total{endpoint="query",status="413"}'))
-    const delta = (series: string): number => sample(after, series) - sample(before, series)
+    const { after, delta } = await exposedAfter(before, 'http_requests_total{endpoint="query",status="413"}')
     assert.equal(delta('http_requests_total{endpoint="call_v2",status="429"}'), 1)
     assert.equal(delta('http_requests_total{endpoint="call_v2",status="408"}'), 1)
     assert.equal(delta('http_requests_total{endpoint="query",status="413"}'), 1)
