@@ -10,7 +10,7 @@ import {
   type CanisterId, type RegistryView, type SubnetId
 } from '@icnet/types'
 import type { ExpectedIndices, OwnStreamPosition } from '@icnet/xnet-stream'
-import { CanisterState } from './canister.js'
+import { CanisterState, type CanisterRunStatus } from './canister.js'
 import { SnapshotStreamStore, readStateCertificate, type CertifiedState, type StateSnapshot } from './certification.js'
 import { listCheckpointHeights, loadCheckpoint, pruneCheckpoints, writeCheckpoint, type WrittenCheckpoint } from './checkpoint.js'
 import {
@@ -405,7 +405,7 @@ export class MessageRouting {
    * layer checks to refuse ingress before consensus. Read-only; induction
    * checks again, as the state may change before the message is in a batch.
    */
-  canisterStatusOf (id: CanisterId): { status: 'running' | 'stopping' | 'stopped', hasModule: boolean } | undefined {
+  canisterStatusOf (id: CanisterId): { status: CanisterRunStatus, hasModule: boolean } | undefined {
     const c = this.state.canister(id)
     return c === undefined ? undefined : { status: c.status, hasModule: c.moduleHash.length > 0 }
   }
