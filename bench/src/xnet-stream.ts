@@ -137,6 +137,22 @@ function requestSize (requestNo: number): number {
   return SLOW_START > 0 ? Math.min(CHUNK_MSGS, SLOW_START * 2 ** Math.min(requestNo, 20)) : CHUNK_MSGS
 }
 
+/**
+ * Pulls one slice of `[begin, begin + count)` and verifies it (timed, counted), as both
+ * modes do; returns how many messages it had (fewer than `count` if the byte limit cut it).
+ */
+async function pullVerified (begin: number, count: number): Promise<number> {
+  const got = await xnetB.pull(a.id, { msgBegin: begin, msgLimit: count, byteLimit: SLICE_BYTES }, slice => {
+    const v0 = performance.now()
+    verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
+    verifyMs += performance.now() - v0
+    for (const m of slice.messages) payloadBytes += m.bytes.length
+    return slice.messages.length
+  })
+  slices++
+  return got
+}
+
 /** Pulls whole certified heights until `target` more payload bytes arrived. */
 async function certifiedRound (target: number): Promise<void> {
   const goal = payloadBytes + target
@@ -150,14 +166,7 @@ async function certifiedRound (target: number): Promise<void> {
     // one completes (the client's congestion window per peer decides how many go out).
     let issued = next
     const one = async (begin: number, count: number): Promise<void> => {
-      const got = await xnetB.pull(a.id, { msgBegin: begin, msgLimit: count, byteLimit: SLICE_BYTES }, slice => {
-        const v0 = performance.now()
-        verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
-        verifyMs += performance.now() - v0
-        for (const m of slice.messages) payloadBytes += m.bytes.length
-        return slice.messages.length
-      })
-      slices++
+      const got = await pullVerified(begin, count)
       next += got
       if (got < count) await one(begin + got, count - got) // cut short by the byte limit
     }
@@ -225,14 +234,7 @@ async function steadyRound (target: number): Promise<void> {
     })
   }
   const one = async (begin: number, count: number): Promise<void> => {
-    const got = await xnetB.pull(a.id, { msgBegin: begin, msgLimit: count, byteLimit: SLICE_BYTES }, slice => {
-      const v0 = performance.now()
-      verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
-      verifyMs += performance.now() - v0
-      for (const m of slice.messages) payloadBytes += m.bytes.length
-      return slice.messages.length
-    })
-    slices++
+    const got = await pullVerified(begin, count)
     done.set(begin, begin + got)
     const before = received
     for (let end = done.get(received); end !== undefined; end = done.get(received)) {
