@@ -6,6 +6,17 @@ import { InMemoryMetrics } from '@icnet/types'
 import { InMemoryBus, LmdbConsensusStore, MemoryConsensusStore, type ConsensusStore } from '../src/index.js'
 import { assertSameChains, dealSubnet, startNode, waitFor, type SubnetKeys, type TestNode } from './helpers.js'
 
+/** Starts nodes 0..n-1 of `keys` on `bus`, each on its lmdb store under `dir`, into `nodes` (so a caller's cleanup sees every node that started). */
+async function startOnStores (keys: SubnetKeys, n: number, bus: InMemoryBus, dir: string, nodes: TestNode[] = []): Promise<TestNode[]> {
+  for (let i = 0; i < n; i++) nodes.push(await startNode(keys, i, bus.transport(`node-${i}`), { store: new LmdbConsensusStore(join(dir, `n${i}`)) }))
+  return nodes
+}
+
+/** Stops every node and waits for its host consumer to end. */
+async function stopAndDrain (nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map(async x => { await x.consensus.stop(); await x.consumer }))
+}
+
 /**
  * Every node of a subnet stops and starts again from its lmdb store: no peer
  * holds the artifacts of the round in flight, so what a node restores from its
@@ -18,21 +29,14 @@ describe('consensus: every node of a subnet restarted from its store', function 
     const dir = await mkdtemp(join(tmpdir(), 'icnet-consensus-restart-'))
     const keys: SubnetKeys = dealSubnet(n)
     let bus = new InMemoryBus()
-    const start = async (): Promise<TestNode[]> => {
-      const nodes: TestNode[] = []
-      for (let i = 0; i < n; i++) nodes.push(await startNode(keys, i, bus.transport(`node-${i}`), { store: new LmdbConsensusStore(join(dir, `n${i}`)) }))
-      return nodes
-    }
-    const stop = async (nodes: TestNode[]): Promise<void> => {
-      await Promise.all(nodes.map(async x => { await x.consensus.stop(); await x.consumer }))
-    }
+    const start = async (): Promise<TestNode[]> => await startOnStores(keys, n, bus, dir)
     let nodes = await start()
     const chains = nodes.map(() => new Map<number, string>())
     try {
       for (let c = 0; c < cycles; c++) {
         const target = Math.max(...nodes.map(x => x.consensus.finalizedHeight)) + 5
         await waitFor(() => nodes.every(x => x.consensus.deliveredHeight >= target), `${target} heights before restart ${c + 1}`, 30_000)
-        await stop(nodes)
+        await stopAndDrain(nodes)
         nodes.forEach((x, i) => { for (const [h, hash] of x.chain) chains[i]!.set(h, hash) })
         const stoppedAt = Math.max(...nodes.map(x => x.consensus.finalizedHeight))
         bus = new InMemoryBus()
@@ -42,7 +46,7 @@ describe('consensus: every node of a subnet restarted from its store', function 
       nodes.forEach((x, i) => { for (const [h, hash] of x.chain) chains[i]!.set(h, hash) })
       assertSameChains(chains.map(chain => ({ chain }) as unknown as TestNode))
     } finally {
-      await stop(nodes)
+      await stopAndDrain(nodes)
       await rm(dir, { recursive: true, force: true })
     }
   }
@@ -65,9 +69,9 @@ describe('consensus: heights reported after a restart', function () {
     const bus = new InMemoryBus()
     const nodes: TestNode[] = []
     try {
-      for (let i = 0; i < 4; i++) nodes.push(await startNode(keys, i, bus.transport(`node-${i}`), { store: new LmdbConsensusStore(join(dir, `n${i}`)) }))
+      await startOnStores(keys, 4, bus, dir, nodes)
       await waitFor(() => nodes.every(x => x.consensus.deliveredHeight >= 5), '5 heights')
-      await Promise.all(nodes.map(async x => { await x.consensus.stop(); await x.consumer }))
+      await stopAndDrain(nodes)
       const stoppedAt = nodes[0]!.consensus.finalizedHeight
       // Alone (no quorum), so nothing new is finalized: the gauge can only come from the store.
       const metrics = new InMemoryMetrics()
@@ -75,7 +79,7 @@ describe('consensus: heights reported after a restart', function () {
       assert.equal(metrics.get('icnet_consensus_finalized_height'), stoppedAt)
       assert.ok(metrics.get('icnet_consensus_notarized_height') >= stoppedAt)
     } finally {
-      await Promise.all(nodes.map(async x => { await x.consensus.stop(); await x.consumer }))
+      await stopAndDrain(nodes)
       await rm(dir, { recursive: true, force: true })
     }
   })
