@@ -130,8 +130,9 @@ export class PeerSession implements BlockSource {
       while (this.outbox.length > 0 && this.closedWith === undefined && !this.waitingForDrain) {
         const wantlist = this.outbox.splice(0, MAX_WANTLIST_ENTRIES)
         const body = encodeMessage({ wantlist })
-        const frame = new Uint8Array(varint(body.length).length + body.length)
-        frame.set(varint(body.length), 0)
+        const prefix = varint(body.length)
+        const frame = new Uint8Array(prefix.length + body.length)
+        frame.set(prefix, 0)
         frame.set(body, frame.length - body.length)
         if (!this.stream.send(frame)) this.waitingForDrain = true
       }
