@@ -358,7 +358,9 @@ async function main (): Promise<void> {
     const seederProcs: PeerProcess[] = []
     let rawWriter: { proc: PeerProcess, addr: string } | undefined
     if (remote) {
-      const perProc = Array.from({ length: Math.min(seederProcCount, peerCount) }, (_x, k) => Math.floor(peerCount / Math.min(seederProcCount, peerCount)) + (k < peerCount % Math.min(seederProcCount, peerCount) ? 1 : 0))
+      // Seeders spread as evenly as they go over the processes (the first ones take the remainder).
+      const procCount = Math.min(seederProcCount, peerCount)
+      const perProc = Array.from({ length: procCount }, (_x, k) => Math.floor(peerCount / procCount) + (k < peerCount % procCount ? 1 : 0))
       for (const count of perProc) {
         const p = await PeerProcess.start()
         procs.push(p)
