@@ -132,6 +132,22 @@ let slices = 0
 let clientCpuMs = 0
 let certifications = 0
 
+/**
+ * Starts a timed pull phase; the function it returns ends it, adding its wall time to
+ * the pull time, its CPU time to the client's, and its window to PULL_WINDOWS.
+ */
+function pullPhase (): () => void {
+  const t0 = performance.now()
+  const w0 = process.hrtime.bigint() / 1000n
+  const c0 = process.cpuUsage()
+  return () => {
+    pullMs += performance.now() - t0
+    if (PULL_WINDOWS !== undefined) appendFileSync(PULL_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
+    const c1 = process.cpuUsage(c0)
+    clientCpuMs += (c1.user + c1.system) / 1000
+  }
+}
+
 /** Slow start: the first requests (of a height, or of a steady round) are smaller, so the first responses come sooner. */
 function requestSize (requestNo: number): number {
   return SLOW_START > 0 ? Math.min(CHUNK_MSGS, SLOW_START * 2 ** Math.min(requestNo, 20)) : CHUNK_MSGS
@@ -159,9 +175,7 @@ async function certifiedRound (target: number): Promise<void> {
   while (payloadBytes < goal) {
     const end = certifiedEnd
     let next = received
-    const t0 = performance.now()
-    const w0 = process.hrtime.bigint() / 1000n
-    const c0 = process.cpuUsage()
+    const endPhase = pullPhase()
     // Pipelined: up to PIPELINE disjoint sub-ranges in flight, a new one sent as soon as
     // one completes (the client's congestion window per peer decides how many go out).
     let issued = next
@@ -179,10 +193,7 @@ async function certifiedRound (target: number): Promise<void> {
       }
     }
     await Promise.all(Array.from({ length: PIPELINE }, lane))
-    pullMs += performance.now() - t0
-    if (PULL_WINDOWS !== undefined) appendFileSync(PULL_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
-    const c1 = process.cpuUsage(c0)
-    clientCpuMs += (c1.user + c1.system) / 1000
+    endPhase()
     received = next
     // A learns B's signals (as it would from B's reverse stream), GCs and refills.
     const advanced = await serving.api.advance(received)
@@ -205,9 +216,7 @@ const messageBytes = warmUp
 
 async function steadyRound (target: number): Promise<void> {
   const roundEnd = received + Math.ceil(target / messageBytes)
-  const t0 = performance.now()
-  const w0 = process.hrtime.bigint() / 1000n
-  const c0 = process.cpuUsage()
+  const endPhase = pullPhase()
   let issued = received
   let requestNo = 0
   /** Verified ranges not yet joined to the prefix `[.., received)`: begin -> end. */
@@ -262,10 +271,7 @@ async function steadyRound (target: number): Promise<void> {
   await signalling
   signal()
   await signalling
-  pullMs += performance.now() - t0
-  if (PULL_WINDOWS !== undefined) appendFileSync(PULL_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
-  const c1 = process.cpuUsage(c0)
-  clientCpuMs += (c1.user + c1.system) / 1000
+  endPhase()
 }
 
 // ---- raw libp2p stream baseline, same nodes, same direction (A writes, B reads)
