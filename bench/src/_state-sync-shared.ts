@@ -1,5 +1,4 @@
 /** Pieces `bench state-sync` and its peer processes (`_state-sync-peer.ts`) share. */
-import type { Stream } from '@libp2p/interface'
 import { createTestNode } from '@icnet/test-utils'
 import { open } from 'node:fs/promises'
 import { MemoryBlockstore } from 'blockstore-core'
@@ -7,19 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 
-export const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
-
-/** Waits for the stream's 'drain' event (`stream.onDrain()` gives no backpressure after the first drain). */
-export async function waitDrain (s: Stream): Promise<void> {
-  if (!s.writableNeedsDrain) return
-  await new Promise<void>((resolve, reject) => {
-    const done = (): void => { s.removeEventListener('drain', ok); s.removeEventListener('close', ko) }
-    const ok = (): void => { done(); resolve() }
-    const ko = (): void => { done(); reject(new Error('stream closed')) }
-    s.addEventListener('drain', ok)
-    s.addEventListener('close', ko)
-  })
-}
+export { RAW_PROTOCOL, waitDrain } from './_raw-stream.js'
 
 /**
  * Helia's package entry (and @helia/libp2p) load undici through @libp2p/http, which needs

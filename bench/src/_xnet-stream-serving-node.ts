@@ -11,14 +11,15 @@
  * The file name starts with `_`, so `npm run bench` does not list it as a benchmark.
  */
 import '@icnet/types/polyfill'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
+import { RAW_PROTOCOL, waitDrain } from './_raw-stream.js'
 import { dealThresholdKeys } from '@icnet/crypto'
 import { createTestNode } from '@icnet/test-utils'
 import { canisterIdFromU64, subnetIdFromPublicKeyDer, type Request, type SubnetId } from '@icnet/types'
 import { type CertifiedStreamStore, InMemoryCertifiedStreamStore, StaticRegistryView, xnetStream } from '@icnet/xnet-stream'
 
 export const MSG_BYTES = 1024
-export const RAW_PROTOCOL = '/icnet/bench/raw/1.0.0'
+export { RAW_PROTOCOL } from './_raw-stream.js'
 /** The raw baseline's write size (what a plain libp2p stream user would send). */
 export const RAW_CHUNK_BYTES = 64 * 1024
 /** The flag that makes this module, run as a script, serve over the IPC channel. */
@@ -66,17 +67,6 @@ export interface ServingNodeApi {
   /** Time spent cutting slices (the store's `encodeSlice`). */
   stats (): Promise<{ serverCutMs: number }>
   stop (): Promise<void>
-}
-
-async function waitDrain (s: Stream): Promise<void> {
-  if (!s.writableNeedsDrain) return
-  await new Promise<void>((resolve, reject) => {
-    const done = (): void => { s.removeEventListener('drain', ok); s.removeEventListener('close', ko) }
-    const ok = (): void => { done(); resolve() }
-    const ko = (e: Event): void => { done(); reject((e as unknown as { error?: Error }).error ?? new Error('closed')) }
-    s.addEventListener('drain', ok)
-    s.addEventListener('close', ko)
-  })
 }
 
 function message (seq: number): Request {
