@@ -212,6 +212,25 @@ export async function nodeHealth (ctx: ScenarioContext, name: string): Promise<H
 }
 
 /**
+ * Polls one node's `/health` (every 250 ms) until `done` holds for it; returns
+ * the milliseconds waited and that answer. Fails after `timeoutMs`, or when the
+ * run ends, saying `what` and where the node stood (`describe` of its last answer).
+ */
+export async function waitNodeHealth (ctx: ScenarioContext, name: string, done: (h: Health) => boolean, opts: {
+  timeoutMs: number, what: string, describe: (h: Health | undefined) => string
+}): Promise<{ ms: number, health: Health }> {
+  const t0 = Date.now()
+  let last: Health | undefined
+  for (;;) {
+    if (ctx.signal.aborted) throw new Error(`the run ended before ${name} ${opts.what}`)
+    last = await nodeHealth(ctx, name) ?? last
+    if (last !== undefined && done(last)) return { ms: Date.now() - t0, health: last }
+    if (Date.now() - t0 > opts.timeoutMs) throw new Error(`${name} did not ${opts.what} within ${opts.timeoutMs} ms (at ${opts.describe(last)})`)
+    await sleep(250)
+  }
+}
+
+/**
  * The checks every scenario ends with: every request got exactly one reply or
  * reject, no sequence errors, every node of each subnet (restarted ones
  * included) answers, and its honest nodes (byzantine ones left out) have the

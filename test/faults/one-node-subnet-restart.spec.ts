@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { assertNothingLost, nodeHealth, recordResult, runScenario, type ScenarioContext } from './harness.js'
+import { assertNothingLost, nodeHealth, recordResult, runScenario, waitNodeHealth, type ScenarioContext } from './harness.js'
 
 /** The only node of subnet 1. */
 const NODE = '1-0'
@@ -14,16 +14,10 @@ interface RestartReport { signal: string, restartedAt: number, finalizedAfterMs:
 
 /** Waits until the node finalized `height`; fails with where it stands after the timeout. */
 async function waitFinalized (ctx: ScenarioContext, height: number): Promise<number> {
-  const t0 = Date.now()
-  let last: number | undefined
-  for (;;) {
-    if (ctx.signal.aborted) throw new Error(`the run ended before ${NODE} finalized height ${height}`)
-    const health = await nodeHealth(ctx, NODE)
-    last = health?.finalizedHeight ?? last
-    if (last !== undefined && last >= height) return Date.now() - t0
-    if (Date.now() - t0 > PROGRESS_TIMEOUT_MS) throw new Error(`${NODE} did not finalize height ${height} within ${PROGRESS_TIMEOUT_MS} ms (at ${last ?? 'no answer'})`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
+  const { ms } = await waitNodeHealth(ctx, NODE, h => h.finalizedHeight >= height, {
+    timeoutMs: PROGRESS_TIMEOUT_MS, what: `finalize height ${height}`, describe: h => String(h?.finalizedHeight ?? 'no answer')
+  })
+  return ms
 }
 
 /**

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import type { ReplicaFaults } from '@icnet/replica'
-import { assertNothingLost, metricValue, nodeHealth, recordResult, runScenario, type ScenarioContext } from './harness.js'
+import { assertNothingLost, metricValue, recordResult, runScenario, waitNodeHealth, type ScenarioContext } from './harness.js'
 
 /**
  * Heights between checkpoints, by mode. A node keeps two checkpoints, so the one a
@@ -50,17 +50,11 @@ async function killAndRejoin (ctx: ScenarioContext, interval: number, done: (c: 
   await ctx.waitHeight(subnet, (Math.floor(killedAt / interval) + 2) * interval + 2)
   ctx.sup.startNode(VICTIM)
   const restartedAt = await ctx.heightOf(subnet)
-  const t0 = Date.now()
   ctx.log(`restarted ${VICTIM} at height ${restartedAt}`)
-  for (;;) {
-    // Caught up: executed, and certified (the run compares certified state roots), past where its subnet was.
-    const health = await nodeHealth(ctx, VICTIM)
-    const h = health?.height
-    if (h !== undefined && h >= restartedAt && health!.certifiedHeight >= restartedAt) break
-    if (ctx.signal.aborted || Date.now() - t0 > 120_000) throw new Error(`${VICTIM} did not catch up to ${restartedAt} within 120 s (at ${h})`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
-  const caughtUpMs = Date.now() - t0
+  // Caught up: executed, and certified (the run compares certified state roots), past where its subnet was.
+  const { ms: caughtUpMs } = await waitNodeHealth(ctx, VICTIM, h => h.height >= restartedAt && h.certifiedHeight >= restartedAt, {
+    timeoutMs: 120_000, what: `catch up to ${restartedAt}`, describe: h => String(h?.height)
+  })
   // The line may trail the height by a moment (it is written after the state reopens, through a pipe).
   let lines = await logLines(ctx, VICTIM)
   for (let i = 0; i < 20 && !lines.some(l => l.msg === 'state installed from peers'); i++) {
