@@ -1,10 +1,10 @@
 import { certificateMessage, combineShares, signShare, type ThresholdKeyShare } from '@icnet/crypto'
-import { buildHashTree, type HashTree, type LabeledTree } from '@icnet/hashtree'
-import { encodeStreamMessage, type StreamMessage, type SubnetId, type SubnetType } from '@icnet/types'
-import { encodeStreamHeader } from './header-codec.js'
-import { preEncodedSlice, type CertifiedStreamSlice, type SliceMessage } from './slice.js'
-import { assembleSlice, assembledLength, messageFieldLength } from './slice-codec.js'
-import { DigestCache, HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, indexLabel } from './slice-tree.js'
+import type { HashTree } from '@icnet/hashtree'
+import type { SubnetId, SubnetType } from '@icnet/types'
+import { CertifiedStreamTree, type CertifiedStream } from './certified-tree.js'
+import { preEncodedSlice, type CertifiedStreamSlice } from './slice.js'
+import { assembleSlice, assembledLength } from './slice-codec.js'
+import { DigestCache } from './slice-tree.js'
 import { SliceWitnessWriter } from './witness-writer.js'
 import { Stream, streamLimitsFor, type StreamHeader } from './stream.js'
 
@@ -43,14 +43,6 @@ export interface InMemoryCertifiedStreamStoreInit {
   threshold: number
 }
 
-interface CertifiedStream {
-  header: StreamHeader
-  headerBytes: Uint8Array
-  messages: SliceMessage[]
-  /** Where each message's wire field starts, counted from the first message's (made on the first request). */
-  offsets?: Float64Array
-}
-
 /**
  * Upper bound on the proof bytes one covered message adds: its labeled node over a
  * pruned leaf digest (2 + 9 + 36) and its share of the forks above it (2).
@@ -66,19 +58,12 @@ interface CertifiedState {
   streams: Map<string, CertifiedStream>
 }
 
-const encodedMessages = new WeakMap<StreamMessage, Uint8Array>()
-
-function encodeOnce (m: StreamMessage): Uint8Array {
-  let b = encodedMessages.get(m)
-  if (b === undefined) { b = encodeStreamMessage(m); encodedMessages.set(m, b) }
-  return b
-}
-
 /**
  * A subnet's streams held in memory, certified on demand with the subnet's
- * threshold key shares: builds the state tree `/streams/<subnet>/{header,messages}`
- * with @icnet/hashtree and signs its root. For tests, examples and benchmarks,
- * and as a reference for hosts with a real replicated state.
+ * threshold key shares: keeps the state tree `/streams/<subnet>/{header,messages}`
+ * in @icnet/hashtree's shape from height to height (`CertifiedStreamTree`: only
+ * what changed is hashed again) and signs its root. For tests, examples and
+ * benchmarks, and as a reference for hosts with a real replicated state.
  */
 export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
   readonly subnetId: SubnetId
@@ -89,6 +74,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
   private height = 0
   private readonly digests = new DigestCache()
   private readonly witnesses = new SliceWitnessWriter(this.digests)
+  private readonly tree = new CertifiedStreamTree(this.digests)
 
   constructor (init: InMemoryCertifiedStreamStoreInit) {
     if (init.shares.length < init.threshold) throw new RangeError(`need ${init.threshold} shares, got ${init.shares.length}`)
@@ -115,29 +101,21 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
   /** The latest certification's root hash message, for tests. */
   certifiedTree (): HashTree | undefined { return this.certified?.tree }
 
-  /** Certifies the current streams at the next height: snapshot, tree, root, threshold signature. */
+  /**
+   * Certifies the current streams at the next height: snapshot, tree, root,
+   * threshold signature. Incremental: what was certified before and has not
+   * changed is not hashed again (a height costs its new messages and the forks
+   * of the streams that changed, not the whole state).
+   */
   certify (): { height: number, root: Uint8Array } {
     const height = ++this.height
-    const streams = new Map<string, CertifiedStream>()
-    const labeled: Array<[Uint8Array, LabeledTree]> = []
-    for (const [key, { destination, stream }] of this.streams) {
-      const header = stream.header()
-      const headerBytes = encodeStreamHeader(header)
-      const messages: SliceMessage[] = []
-      for (const [index, message] of stream.messages()) messages.push({ index, bytes: encodeOnce(message), message })
-      streams.set(key, { header, headerBytes, messages })
-      const sub: Array<[Uint8Array, LabeledTree]> = [[HEADER_LABEL, headerBytes]]
-      if (messages.length > 0) sub.push([MESSAGES_LABEL, messages.map(m => [indexLabel(m.index), m.bytes] as [Uint8Array, LabeledTree])])
-      labeled.push([destination.toUint8Array(), sub])
-    }
-    const tree = buildHashTree([
-      [STREAMS_LABEL, labeled],
-      ['metadata', [['height', indexLabel(height)]]]
-    ])
-    const root = this.digests.of(tree)
+    const streams = new Map<string, { destination: Uint8Array, stream: Stream }>()
+    for (const [key, e] of this.streams) streams.set(key, { destination: e.destination.toUint8Array(), stream: e.stream })
+    const built = this.tree.build(height, streams)
+    const root = this.digests.of(built.tree)
     const message = certificateMessage(root)
     const signature = combineShares(this.shares.map(s => ({ index: s.index, signature: signShare(s, message) })), { threshold: this.threshold })
-    this.certified = { height, signature, tree, streams }
+    this.certified = { height, signature, tree: built.tree, streams: built.streams }
     return { height, root }
   }
 
@@ -184,7 +162,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
       !Number.isSafeInteger(witnessBegin) || witnessBegin < header.begin || witnessBegin > query.msgBegin) {
       return { code: 'BAD_BEGIN' }
     }
-    const offsets = this.offsetsOf(cs)
+    const { offsets } = cs
     const subnet = destination.toUint8Array()
     const first = query.msgBegin - header.begin
     let last = cs.messages.length
@@ -239,16 +217,5 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
       signature: state.signature
     })
     return { state, stream: cs, first, last, proof, bytes }
-  }
-
-  private offsetsOf (cs: CertifiedStream): Float64Array {
-    if (cs.offsets !== undefined) return cs.offsets
-    const offsets = new Float64Array(cs.messages.length + 1)
-    for (let i = 0; i < cs.messages.length; i++) {
-      const m = cs.messages[i]!
-      offsets[i + 1] = offsets[i]! + messageFieldLength(m.index, m.bytes.length)
-    }
-    cs.offsets = offsets
-    return offsets
   }
 }
