@@ -20,7 +20,7 @@
 import { ArtifactGossipService, type ArtifactGossipComponents, type ArtifactGossipInit } from './service.js'
 
 export { ArtifactGossipService }
-export type { ArtifactGossipComponents, ArtifactGossipInit, ArtifactGossipEvents, GossipsubRouter, PublishedArtifact } from './service.js'
+export type { ArtifactGossipComponents, ArtifactGossipInit, ArtifactGossipEvents, GossipsubRouter, PeerSubscribed, PublishedArtifact } from './service.js'
 export { InMemoryArtifactPool } from './pool.js'
 export type { ArtifactPool, PoolEntry, PoolSection, AddResult, InMemoryArtifactPoolOptions } from './pool.js'
 export { checkArtifactKind } from './artifact-kind.js'

@@ -18,7 +18,7 @@ import { artifactTopic, parseArtifactTopic } from './topics.js'
 import type { ArtifactKind, Verdict } from './artifact-kind.js'
 import type { ArtifactPool } from './pool.js'
 import type { SignatureVerifier } from './verifier.js'
-import type { GossipsubMessage, PublishResult, TopicValidatorFn } from '@libp2p/gossipsub'
+import type { GossipsubMessage, PublishResult, SubscriptionChangeData, TopicValidatorFn } from '@libp2p/gossipsub'
 
 /**
  * The part of a gossipsub router this service uses: all public API of
@@ -36,8 +36,10 @@ export interface GossipsubRouter {
   getSubscribers(topic: string): PeerId[]
   addEventListener(type: 'gossipsub:message', listener: (evt: CustomEvent<GossipsubMessage>) => void): void
   addEventListener(type: 'gossipsub:heartbeat', listener: (evt: CustomEvent) => void): void
+  addEventListener(type: 'subscription-change', listener: (evt: CustomEvent<SubscriptionChangeData>) => void): void
   removeEventListener(type: 'gossipsub:message', listener: (evt: CustomEvent<GossipsubMessage>) => void): void
   removeEventListener(type: 'gossipsub:heartbeat', listener: (evt: CustomEvent) => void): void
+  removeEventListener(type: 'subscription-change', listener: (evt: CustomEvent<SubscriptionChangeData>) => void): void
 }
 
 /** The components this service uses; names match libp2p's components. */
@@ -79,6 +81,19 @@ export interface ArtifactGossipInit extends ProcessorTuning {
 export interface ArtifactGossipEvents {
   /** An artifact passed validation and entered its pool's validated section. */
   artifact: CustomEvent<AcceptedArtifact>
+  /**
+   * A subnet member subscribed to one of our kinds: from now on our publishes of that
+   * kind reach it. What was published before did not (gossipsub keeps no history for
+   * newcomers beyond a few heartbeats), so a host re-sends what the member still needs.
+   */
+  'peer-subscribed': CustomEvent<PeerSubscribed>
+}
+
+export interface PeerSubscribed {
+  /** The member's peer id. */
+  peer: string
+  /** The artifact kinds it subscribed to in this message. */
+  kinds: string[]
 }
 
 export interface PublishedArtifact {
@@ -190,6 +205,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
     this.router = router
     router.addEventListener('gossipsub:message', this.onGossip)
     router.addEventListener('gossipsub:heartbeat', this.onHeartbeat)
+    router.addEventListener('subscription-change', this.onSubscriptionChange)
     for (const topic of this.topicToKind.keys()) this.subscribe(topic)
   }
 
@@ -200,6 +216,7 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
     if (router != null) {
       router.removeEventListener('gossipsub:message', this.onGossip)
       router.removeEventListener('gossipsub:heartbeat', this.onHeartbeat)
+      router.removeEventListener('subscription-change', this.onSubscriptionChange)
       for (const topic of this.topicToKind.keys()) {
         router.topicValidators.delete(topic)
         try { router.unsubscribe(topic) } catch { /* gossipsub may already be stopped */ }
@@ -267,6 +284,21 @@ export class ArtifactGossipService extends TypedEventEmitter<ArtifactGossipEvent
       return
     }
     this.processor.receive(kind, msgId, propagationSource.toString(), msg.data)
+  }
+
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    const { peerId, subscriptions } = evt.detail
+    const kinds = subscriptions.flatMap(sub => {
+      const kind = sub.subscribe ? this.topicToKind.get(sub.topic) : undefined
+      return kind === undefined ? [] : [kind]
+    })
+    const peer = peerId.toString()
+    if (kinds.length === 0 || !this.isMember(peer)) return
+    try {
+      this.safeDispatchEvent('peer-subscribed', { detail: { peer, kinds } })
+    } catch (err) {
+      this.log.error('peer-subscribed listener threw: %s', (err as Error)?.message)
+    }
   }
 
   private readonly onHeartbeat = (): void => {

@@ -125,6 +125,26 @@ describe('artifact gossip on a 4-node loopback TCP mesh', function () {
     }
   })
 
+  it('tells the host when a member subscribes to its kinds, never when an outsider does', async () => {
+    const host = nodes[0]!
+    const subscribed: Array<{ peer: string, kinds: string[] }> = []
+    host.service.addEventListener('peer-subscribed', evt => { subscribed.push(evt.detail) })
+    const outsider = await createMeshNode({ verifier, registry, member: false })
+    const newcomer = await createMeshNode({ verifier, registry })
+    extra.push(outsider, newcomer)
+    await outsider.node.dial(host.node.getMultiaddrs()[0]!)
+    await newcomer.node.dial(host.node.getMultiaddrs()[0]!)
+    const topic = host.service.topic('note')
+    await waitFor(() => subscribed.some(s => s.peer === newcomer.id),
+      { timeoutMs: 30_000, what: 'the host to hear of the newcomer subscribing' })
+    assert.deepEqual(subscribed.find(s => s.peer === newcomer.id)?.kinds, ['note'])
+    // The outsider dialled first and is connected too; its subscription is never announced
+    // (gossipsub scores it as a non-member, and the service checks membership besides).
+    await waitFor(() => outsider.node.services.pubsub.getSubscribers(topic).some(p => p.toString() === host.id),
+      { timeoutMs: 30_000, what: 'the outsider to see the host subscribe' })
+    assert.equal(subscribed.some(s => s.peer === outsider.id), false, 'no event for the outsider')
+  })
+
   it('refuses connections from outside the subnet with the strict connection gater', async () => {
     const strict = await createMeshNode({ verifier, registry, strictGater: true })
     extra.push(strict)
