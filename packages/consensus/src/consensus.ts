@@ -5,7 +5,7 @@ import {
   CATCH_UP_LAG_HEIGHTS, CATCH_UP_RETRY_MS, DEFAULT_MAX_UNCONSUMED_BATCHES, MAX_BLOCK_TIME_SKEW_MS, MAX_CATCH_UP_BLOCKS,
   MAX_CATCH_UP_RESPONSE_BYTES, MAX_CATCH_UP_ROUNDS, MAX_CERTIFICATION_HEIGHTS, MAX_CUP_BYTES, MAX_HEIGHTS_AHEAD,
   MAX_PAYLOAD_SECTIONS, MAX_PENDING_ARTIFACTS, MAX_PROPOSAL_BYTES, MAX_PROPOSAL_RESEND_PERIODS, MAX_PROPOSALS_PER_HEIGHT,
-  MAX_SMALL_ARTIFACT_BYTES, MIN_RESEND_MS, RESEND_AFTER_DELAYS
+  MAX_SMALL_ARTIFACT_BYTES, MIN_RESEND_MS, PEER_JOINED_RESEND_DELAY_MS, PEER_JOINED_RESEND_MIN_INTERVAL_MS, RESEND_AFTER_DELAYS
 } from './constants.js'
 import { ConsensusStoppedError, InvalidSubmissionError } from './errors.js'
 import { genesisBeacon, genesisCup, genesisProposal } from './genesis.js'
@@ -154,6 +154,8 @@ export class Consensus {
   private catchingUp = false
   /** A catch-up that brought nothing: share hints do not start another before this time. */
   private catchUpRetryAt = 0
+  private joinResendTimer?: ReturnType<typeof setTimeout>
+  private lastJoinResendAt = -Infinity
   /**
    * The highest height each member was seen sending a notarization or
    * finalization share for. Unverified, so only a hint: it starts a catch-up
@@ -227,6 +229,7 @@ export class Consensus {
     this.running = true
     this.transport.onArtifact((kind, bytes) => { this.receive(kind, bytes) })
     this.transport.onCatchUpRequest(async req => await this.serveCatchUp(req))
+    this.transport.onPeerJoined?.(() => { this.scheduleJoinResend() })
     this.ticker = setInterval(() => { this.tick() }, this.livenessPeriodMs())
     this.log('started at finalized height %d (CUP %d, delivered %d)', this.tip.height, this.cupHeight, this.delivered)
     void this.catchUp()
@@ -261,6 +264,7 @@ export class Consensus {
     this.running = false
     if (this.timer != null) clearTimeout(this.timer)
     if (this.ticker != null) clearInterval(this.ticker)
+    if (this.joinResendTimer != null) clearTimeout(this.joinResendTimer)
     for (const w of this.finalizedWaiters.splice(0)) w()
     while (this.stepping) await new Promise(resolve => setTimeout(resolve, 5))
     await this.store.close()
@@ -1194,7 +1198,10 @@ export class Consensus {
     const stuck = this.notarized === this.lastTick.notarized && this.tip.height === this.lastTick.finalized
     this.lastTick = { notarized: this.notarized, finalized: this.tip.height, stuck: stuck ? this.lastTick.stuck + 1 : 0 }
     if (stuck && this.log.enabled) this.log('no progress for %d periods: %s', this.lastTick.stuck, this.describeRounds())
-    if (this.lastTick.stuck >= 2) this.resend()
+    if (this.lastTick.stuck >= 2) {
+      this.m.resends.inc(1, { reason: 'stall' })
+      this.resend()
+    }
     if (this.isBehind() || this.lastTick.stuck >= 3) void this.catchUp()
   }
 
@@ -1230,6 +1237,24 @@ export class Consensus {
       parts.push(`${h}: beacon ${r.beacon != null} signed n[${r.signed.notarized.map(k => k.slice(0, 6)).join(',')}] f[${r.signed.finalized?.slice(0, 6) ?? ''}] final ${r.finalization != null} ${blocks.join(' ')}`)
     }
     return parts.join('; ')
+  }
+
+  /**
+   * A member became reachable: what this node broadcast for its open rounds
+   * before did not reach it (at start-up, the first shares go out before any
+   * peer has subscribed), so they go again shortly, coalesced and rate-limited.
+   */
+  private scheduleJoinResend (): void {
+    if (!this.running || this.joinResendTimer != null) return
+    const wait = Math.max(PEER_JOINED_RESEND_DELAY_MS, this.lastJoinResendAt + PEER_JOINED_RESEND_MIN_INTERVAL_MS - this.now())
+    this.joinResendTimer = setTimeout(() => {
+      this.joinResendTimer = undefined
+      if (!this.running) return
+      this.lastJoinResendAt = this.now()
+      this.m.resends.inc(1, { reason: 'peer-joined' })
+      this.log('a member joined: re-sending the open rounds (%s)', this.describeRounds())
+      this.resend()
+    }, wait)
   }
 
   private resend (): void {

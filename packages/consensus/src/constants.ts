@@ -41,6 +41,13 @@ export const RESEND_AFTER_DELAYS = 20
 /** Lower bound of that period, so a tiny Δ does not turn into a flood. */
 export const MIN_RESEND_MS = 1000
 /**
+ * After a member becomes reachable, the open rounds are re-sent this much later:
+ * members joining together (a subnet starting up) cost one re-send, not one each.
+ */
+export const PEER_JOINED_RESEND_DELAY_MS = 100
+/** At most one re-send for joining members per this period, however often peers reconnect. */
+export const PEER_JOINED_RESEND_MIN_INTERVAL_MS = 1000
+/**
  * Block proposals are re-sent (when the subnet is stuck) after 1, 2, 4, then
  * every MAX_PROPOSAL_RESEND_PERIODS liveness periods: a few MiB each, so far
  * rarer than shares, but never given up while the round stays open.

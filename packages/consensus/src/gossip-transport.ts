@@ -1,4 +1,4 @@
-import { MAX_ARTIFACT_BYTES, type AcceptedArtifact, type ArtifactKind } from '@icnet/artifact-gossip'
+import { MAX_ARTIFACT_BYTES, type AcceptedArtifact, type ArtifactKind, type PeerSubscribed } from '@icnet/artifact-gossip'
 import { logger } from '@libp2p/logger'
 import { MAX_CERTIFICATION_HEIGHTS, MAX_CUP_BYTES, MAX_PROPOSAL_BYTES, MAX_SMALL_ARTIFACT_BYTES } from './constants.js'
 import {
@@ -56,6 +56,7 @@ export function consensusArtifactKinds (): Array<ArtifactKind<GossipedArtifact>>
 export interface ArtifactGossipLike {
   publish(kind: string, bytes: Uint8Array): Promise<unknown>
   addEventListener(type: 'artifact', listener: (evt: CustomEvent<AcceptedArtifact>) => void): void
+  addEventListener(type: 'peer-subscribed', listener: (evt: CustomEvent<PeerSubscribed>) => void): void
   purgeBelow(kind: string, height: number): number
 }
 
@@ -66,6 +67,7 @@ export interface ArtifactGossipLike {
  */
 export class GossipArtifactTransport implements ArtifactTransport {
   private handler?: ArtifactHandler
+  private peerJoined?: (peer: string) => void
 
   constructor (private readonly gossip: ArtifactGossipLike, private readonly catchUp: Pick<ArtifactTransport, 'requestCatchUp' | 'onCatchUpRequest'>) {
     gossip.addEventListener('artifact', evt => {
@@ -74,6 +76,7 @@ export class GossipArtifactTransport implements ArtifactTransport {
       if (a.from === undefined || this.handler == null) return
       this.handler(a.kind as ArtifactKindName, (a.artifact as GossipedArtifact).bytes, a.from)
     })
+    gossip.addEventListener('peer-subscribed', evt => { this.peerJoined?.(evt.detail.peer) })
   }
 
   broadcast (kind: ArtifactKindName, bytes: Uint8Array): void {
@@ -81,6 +84,7 @@ export class GossipArtifactTransport implements ArtifactTransport {
   }
 
   onArtifact (handler: ArtifactHandler): void { this.handler = handler }
+  onPeerJoined (handler: (peer: string) => void): void { this.peerJoined = handler }
   async requestCatchUp (request: Uint8Array): Promise<Uint8Array | undefined> { return await this.catchUp.requestCatchUp(request) }
   onCatchUpRequest (handler: CatchUpHandler): void { this.catchUp.onCatchUpRequest(handler) }
 

@@ -17,6 +17,7 @@ export class ConsensusMetrics {
   readonly catchUps: Counter
   readonly certifications: Counter
   readonly cups: Counter
+  readonly resends: Counter
   /** Finalization times of the last rounds, for the rounds/s gauge. */
   private readonly recent: number[] = []
 
@@ -34,6 +35,7 @@ export class ConsensusMetrics {
     this.catchUps = metrics.counter({ name: 'icnet_consensus_catch_ups_total', help: 'Catch-up requests made', labelNames: ['result'] })
     this.certifications = metrics.counter({ name: 'icnet_consensus_certifications_total', help: 'Heights certified' })
     this.cups = metrics.counter({ name: 'icnet_consensus_catch_up_packages_total', help: 'Catch-up packages made or adopted' })
+    this.resends = metrics.counter({ name: 'icnet_consensus_resends_total', help: 'Times this node re-sent its open rounds\' artifacts', labelNames: ['reason'] })
   }
 
   finalizedRound (now: number): void {

@@ -40,6 +40,13 @@ export interface ArtifactTransport {
   onCatchUpRequest(handler: CatchUpHandler): void
   /** Told when the finalized height (and CUP height) moves, so a transport with pools can purge them. */
   finalized?(height: number, cupHeight: number): void
+  /**
+   * Registers a listener for members that become reachable (connected, or
+   * subscribed to the subnet's topics): what was broadcast before did not reach
+   * them, so consensus re-sends its open rounds' artifacts at once rather than
+   * after a stall.
+   */
+  onPeerJoined?(handler: (peer: NodeId) => void): void
 }
 
 interface BusMember {
@@ -47,6 +54,7 @@ interface BusMember {
   online: boolean
   artifact?: ArtifactHandler
   catchUp?: CatchUpHandler
+  peerJoined?: (peer: NodeId) => void
 }
 
 /**
@@ -81,7 +89,19 @@ export class InMemoryBus {
         try { return await peer.catchUp!(request) } catch { return undefined }
       },
       onCatchUpRequest: (handler) => { me.catchUp = handler },
-      setOnline: (online) => { me.online = online }
+      onPeerJoined: (handler) => { me.peerJoined = handler },
+      setOnline: (online) => {
+        const joined = online && !me.online
+        me.online = online
+        if (!joined) return
+        // Both sides learn of the other, as on a real network when a connection opens.
+        for (const m of this.members.values()) {
+          if (m === me || !m.online) continue
+          const theirs = m.peerJoined
+          const mine = me.peerJoined
+          setImmediate(() => { theirs?.(id); mine?.(m.id) })
+        }
+      }
     }
   }
 }

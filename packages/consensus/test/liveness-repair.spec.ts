@@ -77,6 +77,33 @@ describe('consensus liveness repair', function () {
     }
   })
 
+  it('members that become reachable after the first shares went out get them again at once, not after a stall', async () => {
+    const keys = dealSubnet(4)
+    const bus = new InMemoryBus()
+    const transports = [0, 1, 2, 3].map(i => bus.transport(`node-${i}`))
+    // Two of four unreachable at the start, as when processes come up before their connections:
+    // the shares for height 1 that nodes broadcast now reach at most one peer, and no quorum forms.
+    transports[2]!.setOnline(false)
+    transports[3]!.setOnline(false)
+    const metrics = new InMemoryMetrics()
+    // Δ = 500 ms makes the liveness period 10 s: a stall re-send would come only after 20 s.
+    const unitDelayMs = 500
+    const nodes: TestNode[] = []
+    for (let i = 0; i < 4; i++) nodes.push(await startNode(keys, i, transports[i]!, i === 0 ? { metrics } : {}, unitDelayMs))
+    try {
+      await sleep(300)
+      assert.ok(nodes.every(n => height(n) === 0), 'nothing finalized without a quorum')
+      transports[2]!.setOnline(true)
+      transports[3]!.setOnline(true)
+      await waitFor(() => nodes.every(n => height(n) >= 2), 'height 2 on every node, well before a stall re-send', 8_000)
+      assert.ok(metrics.get('icnet_consensus_resends_total', { reason: 'peer-joined' }) >= 1, 're-sent because members joined')
+      assert.equal(metrics.get('icnet_consensus_resends_total', { reason: 'stall' }), 0, 'no stall was needed')
+      assertSameChains(nodes)
+    } finally {
+      await stopAll(nodes)
+    }
+  })
+
   it('a restarted node far behind catches up through consensus in consecutive catch-ups, not on the liveness timer', async () => {
     const keys = dealSubnet(4)
     const bus = new InMemoryBus()

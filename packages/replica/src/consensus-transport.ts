@@ -1,5 +1,5 @@
 import { ARTIFACT_KINDS, MAX_CERTIFICATION_HEIGHTS, MAX_CUP_BYTES, MAX_PROPOSAL_BYTES, isArtifactKind, MAX_CATCH_UP_RESPONSE_BYTES, MAX_SMALL_ARTIFACT_BYTES, type ArtifactHandler, type ArtifactKindName, type ArtifactTransport, type CatchUpHandler } from '@icnet/consensus'
-import type { ArtifactGossipService, AcceptedArtifact } from '@icnet/artifact-gossip'
+import type { ArtifactGossipService, AcceptedArtifact, PeerSubscribed } from '@icnet/artifact-gossip'
 import type { Connection, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
@@ -44,11 +44,13 @@ export class GossipConsensusTransport implements ArtifactTransport {
   private readonly log = logger('icnet:replica:consensus-transport')
   private handler?: ArtifactHandler
   private catchUpHandler?: CatchUpHandler
+  private peerJoinedHandler?: (peer: string) => void
   private started = false
 
   constructor (init: ConsensusTransportInit) {
     this.init = init
     init.gossip.addEventListener('artifact', this.onAccepted)
+    init.gossip.addEventListener('peer-subscribed', this.onPeerSubscribed)
   }
 
   async start (): Promise<void> {
@@ -66,6 +68,7 @@ export class GossipConsensusTransport implements ArtifactTransport {
   async stop (): Promise<void> {
     this.started = false
     this.init.gossip.removeEventListener('artifact', this.onAccepted)
+    this.init.gossip.removeEventListener('peer-subscribed', this.onPeerSubscribed)
     await this.init.registrar.unhandle(CATCH_UP_PROTOCOL)
     await this.init.registrar.unhandle(DIRECT_PUSH_PROTOCOL)
   }
@@ -118,6 +121,9 @@ export class GossipConsensusTransport implements ArtifactTransport {
 
   onCatchUpRequest (handler: CatchUpHandler): void { this.catchUpHandler = handler }
 
+  /** A member subscribed to the consensus topics: consensus re-sends what it broadcast before (see `broadcast`'s push fallback). */
+  onPeerJoined (handler: (peer: string) => void): void { this.peerJoinedHandler = handler }
+
   async requestCatchUp (request: Uint8Array): Promise<Uint8Array | undefined> {
     const conns = this.init.memberConnections().filter(c => c.status === 'open')
     // A random peer spreads catch-up load; one that fails is followed by the next.
@@ -163,6 +169,10 @@ export class GossipConsensusTransport implements ArtifactTransport {
     const { kind, artifact, from } = evt.detail
     if (from === undefined || !isArtifactKind(kind)) return // our own publish, or not ours
     this.handler?.(kind, (artifact as ConsensusArtifact).bytes, from)
+  }
+
+  private readonly onPeerSubscribed = (evt: CustomEvent<PeerSubscribed>): void => {
+    if (this.started) this.peerJoinedHandler?.(evt.detail.peer)
   }
 
   private readonly onCatchUpStream = async (stream: Stream, connection: Connection): Promise<void> => {
