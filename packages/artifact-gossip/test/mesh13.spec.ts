@@ -88,8 +88,13 @@ describe('artifact gossip on a 13-node mesh (memory transport)', function () {
     assert.equal(dropped, received - limit)
     assert.equal(accepted, 0, 'nothing validated while the verifier was saturated')
     gate.open = true
-    await waitFor(() => accepted === limit, { timeoutMs: 60_000, what: 'the queued artifacts to validate' })
-    assert.equal(receiver.service.queueLength('note'), 0)
+    // Late gossip may still bring a few artifacts after the gate opens: every artifact
+    // received is in the end validated, counted as dropped, or counted as a duplicate.
+    const settled = (): number => metrics.get('icnet_artifact_received_total') -
+      metrics.get('icnet_artifact_dropped_total', { kind: 'note', reason: 'queue_full' }) -
+      metrics.get('icnet_artifact_duplicates_total', { kind: 'note' })
+    await waitFor(() => accepted >= limit && receiver.service.queueLength('note') === 0 && accepted === settled(),
+      { timeoutMs: 60_000, what: 'the queued artifacts to validate, and nothing else left' })
   })
 })
 
