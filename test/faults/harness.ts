@@ -36,7 +36,7 @@ export interface Scenario {
   checkpointInterval?: number
   /** Fault hooks per node name ("<subnet>-<node>"). */
   faults?: Record<string, ReplicaFaults>
-  /** Runs once every node answers, while the traffic starts; awaited before the result, and its error fails the scenario. */
+  /** Runs once every node answers, while the traffic starts; the drain waits for it, and its error fails the scenario. */
   chaos?: (ctx: ScenarioContext) => Promise<void>
   /** Keep the traffic on until every subnet executed this many heights with it. */
   minTrafficHeights?: number
@@ -131,12 +131,16 @@ export async function runScenario (s: Scenario): Promise<ScenarioResult> {
     let chaosError: unknown
     let supervisor: TestnetSupervisor | undefined
     const ended = new AbortController()
+    // The drain waits for the chaos too: a node it restarts late still catches up before the checks.
+    let chaosSettled!: () => void
+    const settle = new Promise<void>(resolve => { chaosSettled = resolve })
     const summary = await runTestnet({
       dir,
       durationS: s.durationS ?? 25,
       drainS: s.drainS ?? 120,
       ...(s.minTrafficHeights !== undefined ? { minTrafficHeights: s.minTrafficHeights } : {}),
       signal: abort.signal,
+      settle,
       // A node given a misbehaviour is byzantine: the agreement is checked among the honest ones.
       byzantine: Object.entries(s.faults ?? {}).filter(([, f]) => isByzantine(f)).map(([name]) => name),
       onProgress: (lines: string[]) => {
@@ -150,14 +154,14 @@ export async function runScenario (s: Scenario): Promise<ScenarioResult> {
       onRunning: (sup: TestnetSupervisor) => {
         supervisor = sup
         log('every node answers')
-        if (s.chaos === undefined) return
+        if (s.chaos === undefined) { chaosSettled(); return }
         const ctx = scenarioContext(dir, sup, log, ended.signal)
         // Not awaited here: runTestnet starts the traffic only once onRunning returns.
         chaos = s.chaos(ctx).catch(err => {
           chaosError = err
           log(`chaos failed: ${(err as Error).message}`)
           abort.abort()
-        })
+        }).finally(chaosSettled)
       },
       onDrained: async (sup: TestnetSupervisor) => {
         await Promise.all(sup.testnet.nodes.map(async n => {

@@ -26,6 +26,12 @@ export interface RunOptions {
   byzantine?: string[]
   /** Called after the drain and the agreement check, while every node still runs (e.g. to scrape their metrics). */
   onDrained?: (sup: TestnetSupervisor) => void | Promise<void>
+  /**
+   * The drain also waits for this to settle (within `drainS`): work that needs the
+   * testnet running past the traffic, such as a fault scenario restarting a node
+   * and waiting for it to catch up. The agreement check then includes that node.
+   */
+  settle?: Promise<unknown>
   signal?: AbortSignal
 }
 
@@ -42,6 +48,8 @@ export interface RunSummary extends TrafficCounts {
 }
 
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+/** How long the state comparison waits for a node with no certified height yet (one that just installed a checkpoint). */
+const AGREEMENT_WAIT_MS = 30_000
 
 /** Asks every up node of a subnet for its state root at the highest height all of them kept; returns the height and the distinct roots. */
 async function agreement (testnet: TestnetDir, probes: NodeProbe[], subnetIndex: number, byzantine: ReadonlySet<string>): Promise<{ height: number, roots: Set<string> }> {
@@ -192,16 +200,26 @@ export async function runTestnet (opts: RunOptions): Promise<RunSummary> {
     // Drain: every request answered.
     phase = 'draining'
     const drainUntil = Date.now() + (opts.drainS ?? 120) * 1000
+    let settled = opts.settle === undefined
+    opts.settle?.then(() => { settled = true }, () => { settled = true })
     subnets = await tick()
-    while (Date.now() < drainUntil && subnets.some(s => s.inFlight > 0 || s.sent !== s.replied + s.rejected || s.nodesUp < s.nodes)) {
+    while (Date.now() < drainUntil && (!settled || subnets.some(s => s.inFlight > 0 || s.sent !== s.replied + s.rejected || s.nodesUp < s.nodes))) {
       await sleep(1_000)
       subnets = await tick()
     }
     aborted = wasAborted || aborted
     const endAt = Date.now()
+    // A node that has just installed a checkpoint from its peers has certified nothing of its own
+    // yet: give it a moment to certify, so the comparison has a common height to look at.
+    const byzantine = new Set(opts.byzantine ?? [])
+    const certifyUntil = Date.now() + AGREEMENT_WAIT_MS
+    while (Date.now() < certifyUntil && probes.some(p => p.health != null && p.health.certifiedHeight === 0 && !byzantine.has(p.name))) {
+      await sleep(500)
+      subnets = await tick()
+    }
     // Every node catches up to the same certified height before the comparison.
     const withAgreement = await Promise.all(subnets.map(async s => {
-      const a = await agreement(testnet, probes, s.subnetIndex, new Set(opts.byzantine ?? []))
+      const a = await agreement(testnet, probes, s.subnetIndex, byzantine)
       return { ...s, agreedHeight: a.height, agreedRoots: a.roots.size, trafficHeights: (atStop.get(s.subnetIndex) ?? 0) - (firstAt!.heights.get(s.subnetIndex) ?? 0) }
     }))
     const total = (k: 'sent' | 'replied' | 'rejected' | 'seqErrors' | 'seqGaps' | 'inFlight'): number => subnets.reduce((n, s) => n + s[k], 0)
