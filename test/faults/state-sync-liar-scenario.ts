@@ -1,7 +1,7 @@
 /**
- * The state-sync liar scenario, shared by `state-sync-liar.spec.ts` (a peer
- * serving wrong bytes; in CI) and `state-sync-staller.long.ts` (a peer that
- * never answers; longer, run by `npm run test:faults`).
+ * The state-sync liar scenario, shared by `state-sync-liar.long.ts` (a peer
+ * serving wrong bytes) and `state-sync-staller.long.ts` (a peer that never
+ * answers), both run by `npm run test:faults`.
  */
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
