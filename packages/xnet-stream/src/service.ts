@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { lpStream } from '@libp2p/utils'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -125,6 +125,8 @@ export class XNetStreamService implements Startable {
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
+  /** Per connection served, the last response write queued (see `writeInTurn`); freed with the connection. */
+  private readonly writeTurns = new WeakMap<Connection, Promise<void>>()
   /** Wakes pulls waiting for a congestion window slot when any request ends. */
   private slotFreed = signalled()
 
@@ -204,12 +206,31 @@ export class XNetStreamService implements Startable {
         return
       }
       try {
-        await lp.write(response, { signal: AbortSignal.timeout(this.timeoutMs) })
+        await this.writeInTurn(connection, lp, response)
       } catch (err) {
         stream.abort(err instanceof Error ? err : new Error('write failed'))
         return
       }
     }
+  }
+
+  /**
+   * Writes one response after those already written to the same connection
+   * (on its other slice streams) have been handed to the muxer, so a client
+   * with several requests in flight gets each slice whole, one after another,
+   * and verifies one while the next arrives, instead of getting all of them
+   * interleaved by the muxer and complete together at the end. The bytes and
+   * their order on each stream are unchanged; the cuts are not serialised.
+   */
+  private async writeInTurn (connection: Connection, lp: LengthPrefixedStream<Stream>, response: Uint8Array | Uint8ArrayList): Promise<void> {
+    // The timeout covers the wait for the turn too: a stalled client stream holds the others for at most that long.
+    const signal = AbortSignal.timeout(this.timeoutMs)
+    const previous = this.writeTurns.get(connection)
+    const mine = (previous ?? Promise.resolve()).then(async () => { await lp.write(response, { signal }) })
+    const settled = mine.then(() => {}, () => {})
+    this.writeTurns.set(connection, settled)
+    void settled.then(() => { if (this.writeTurns.get(connection) === settled) this.writeTurns.delete(connection) })
+    await mine
   }
 
   /** The encoded `SliceResponse` to one request. */
