@@ -20,7 +20,7 @@
  * collects, refills and certifies meanwhile, and the timed phase includes A's
  * certifications.
  *
- *   node bench/dist/run.js xnet-stream [--mode per-height|steady] [--signal-every 9000] [--slow-start 0] [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 8] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32] [--pull-windows <file>]
+ *   node bench/dist/run.js xnet-stream [--mode per-height|steady] [--signal-every 9000] [--slow-start 0] [--layout two-process|one-process] [--mib 100] [--raw-mib 256] [--pipeline 8] [--verifying 4] [--chunk 1000] [--rounds 4] [--root-workers 1] [--root-pending 32] [--pull-windows <file>]
  */
 import '@icnet/types/polyfill'
 import { fork, type ChildProcess } from 'node:child_process'
@@ -69,6 +69,13 @@ const RAW_MIB = arg('raw-mib', 256)
 const SLICE_BYTES = 4 * 1024 * 1024
 /** Requests kept in flight: the client's largest congestion window per peer (CWND_MAX). */
 const PIPELINE = arg('pipeline', CWND_MAX)
+/**
+ * Pulls beyond PIPELINE whose slices are being verified: a request leaves the client's
+ * congestion window when it is answered, so the next one goes out while the slice is
+ * verified. PIPELINE + VERIFYING pulls run at once; at most CWND_MAX are on the wire.
+ */
+const VERIFYING = arg('verifying', 4)
+const LANES = PIPELINE + VERIFYING
 const CHUNK_MSGS = arg('chunk', 1000)
 const ROUNDS = arg('rounds', 4)
 /** Worker threads that recompute pulled slices' roots (0: on the event loop, inside verification). */
@@ -176,8 +183,8 @@ async function certifiedRound (target: number): Promise<void> {
     const end = certifiedEnd
     let next = received
     const endPhase = pullPhase()
-    // Pipelined: up to PIPELINE disjoint sub-ranges in flight, a new one sent as soon as
-    // one completes (the client's congestion window per peer decides how many go out).
+    // Pipelined: up to LANES disjoint sub-ranges pulled at once, a new one sent as soon as
+    // one is answered (the client's congestion window per peer decides how many go out).
     let issued = next
     const one = async (begin: number, count: number): Promise<void> => {
       const got = await pullVerified(begin, count)
@@ -192,7 +199,7 @@ async function certifiedRound (target: number): Promise<void> {
         await one(begin, issued - begin)
       }
     }
-    await Promise.all(Array.from({ length: PIPELINE }, lane))
+    await Promise.all(Array.from({ length: LANES }, lane))
     endPhase()
     received = next
     // A learns B's signals (as it would from B's reverse stream), GCs and refills.
@@ -266,7 +273,7 @@ async function steadyRound (target: number): Promise<void> {
       await one(begin, issued - begin)
     }
   }
-  await Promise.all(Array.from({ length: PIPELINE }, lane))
+  await Promise.all(Array.from({ length: LANES }, lane))
   // B has the round; A frees the stream and certifies the next height (inside the phase).
   await signalling
   signal()
@@ -340,6 +347,7 @@ console.log(JSON.stringify({
   slices,
   slice_bytes_limit: SLICE_BYTES,
   pipeline: PIPELINE,
+  verifying: VERIFYING,
   root_workers: ROOT_WORKERS,
   root_pending: ROOT_PENDING,
   chunk_messages: CHUNK_MSGS,

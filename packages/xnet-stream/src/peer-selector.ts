@@ -120,20 +120,32 @@ export class PeerSelector {
     if (s != null) s.inFlight++
   }
 
-  succeeded (id: NodeId, rttMs: number): void {
+  /**
+   * The response to a request is in: the request leaves the peer's window now,
+   * while its slice is still being verified, so the next request can go out
+   * meanwhile. `succeeded` or `failed` then scores it, with `answered` set.
+   */
+  answered (id: NodeId): void {
+    const s = this.peers.get(id)
+    if (s != null) s.inFlight = Math.max(0, s.inFlight - 1)
+  }
+
+  /** A request ended well. `answered`: `answered(id)` already took it out of the window. */
+  succeeded (id: NodeId, rttMs: number, answered = false): void {
     const s = this.peers.get(id)
     if (s == null) return
-    s.inFlight = Math.max(0, s.inFlight - 1)
+    if (!answered) s.inFlight = Math.max(0, s.inFlight - 1)
     s.rttMs = s.rttMs === undefined ? rttMs : s.rttMs + RTT_EWMA_ALPHA * (rttMs - s.rttMs)
     s.consecutiveFailures = 0
     s.notBefore = 0
     s.cwnd = Math.min(this.cwndMax, s.cwnd + 1)
   }
 
-  failed (id: NodeId, outcome: PeerOutcome): void {
+  /** A request failed (`outcome`). `answered`: `answered(id)` already took it out of the window. */
+  failed (id: NodeId, outcome: PeerOutcome, answered = false): void {
     const s = this.peers.get(id)
     if (s == null) return
-    s.inFlight = Math.max(0, s.inFlight - 1)
+    if (!answered) s.inFlight = Math.max(0, s.inFlight - 1)
     const now = this.now()
     if (outcome === 'behind') {
       // Not a failure: its RTT, window and failure count stay; ask the others first.

@@ -127,7 +127,7 @@ export class XNetStreamService implements Startable {
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
   /** Per connection served, the last response write queued (see `writeInTurn`); freed with the connection. */
   private readonly writeTurns = new WeakMap<Connection, Promise<void>>()
-  /** Wakes pulls waiting for a congestion window slot when any request ends. */
+  /** Wakes pulls waiting for a congestion window slot when a request is answered or ends. */
   private slotFreed = signalled()
 
   constructor (components: XNetStreamComponents, init: XNetStreamInit) {
@@ -440,6 +440,7 @@ export class XNetStreamService implements Startable {
       const t0 = performance.now()
       let outcome: PeerOutcome | undefined
       let status = 'success'
+      let answered = false
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.stopController.signal])
         const slice = await this.request(node, {
@@ -449,6 +450,10 @@ export class XNetStreamService implements Startable {
           msgLimit: query.msgLimit ?? 0,
           byteLimit: query.byteLimit ?? 0
         }, signal)
+        // The node has answered: its window slot is free for the next request while this slice is verified.
+        answered = true
+        sel.answered(node)
+        this.wakeSlotWaiters()
         await this.rootWorkers?.precompute(slice, this.registry.getSubnet(source)?.publicKey, { leafDigests: query.keepLeafDigests })
         const stale = staleness(slice, query.msgBegin)
         if (stale !== undefined) {
@@ -457,7 +462,7 @@ export class XNetStreamService implements Startable {
           throw new StaleSliceError(stale, { verified: true })
         }
         const result = accept(slice)
-        sel.succeeded(node, performance.now() - t0)
+        sel.succeeded(node, performance.now() - t0, answered)
         this.metrics.sliceMessages.observe(slice.messages.length)
         this.metrics.slicePayloadSize.observe(sliceByteSize(slice))
         return result
@@ -475,13 +480,18 @@ export class XNetStreamService implements Startable {
         this.metrics.querySliceDuration.observe((performance.now() - t0) / 1000, { status })
         this.metrics.pullAttemptCount.inc(1, { status })
         this.metrics.outstandingQueries.dec()
-        if (outcome !== undefined) sel.failed(node, outcome)
-        const freed = this.slotFreed
-        this.slotFreed = signalled()
-        freed.resolve()
+        if (outcome !== undefined) sel.failed(node, outcome, answered)
+        this.wakeSlotWaiters()
       }
     }
     throw lastError ?? new NoPeerAvailableError(sel.size === 0 ? `no node of ${source.toText()} is known` : `every node of ${source.toText()} is backing off`)
+  }
+
+  /** Wakes the pulls waiting for a congestion window slot (a request left a window). */
+  private wakeSlotWaiters (): void {
+    const freed = this.slotFreed
+    this.slotFreed = signalled()
+    freed.resolve()
   }
 
   /** Pulls from `source` into the pool now (coalesced: one pull per source at a time). */
