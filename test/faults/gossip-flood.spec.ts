@@ -19,7 +19,7 @@ describe('fault scenario: a gossip peer flooding invalid artifacts', function ()
     const r = await runScenario({
       name: 'gossip-flood',
       basePort: 8000,
-      durationS: 20,
+      durationS: 12,
       faults: { [FLOODER]: { gossipFloodPerS: FLOOD_PER_S } satisfies ReplicaFaults }
     })
     const m = (node: string): string => metricsOf(r, node)

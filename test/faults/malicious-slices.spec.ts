@@ -23,7 +23,7 @@ describe('fault scenario: a node serving malicious XNet slices', function () {
     const r = await runScenario({
       name: 'malicious-slices',
       basePort: 7800,
-      durationS: 20,
+      durationS: 12,
       faults: { [MALICIOUS]: { xnetSlices: 'rotate' } satisfies ReplicaFaults },
       chaos: async ctx => {
         const node = ctx.testnet.nodes.find(n => n.name === MALICIOUS)!

@@ -27,7 +27,7 @@ describe('fault scenario: a peer that is not in the registry', function () {
     const r = await runScenario({
       name: 'non-registry-peer',
       basePort: 7700,
-      durationS: 20,
+      durationS: 12,
       chaos: async ctx => {
         await ctx.waitHeight(0, (await ctx.heightOf(0)) + 3)
         const outsider = await createTestNode()
