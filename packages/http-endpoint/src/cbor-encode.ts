@@ -95,3 +95,39 @@ export function encodeAnswer (value: AnswerValue): Buffer {
   if (end !== n) throw new Error(`CBOR answer size mismatch: ${end} != ${n}`)
   return out
 }
+
+/** The constant parts of a signed reply (see encodeSignedReply). */
+const cborText = (s: string): Buffer => encodeAnswer(s).subarray(SELF_DESCRIBE.length)
+const REPLY_HEAD = Buffer.concat([SELF_DESCRIBE, Buffer.of((MAJOR_MAP << 5) | 3), cborText('status'), cborText('replied'), cborText('reply'), Buffer.of((MAJOR_MAP << 5) | 1), cborText('arg')])
+const SIGNATURES_HEAD = Buffer.concat([cborText('signatures'), Buffer.of((MAJOR_ARRAY << 5) | 1, (MAJOR_MAP << 5) | 3), cborText('timestamp')])
+const SIGNATURE_KEY = cborText('signature')
+const IDENTITY_KEY = cborText('identity')
+
+/**
+ * The answer to a replied, signed query, byte for byte what encodeAnswer
+ * gives for `{ status: 'replied', reply: { arg }, signatures: [{ timestamp,
+ * signature, identity }] }`: its shape is fixed and it is sent for every
+ * query, so the constant parts are copied, not encoded again.
+ */
+export function encodeSignedReply (arg: Uint8Array, timestampNs: bigint, signature: Uint8Array, identity: Uint8Array): Buffer {
+  if (timestampNs < 0n || timestampNs >= 1n << 64n) throw new RangeError('answers hold naturals below 2^64 only')
+  const n = REPLY_HEAD.length + headSize(arg.length) + arg.length + SIGNATURES_HEAD.length + headSize(timestampNs) +
+    SIGNATURE_KEY.length + headSize(signature.length) + signature.length + IDENTITY_KEY.length + headSize(identity.length) + identity.length
+  const out = Buffer.allocUnsafe(n)
+  out.set(REPLY_HEAD, 0)
+  let at = writeBytes(out, REPLY_HEAD.length, arg)
+  out.set(SIGNATURES_HEAD, at)
+  at = writeHead(out, at + SIGNATURES_HEAD.length, MAJOR_UINT, timestampNs)
+  out.set(SIGNATURE_KEY, at)
+  at = writeBytes(out, at + SIGNATURE_KEY.length, signature)
+  out.set(IDENTITY_KEY, at)
+  at = writeBytes(out, at + IDENTITY_KEY.length, identity)
+  if (at !== n) throw new Error(`CBOR answer size mismatch: ${at} != ${n}`)
+  return out
+}
+
+function writeBytes (out: Buffer, at: number, v: Uint8Array): number {
+  at = writeHead(out, at, MAJOR_BYTES, v.length)
+  out.set(v, at)
+  return at + v.length
+}

@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { concatBytes, Principal } from '@icnet/types'
-import { hashOfMap } from './request-id.js'
+import { hashOfMap, prefixedRepliedResponseHash } from './request-id.js'
 import type { QueryOutcome, QuerySigner } from './backend.js'
 import { ed25519Sign } from './ed25519-sign.js'
 import { Ed25519SigningThread } from './signing-thread.js'
@@ -17,16 +17,15 @@ export const ED25519_DER_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06,
 
 /** The bytes a node signs for a query response. */
 export function queryResponseMessage (outcome: QueryOutcome, timestampNs: bigint, requestId: Uint8Array): Uint8Array {
-  const hash = outcome.status === 'replied'
-    ? hashOfMap({ status: 'replied', reply: { arg: outcome.reply }, timestamp: timestampNs, request_id: requestId })
-    : hashOfMap({
-      status: 'rejected',
-      reject_code: BigInt(outcome.rejectCode),
-      reject_message: outcome.rejectMessage,
-      error_code: outcome.errorCode,
-      timestamp: timestampNs,
-      request_id: requestId
-    })
+  if (outcome.status === 'replied') return prefixedRepliedResponseHash(RESPONSE_DOMAIN_SEPARATOR, outcome.reply, timestampNs, requestId)
+  const hash = hashOfMap({
+    status: 'rejected',
+    reject_code: BigInt(outcome.rejectCode),
+    reject_message: outcome.rejectMessage,
+    error_code: outcome.errorCode,
+    timestamp: timestampNs,
+    request_id: requestId
+  })
   return concatBytes(RESPONSE_DOMAIN_SEPARATOR, hash)
 }
 

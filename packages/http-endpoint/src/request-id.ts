@@ -106,21 +106,70 @@ export function hashOfMap (map: HashableMap): Uint8Array {
 }
 
 function mapDigest (map: HashableMap): Digest {
-  const pairs: string[] = []
+  // Keys of a map are distinct, so their hashes are, and ordering the pairs is ordering the key hashes:
+  // an insertion sort of a handful of 32-character strings, no pair strings built just to be compared.
+  const keys: Digest[] = []
+  const values: Digest[] = []
+  const add = (k: string, v: HashableValue): void => {
+    const kh = keyHash(k)
+    const vh = digestOf(v)
+    let i = keys.length
+    keys.push(kh)
+    values.push(vh)
+    // Comparing latin1 strings compares their bytes.
+    while (i > 0 && keys[i - 1]! > kh) {
+      keys[i] = keys[i - 1]!
+      values[i] = values[i - 1]!
+      i--
+    }
+    keys[i] = kh
+    values[i] = vh
+  }
   if (map instanceof Map) {
-    for (const [k, v] of map as ReadonlyMap<string, HashableValue>) pairs.push(keyHash(k) + digestOf(v))
+    for (const [k, v] of map as ReadonlyMap<string, HashableValue>) add(k, v)
   } else {
     for (const k of Object.keys(map)) {
       const v = (map as Record<string, HashableValue | undefined>)[k]
-      if (v !== undefined) pairs.push(keyHash(k) + digestOf(v))
+      if (v !== undefined) add(k, v)
     }
   }
-  // Default sort compares UTF-16 code units: for latin1 strings, the bytes.
-  pairs.sort()
-  return digestOfDigests(pairs.join(''))
+  let joined = ''
+  for (let i = 0; i < keys.length; i++) joined += keys[i]! + values[i]!
+  return digestOfDigests(joined)
 }
 
 /** The request id of a request's `content` map. */
 export function requestIdOf (content: HashableMap): Uint8Array {
   return hashOfMap(content)
+}
+
+/**
+ * The fields of a replied query response, in the order of their key hashes
+ * (fixed: the keys are). Every query answer is hashed, so its map is not
+ * walked as a generic one.
+ */
+const REPLIED_ORDER = (['status', 'reply', 'timestamp', 'request_id'] as const).slice().sort((a, b) => keyHash(a) < keyHash(b) ? -1 : 1)
+const REPLIED_STATUS_PAIR = keyHash('status') + textHashes.get('replied')!
+const ARG_KEY_HASH = keyHash('arg')
+
+/**
+ * `hash_of_map({ status: 'replied', reply: { arg: reply }, timestamp, request_id })`,
+ * the hash a node signs for a replied query, returned as `prefix ‖ hash`
+ * (the domain separator goes in front without another copy).
+ */
+export function prefixedRepliedResponseHash (prefix: Uint8Array, reply: Uint8Array, timestampNs: bigint, requestId: Uint8Array): Uint8Array {
+  let joined = ''
+  for (const key of REPLIED_ORDER) {
+    switch (key) {
+      case 'status': joined += REPLIED_STATUS_PAIR; break
+      case 'reply': joined += keyHash('reply') + digestOfDigests(ARG_KEY_HASH + sha256(reply)); break
+      case 'timestamp': joined += keyHash('timestamp') + sha256(leb128(timestampNs)); break
+      case 'request_id': joined += keyHash('request_id') + sha256(requestId); break
+    }
+  }
+  const d = digestOfDigests(joined)
+  const out = new Uint8Array(prefix.length + 32)
+  out.set(prefix, 0)
+  for (let i = 0; i < 32; i++) out[prefix.length + i] = d.charCodeAt(i)
+  return out
 }

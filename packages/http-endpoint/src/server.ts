@@ -12,7 +12,7 @@ import { AdmissionQueue, type Release } from './admission.js'
 import { authenticate, checkIngressExpiry } from './auth.js'
 import type { HttpBackend, QueryOutcome } from './backend.js'
 import { readBody } from './body.js'
-import { encodeAnswer, type AnswerValue } from './cbor-encode.js'
+import { encodeAnswer, encodeSignedReply, type AnswerValue } from './cbor-encode.js'
 import * as C from './constants.js'
 import { Deadlines } from './deadlines.js'
 import { LoopLoad } from './loop-load.js'
@@ -251,17 +251,24 @@ export class HttpEndpoint {
       }
       const ms = this.#handlerTimeoutMs
       const deadline = this.#deadlines.after(ms, () => { settle(new HttpRequestError(504, 'handler-timeout', `the node did not answer within ${ms} ms`)) })
-      this.#dispatch(endpoint, id, body!, res, release).then(() => { settle(undefined) }, failure => { settle(failure ?? new Error('request failed')) })
+      let answered: Promise<void>
+      try {
+        answered = this.#dispatch(endpoint, id, body!, res, release)
+      } catch (failure) {
+        settle(failure ?? new Error('request failed'))
+        return
+      }
+      answered.then(() => { settle(undefined) }, failure => { settle(failure ?? new Error('request failed')) })
     })
   }
 
-  async #dispatch (endpoint: EndpointName, id: string, body: Uint8Array, res: ServerResponse, release: Release): Promise<void> {
+  #dispatch (endpoint: EndpointName, id: string, body: Uint8Array, res: ServerResponse, release: Release): Promise<void> {
     switch (endpoint) {
       case 'call_v2':
-      case 'call_v3': return await this.#call(endpoint, this.#canisterIdFromUrl(id), body, res, release)
-      case 'query': return await this.#query(this.#canisterIdFromUrl(id), body, res)
-      case 'read_state': return await this.#readState({ kind: 'canister', effectiveCanisterId: this.#canisterIdFromUrl(id) }, body, res)
-      case 'read_state_subnet': return await this.#readState({ kind: 'subnet', effectiveSubnetId: this.#principalFromUrl(id, 'subnet id') }, body, res)
+      case 'call_v3': return this.#call(endpoint, this.#canisterIdFromUrl(id), body, res, release)
+      case 'query': return this.#query(this.#canisterIdFromUrl(id), body, res)
+      case 'read_state': return this.#readState({ kind: 'canister', effectiveCanisterId: this.#canisterIdFromUrl(id) }, body, res)
+      case 'read_state_subnet': return this.#readState({ kind: 'subnet', effectiveSubnetId: this.#principalFromUrl(id, 'subnet id') }, body, res)
       default: throw new HttpRequestError(404, 'not-found', 'no such endpoint')
     }
   }
@@ -379,42 +386,51 @@ export class HttpEndpoint {
     this.#cbor(res, 200, { status: 'replied', certificate })
   }
 
-  async #query (effective: Principal, body: Uint8Array, res: ServerResponse): Promise<void> {
+  // The query path runs for every query: plain promise chains rather than async functions awaiting one another.
+  #query (effective: Principal, body: Uint8Array, res: ServerResponse): Promise<void> {
     const envelope = parseEnvelope(body, 'query')
     const content = envelope.content
     this.#checkEffectiveCanister(content, effective)
     this.#authenticate(envelope, content.canisterId, false)
-    const outcome = await this.#backend.query({
+    return this.#backend.query({
       requestId: envelope.requestId,
       sender: content.sender,
       canisterId: content.canisterId,
       effectiveCanisterId: effective,
       methodName: content.methodName,
       arg: content.arg
-    })
-    this.#cbor(res, 200, await this.#signedQueryResponse(outcome, envelope.requestId))
+    }).then(outcome => this.#answerQuery(res, outcome, envelope.requestId))
   }
 
-  async #signedQueryResponse (outcome: QueryOutcome, requestId: Uint8Array): Promise<Record<string, AnswerValue>> {
-    const body: Record<string, AnswerValue> = outcome.status === 'replied'
-      ? { status: 'replied', reply: { arg: outcome.reply } }
-      : {
-          status: 'rejected',
-          reject_code: outcome.rejectCode,
-          reject_message: outcome.rejectMessage,
-          ...(outcome.errorCode === undefined ? {} : { error_code: outcome.errorCode })
-        }
+  /** Signs a query's answer (when the node has a signer) and writes it; a promise only while the signature is made elsewhere. */
+  #answerQuery (res: ServerResponse, outcome: QueryOutcome, requestId: Uint8Array): Promise<void> | undefined {
     const signer = this.#backend.querySigner
-    if (signer !== undefined) {
-      const timestamp = BigInt(Math.floor(this.#now())) * 1_000_000n
-      const message = queryResponseMessage(outcome, timestamp, requestId)
-      // Mostly idle: sign inline (lowest latency); busy: sign off the event loop, so that other requests are read meanwhile.
-      const signature = signer.signOffThread !== undefined && this.#loopLoad.busy()
-        ? await signer.signOffThread(message)
-        : await signer.sign(message)
-      body.signatures = [{ timestamp, signature, identity: signer.nodeId }]
+    if (signer === undefined) {
+      this.#cbor(res, 200, queryAnswerBody(outcome))
+      return undefined
     }
-    return body
+    const timestamp = BigInt(Math.floor(this.#now())) * 1_000_000n
+    const message = queryResponseMessage(outcome, timestamp, requestId)
+    // Mostly idle: sign inline (lowest latency); busy: sign off the event loop, so that other requests are read meanwhile.
+    const signature = signer.signOffThread !== undefined && this.#loopLoad.busy()
+      ? signer.signOffThread(message)
+      : signer.sign(message)
+    if (signature instanceof Uint8Array) {
+      this.#writeSignedQueryAnswer(res, outcome, timestamp, signature, signer.nodeId)
+      return undefined
+    }
+    return signature.then(s => { this.#writeSignedQueryAnswer(res, outcome, timestamp, s, signer.nodeId) })
+  }
+
+  #writeSignedQueryAnswer (res: ServerResponse, outcome: QueryOutcome, timestamp: bigint, signature: Uint8Array, identity: Uint8Array): void {
+    if (outcome.status === 'replied') {
+      if (res.headersSent || res.destroyed) return
+      this.#writeCbor(res, 200, encodeSignedReply(outcome.reply, timestamp, signature, identity))
+      return
+    }
+    const body = queryAnswerBody(outcome)
+    body.signatures = [{ timestamp, signature, identity }]
+    this.#cbor(res, 200, body)
   }
 
   async #readState (target: ReadStateTarget, body: Uint8Array, res: ServerResponse): Promise<void> {
@@ -452,7 +468,10 @@ export class HttpEndpoint {
 
   #cbor (res: ServerResponse, status: number, value: AnswerValue): void {
     if (res.headersSent || res.destroyed) return
-    const body = encodeAnswer(value)
+    this.#writeCbor(res, status, encodeAnswer(value))
+  }
+
+  #writeCbor (res: ServerResponse, status: number, body: Buffer): void {
     res.writeHead(status, { 'Content-Type': 'application/cbor', 'Content-Length': body.length })
     res.end(body)
   }
@@ -498,6 +517,18 @@ export class HttpEndpoint {
 }
 
 const TIME_LABEL = new TextEncoder().encode('time')
+
+/** A query's answer without node signatures. */
+function queryAnswerBody (outcome: QueryOutcome): Record<string, AnswerValue> {
+  return outcome.status === 'replied'
+    ? { status: 'replied', reply: { arg: outcome.reply } }
+    : {
+        status: 'rejected',
+        reject_code: outcome.rejectCode,
+        reject_message: outcome.rejectMessage,
+        ...(outcome.errorCode === undefined ? {} : { error_code: outcome.errorCode })
+      }
+}
 
 /** Creates an endpoint (call `start()` to listen). */
 export function httpEndpoint (options: HttpEndpointOptions): HttpEndpoint {

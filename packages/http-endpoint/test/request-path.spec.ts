@@ -15,10 +15,11 @@ import { pollForResponse } from '@dfinity/agent'
 import { IDL } from '@dfinity/candid'
 import { Principal } from '@dfinity/principal'
 import { compareBytes, concatBytes } from '@icnet/types'
-import { encodeAnswer, type AnswerValue } from '../src/cbor-encode.js'
+import { encodeAnswer, encodeSignedReply, type AnswerValue } from '../src/cbor-encode.js'
 import { Deadlines } from '../src/deadlines.js'
 import {
-  AdmissionQueue, decodeCanisterIdResult, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs, hashOfMap, hashValue, httpEndpoint, leb128, ReferenceNetwork,
+  AdmissionQueue, decodeCanisterIdResult, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs, hashOfMap, hashValue, httpEndpoint, leb128, queryResponseMessage, ReferenceNetwork,
+  RESPONSE_DOMAIN_SEPARATOR,
   type HashableMap, type HashableValue, type HttpBackend
 } from '../src/index.js'
 import { agentFor } from './support.js'
@@ -90,6 +91,18 @@ describe('the request path', function () {
     const first = hashValue('query')
     first.fill(0)
     assert.deepEqual(hashValue('query'), referenceHash('query'))
+  })
+
+  it('a signed reply is written as encodeAnswer writes the same answer, and its signed hash is hash_of_map of the response', () => {
+    const natural64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 70_000 }), natural64, fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      (arg, timestamp, signature, identity, requestId) => {
+        const expected = encodeAnswer({ status: 'replied', reply: { arg }, signatures: [{ timestamp, signature, identity }] })
+        assert.deepEqual(encodeSignedReply(arg, timestamp, signature, identity), expected)
+        const hash = referenceHash({ status: 'replied', reply: { arg }, timestamp, request_id: requestId } as unknown as HashableMap)
+        assert.deepEqual(queryResponseMessage({ status: 'replied', reply: arg }, timestamp, requestId), concatBytes(RESPONSE_DOMAIN_SEPARATOR, hash))
+      }), { numRuns: 200 })
+    assert.throws(() => encodeSignedReply(new Uint8Array(), 1n << 64n, new Uint8Array(64), new Uint8Array(29)), RangeError)
   })
 
   it('LEB128 of naturals equals the bytewise definition, below and above 2^64', () => {
