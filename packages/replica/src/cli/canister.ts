@@ -5,11 +5,11 @@ import {
 } from '@icnet/http-endpoint'
 import { Principal, toHex, type RegistryView, type SubnetId } from '@icnet/types'
 import { UsageError } from '../errors.js'
+import { CANISTER_USAGE } from './canister-usage.js'
 import { openTestnet } from '../testnet/layout.js'
 import { parseFlags, type FlagSpec } from './args.js'
 
-export const CANISTER_USAGE = `  canister install --subnet S FILE.wasm [--dir D] [--arg 0xHEX|TEXT]
-  canister call    CANISTER METHOD [--arg 0xHEX|TEXT] [--query] [--dir D]`
+export { CANISTER_USAGE }
 
 /** Largest module `canister install` sends (the ingress argument limit is 2 MiB, the module goes inside). */
 export const MAX_MODULE_BYTES = 2 * 1024 * 1024 - 4096
