@@ -17,6 +17,9 @@
  * package's tests, not here).
  *
  *   node bench/dist/run.js http [seconds=3] [concurrency=32] [parts=bare,query,update]
+ *
+ * ICNET_QUERY_SIGNING=thread|inline overrides where the node signs query
+ * answers while busy (default: the endpoint's, by the number of cores).
  */
 import { Agent, createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -30,7 +33,7 @@ import { ED25519_IMPLEMENTATION, httpEndpoint, ReferenceNetwork, encodeProvision
 
 type ToServer = { kind: 'bare', body: Uint8Array } | { kind: 'usage' } | { kind: 'stop' }
 type FromServer =
-  | { kind: 'ready', port: number, canister: Uint8Array, canisterText: string }
+  | { kind: 'ready', port: number, canister: Uint8Array, canisterText: string, offThreadSigning: boolean }
   | { kind: 'bare', port: number }
   | { kind: 'usage', cpuMicros: number, loopCpuMicros: number | undefined, rounds: number }
   | { kind: 'stopped' }
@@ -46,7 +49,8 @@ if (process.argv.includes(SERVER_FLAG)) {
 async function serve (): Promise<void> {
   const network = new ReferenceNetwork({ subnets: 1, nodes: 4, threshold: 3 })
   const node = network.root
-  const endpoint = httpEndpoint({ backend: node, maxConcurrent: 256, maxQueued: 1024 })
+  const signing = process.env.ICNET_QUERY_SIGNING
+  const endpoint = httpEndpoint({ backend: node, maxConcurrent: 256, maxQueued: 1024, ...(signing === undefined ? {} : { offThreadSigning: signing === 'thread' }) })
   await endpoint.start()
   let bare: Server | undefined
   const send = (m: FromServer): void => { process.send!(m) }
@@ -75,7 +79,7 @@ async function serve (): Promise<void> {
       })()
     }
   })
-  send({ kind: 'ready', port: endpoint.address.port, canister: node.range[0].toUint8Array(), canisterText: node.range[0].toText() })
+  send({ kind: 'ready', port: endpoint.address.port, canister: node.range[0].toUint8Array(), canisterText: node.range[0].toText(), offThreadSigning: endpoint.offThreadSigning })
 }
 
 /**
@@ -244,6 +248,8 @@ async function drive (): Promise<void> {
     concurrency,
     // Which library signs query answers (libsodium unless ICNET_ED25519=node or the addon is missing).
     ed25519: ED25519_IMPLEMENTATION,
+    // Where query answers are signed while the node is busy: the signing thread, or inline on the event loop.
+    query_signing: ready.offThreadSigning ? 'thread' : 'inline',
     update_per_s: rate('update'),
     query_per_s: rate('query'),
     bare_per_s: rate('bare'),

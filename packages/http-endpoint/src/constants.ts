@@ -75,3 +75,13 @@ export const URL_PRINCIPAL_CACHE_SIZE = 1024
 export const MAX_PENDING_SIGNATURES = 4096
 /** Messages per batch sent to the signing thread: a batch is one message each way, whatever its size. */
 export const MAX_SIGNING_BATCH = 256
+
+/**
+ * Fewest cores for signing query answers in the signing thread (when the
+ * event loop is busy) by default. The hand-off (a message each way, waking
+ * the thread and the loop) pays only when the thread runs beside the loop;
+ * with two cores shared with anything else, it runs instead of the loop, and
+ * a query cost more CPU in all than signing inline (measured in
+ * docs/benchmarks/http.md).
+ */
+export const OFF_THREAD_SIGNING_MIN_CORES = 3

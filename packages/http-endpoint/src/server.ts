@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { logger } from '@libp2p/logger'
 import { equalBytes, IcnetError, LruMap, MANAGEMENT_CANISTER_ID, type Metrics, Principal, principalEquals } from '@icnet/types'
 import { AdmissionQueue, type Release } from './admission.js'
@@ -58,6 +59,12 @@ export interface HttpEndpointOptions {
   metricsHandler?: () => MetricsExposition | Promise<MetricsExposition>
   /** Clock in milliseconds since the epoch (default Date.now). */
   now?: () => number
+  /**
+   * Sign query answers in the signer's signing thread while the event loop is
+   * busy (default: with at least OFF_THREAD_SIGNING_MIN_CORES cores); false:
+   * always on the loop.
+   */
+  offThreadSigning?: boolean
 }
 
 const ROUTE = /^\/api\/(v2|v3)\/(canister|subnet)\/([^/]+)\/(call|query|read_state)$/
@@ -72,6 +79,7 @@ export class HttpEndpoint {
   readonly #sockets = new Set<Socket>()
   readonly #deadlines: Deadlines
   readonly #loopLoad = new LoopLoad()
+  readonly #offThreadSigning: boolean
   /** Ids parsed from URLs (textual principals carry a CRC32 and base32; clients send the same few ids again and again). */
   readonly #urlPrincipals = new LruMap<string, Principal>(C.URL_PRINCIPAL_CACHE_SIZE)
   readonly #maxBodyBytes: number
@@ -90,6 +98,7 @@ export class HttpEndpoint {
     this.#bodyReadTimeoutMs = options.bodyReadTimeoutMs ?? C.DEFAULT_BODY_READ_TIMEOUT_MS
     this.#handlerTimeoutMs = options.handlerTimeoutMs ?? C.DEFAULT_HANDLER_TIMEOUT_MS
     this.#syncCallTimeoutMs = options.syncCallTimeoutMs ?? C.DEFAULT_SYNC_CALL_TIMEOUT_MS
+    this.#offThreadSigning = options.offThreadSigning ?? availableParallelism() >= C.OFF_THREAD_SIGNING_MIN_CORES
     // A quarter of the shortest limit, at most DEADLINE_RESOLUTION_MS: limits hold to within 25 %.
     const shortest = Math.min(this.#bodyReadTimeoutMs, this.#handlerTimeoutMs, this.#syncCallTimeoutMs)
     this.#deadlines = new Deadlines(Math.max(1, Math.min(C.DEADLINE_RESOLUTION_MS, Math.floor(shortest / 4))))
@@ -123,6 +132,8 @@ export class HttpEndpoint {
   /** The base URL, e.g. http://127.0.0.1:4943, once started. */
   get url (): string { return this.#url }
   get address (): AddressInfo { return this.#server.address() as AddressInfo }
+  /** Whether query answers are signed in the signing thread while the event loop is busy (see HttpEndpointOptions). */
+  get offThreadSigning (): boolean { return this.#offThreadSigning }
   /** Requests waiting for an admission slot, per endpoint (for tests and progress displays). */
   queueDepth (): Record<string, number> {
     return Object.fromEntries(Object.entries(this.#queues).map(([k, q]) => [k, q.queued]))
@@ -412,7 +423,7 @@ export class HttpEndpoint {
     const timestamp = BigInt(Math.floor(this.#now())) * 1_000_000n
     const message = queryResponseMessage(outcome, timestamp, requestId)
     // Mostly idle: sign inline (lowest latency); busy: sign off the event loop, so that other requests are read meanwhile.
-    const signature = signer.signOffThread !== undefined && this.#loopLoad.busy()
+    const signature = this.#offThreadSigning && signer.signOffThread !== undefined && this.#loopLoad.busy()
       ? signer.signOffThread(message)
       : signer.sign(message)
     if (signature instanceof Uint8Array) {

@@ -1,8 +1,10 @@
 import { strict as assert } from 'node:assert'
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { decode, encode, Tagged } from 'cborg'
 import fc from 'fast-check'
 import { ED25519_IMPLEMENTATION, ed25519Sign } from '../src/ed25519-sign.js'
-import { ed25519NodeSigner } from '../src/query-signature.js'
+import { ed25519NodeSigner, queryResponseMessage } from '../src/query-signature.js'
+import { httpEndpoint, ReferenceNetwork, requestIdOf } from '../src/index.js'
 import { Ed25519SigningThread } from '../src/signing-thread.js'
 import { MAX_PENDING_SIGNATURES, MAX_SIGNING_BATCH } from '../src/constants.js'
 
@@ -68,6 +70,43 @@ describe('query answer signatures', function () {
     const offThread = await signer.signOffThread!(message)
     assert.deepEqual(offThread, inline)
     await signer.close()
+  })
+
+  it('an endpoint signs in the signing thread while its loop is busy only if offThreadSigning allows it; the answers verify either way', async () => {
+    for (const offThreadSigning of [true, false]) {
+      const network = new ReferenceNetwork({ subnets: 1 })
+      const backend = network.root
+      const signer = backend.querySigner
+      const signOffThread = signer.signOffThread!
+      let offThread = 0
+      signer.signOffThread = async message => { offThread++; return await signOffThread(message) }
+      const endpoint = httpEndpoint({ backend, offThreadSigning })
+      await endpoint.start()
+      try {
+        const canister = backend.range[0].toUint8Array()
+        const nodeKey = createPublicKey({ key: Buffer.from(signer.publicKeyDer), format: 'der', type: 'spki' })
+        const query = async (nonce: number): Promise<void> => {
+          const content = { request_type: 'query', canister_id: canister, method_name: 'echo', arg: new Uint8Array(), sender: Uint8Array.of(4), ingress_expiry: BigInt(Date.now() + 60_000) * 1_000_000n, nonce: Uint8Array.of(nonce) }
+          const res = await fetch(`${endpoint.url}/api/v2/canister/${backend.range[0].toText()}/query`, { method: 'POST', body: encode(new Tagged(55799, { content })), headers: { 'Content-Type': 'application/cbor' } })
+          assert.equal(res.status, 200)
+          const answer = decode(new Uint8Array(await res.arrayBuffer()).subarray(3)) as { status: 'rejected', reject_code: number, reject_message: string, error_code: string, signatures: Array<{ timestamp: bigint | number, signature: Uint8Array }> }
+          const outcome = { status: answer.status, rejectCode: answer.reject_code, rejectMessage: answer.reject_message, errorCode: answer.error_code }
+          const [{ timestamp, signature }] = answer.signatures as [{ timestamp: bigint | number, signature: Uint8Array }]
+          assert.ok(verify(null, queryResponseMessage(outcome, BigInt(timestamp), requestIdOf(content as never)), nodeKey, signature))
+        }
+        // Starts the endpoint's load window afresh; then the loop is kept busy for a whole window before the next query.
+        await new Promise(resolve => setTimeout(resolve, 60))
+        await query(1)
+        const busyUntil = performance.now() + 200
+        while (performance.now() < busyUntil) { /* the event loop is busy */ }
+        await query(2)
+        if (offThreadSigning) assert.ok(offThread > 0, 'signed in the thread while busy')
+        else assert.equal(offThread, 0)
+      } finally {
+        await endpoint.stop()
+        await signer.close()
+      }
+    }
   })
 
   it('a process waiting only for the signing thread stays up until the signature arrives, then may exit', async () => {
