@@ -31,8 +31,11 @@ describe('diff against local data', () => {
       const [oldRoot, seedRoot] = [await tempDir(), await tempDir()]
       const stores: FsCheckpointStore[] = []
       try {
-        const old: Record<string, Uint8Array> = Object.fromEntries(sizes.map((s, i) => [`f${i}`, randomBytes(s)]))
+        // Each checkpoint records its height, as a replica's state does: two heights never share a
+        // state hash (the store identifies checkpoints by it), even when the mutation changes nothing.
+        const old: Record<string, Uint8Array> = { ...Object.fromEntries(sizes.map((s, i) => [`f${i}`, randomBytes(s)])), height: Uint8Array.of(1) }
         const target: Record<string, Uint8Array> = Object.fromEntries(Object.entries(old).map(([k, v]) => [k, Uint8Array.from(v)]))
+        target.height = Uint8Array.of(2)
         for (const r of mut.rewrite) {
           const f = target[`f${r.file}`]!
           const at = r.chunk * TEST_CHUNK
