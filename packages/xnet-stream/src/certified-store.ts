@@ -74,7 +74,7 @@ export class InMemoryCertifiedStreamStore implements CertifiedStreamStore {
   private height = 0
   private readonly digests = new DigestCache()
   private readonly witnesses = new SliceWitnessWriter(this.digests)
-  private readonly tree = new CertifiedStreamTree(this.digests)
+  private readonly tree = new CertifiedStreamTree()
 
   constructor (init: InMemoryCertifiedStreamStoreInit) {
     if (init.shares.length < init.threshold) throw new RangeError(`need ${init.threshold} shares, got ${init.shares.length}`)

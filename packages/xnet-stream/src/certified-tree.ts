@@ -1,13 +1,10 @@
 import { compareBytes, encodeStreamMessage, equalBytes, type StreamMessage } from '@icnet/types'
-import { empty, type HashTree } from '@icnet/hashtree'
-import { forkTreeDigest, labeledTreeDigest, leafTreeDigest } from './digest.js'
+import { forkTreeOf, labeled, leaf, type HashTree, type LabeledNode } from '@icnet/hashtree'
 import { encodeStreamHeader } from './header-codec.js'
 import type { SliceMessage } from './slice.js'
 import { messageFieldLength } from './slice-codec.js'
-import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, indexLabel, type DigestCache } from './slice-tree.js'
+import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, indexLabel } from './slice-tree.js'
 import type { Stream, StreamHeader } from './stream.js'
-
-type LabeledNode = HashTree & { kind: 'labeled' }
 
 const utf8 = new TextEncoder()
 const METADATA_LABEL = utf8.encode('metadata')
@@ -27,7 +24,7 @@ interface StreamEntry {
   /** Index of `messages[0]` (the stream's `begin` at the last certification). */
   begin: number
   messages: SliceMessage[]
-  /** `/messages/<index>` nodes, one per message, with their digests in the cache. */
+  /** `/messages/<index>` nodes, one per message (the same objects from height to height). */
   nodes: LabeledNode[]
   /** The stream's `/streams/<subnet>` node at the last certification, reused while nothing changed. */
   node: LabeledNode | undefined
@@ -56,12 +53,11 @@ function encodeOnce (m: StreamMessage): Uint8Array {
  *
  * The result is the tree `buildHashTree` makes of the same content, node for
  * node (tested against it), so roots, witnesses and slices are byte-identical.
+ * Reused nodes are the same objects, so a `DigestCache` that hashed them at an
+ * earlier height answers their digests without hashing again.
  */
 export class CertifiedStreamTree {
-  private readonly digests: DigestCache
   private readonly entries = new Map<string, StreamEntry>()
-
-  constructor (digests: DigestCache) { this.digests = digests }
 
   /**
    * The tree of `streams` (by key: the destination's text) at `height`, and
@@ -82,10 +78,10 @@ export class CertifiedStreamTree {
     }
     for (const key of this.entries.keys()) if (!streams.has(key)) this.entries.delete(key)
     nodes.sort((a, b) => compareBytes(a.label, b.label))
-    const metadata = this.labeled(METADATA_LABEL, this.labeled(HEIGHT_LABEL, this.leaf(indexLabel(height))))
-    const top = this.labeled(STREAMS_LABEL, this.forks(nodes))
+    const metadata = labeled(METADATA_LABEL, labeled(HEIGHT_LABEL, leaf(indexLabel(height))))
+    const top = labeled(STREAMS_LABEL, forkTreeOf(nodes))
     // Labels sorted: 'metadata' < 'streams'.
-    return { tree: this.forks([metadata, top]), streams: certified }
+    return { tree: forkTreeOf([metadata, top]), streams: certified }
   }
 
   /** Brings `e` up to `stream`'s current content, re-hashing only what is new. */
@@ -109,59 +105,17 @@ export class CertifiedStreamTree {
       const message = stream.get(index)!
       const bytes = encodeOnce(message)
       messages.push({ index, bytes, message })
-      nodes.push(this.labeled(indexLabel(index), this.leaf(bytes)))
+      nodes.push(labeled(indexLabel(index), leaf(bytes)))
     }
     e.begin = header.begin
     e.messages = messages
     e.nodes = nodes
-    const children: LabeledNode[] = [this.labeled(HEADER_LABEL, this.leaf(headerBytes))]
-    if (nodes.length > 0) children.push(this.labeled(MESSAGES_LABEL, this.forks(nodes)))
-    e.node = this.labeled(e.destination, this.forks(children))
+    const children: LabeledNode[] = [labeled(HEADER_LABEL, leaf(headerBytes))]
+    if (nodes.length > 0) children.push(labeled(MESSAGES_LABEL, forkTreeOf(nodes)))
+    e.node = labeled(e.destination, forkTreeOf(children))
     // The certified view is a snapshot: `messages` grows in place at the next height.
     const snapshot = messages.slice()
     e.certified = { header, headerBytes, messages: snapshot, offsets: fieldOffsets(snapshot) }
-  }
-
-  private leaf (value: Uint8Array): HashTree {
-    const node: HashTree = { kind: 'leaf', value }
-    this.digests.remember(node, leafTreeDigest(value))
-    return node
-  }
-
-  private labeled (label: Uint8Array, subtree: HashTree): LabeledNode {
-    const node: LabeledNode = { kind: 'labeled', label, subtree }
-    this.digests.remember(node, labeledTreeDigest(label, this.digests.of(subtree)))
-    return node
-  }
-
-  /**
-   * The forks over one labeled level's children, in the IC's shape (`forkTreeOf`
-   * of @icnet/hashtree: pair neighbours left to right, carry an odd last one up,
-   * repeat), hashed as they are made.
-   */
-  private forks (children: readonly HashTree[]): HashTree {
-    if (children.length === 0) return empty()
-    let level: HashTree[] = children as HashTree[]
-    let digests = level.map(n => this.digests.of(n))
-    while (level.length > 1) {
-      const next: HashTree[] = []
-      const nextDigests: Uint8Array[] = []
-      for (let i = 0; i < level.length; i += 2) {
-        if (i + 1 < level.length) {
-          const node: HashTree = { kind: 'fork', left: level[i]!, right: level[i + 1]! }
-          const d = forkTreeDigest(digests[i]!, digests[i + 1]!)
-          this.digests.remember(node, d)
-          next.push(node)
-          nextDigests.push(d)
-        } else {
-          next.push(level[i]!)
-          nextDigests.push(digests[i]!)
-        }
-      }
-      level = next
-      digests = nextDigests
-    }
-    return level[0]!
   }
 }
 

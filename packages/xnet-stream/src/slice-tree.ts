@@ -58,14 +58,6 @@ export class DigestCache {
     this.cache.set(node, d)
     return d
   }
-
-  /**
-   * Records the digest of a node this node built and hashed itself as it made it
-   * (the certified store's tree); `of` then answers it without hashing.
-   */
-  remember (node: HashTree, digest: Uint8Array): void {
-    this.cache.set(node, digest)
-  }
 }
 
 interface Walked { tree: HashTree, kept: boolean }
