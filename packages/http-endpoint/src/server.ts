@@ -435,7 +435,6 @@ export class HttpEndpoint {
 
   #writeSignedQueryAnswer (res: ServerResponse, outcome: QueryOutcome, timestamp: bigint, signature: Uint8Array, identity: Uint8Array): void {
     if (outcome.status === 'replied') {
-      if (res.headersSent || res.destroyed) return
       this.#writeCbor(res, 200, encodeSignedReply(outcome.reply, timestamp, signature, identity))
       return
     }
@@ -482,7 +481,9 @@ export class HttpEndpoint {
     this.#writeCbor(res, status, encodeAnswer(value))
   }
 
+  /** Writes an encoded answer, unless one was already written (e.g. a timeout's). */
   #writeCbor (res: ServerResponse, status: number, body: Buffer): void {
+    if (res.headersSent || res.destroyed) return
     res.writeHead(status, { 'Content-Type': 'application/cbor', 'Content-Length': body.length })
     res.end(body)
   }
