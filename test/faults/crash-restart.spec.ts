@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { assertNothingLost, metricValue, nodeHealth, recordResult, runScenario, type ScenarioContext } from './harness.js'
+import { assertNothingLost, metricValue, recordResult, runScenario, waitNodeHealth } from './harness.js'
 
 /** Long enough that a victim killed just past a checkpoint is back well before the next one. */
 const CHECKPOINT_INTERVAL = 40
@@ -18,24 +18,6 @@ interface VictimReport { killedAt: number, restartedAt: number, restartedFrom: n
 function restartHeight (log: string): number {
   const starts = log.split('\n').filter(l => l.includes('"replica started"'))
   return Number((JSON.parse(starts[starts.length - 1]!) as { height: number }).height)
-}
-
-/** Waits until the node executed `height`, logging its progress and consensus catch-ups every few seconds. */
-async function waitNodeHeight (ctx: ScenarioContext, node: string, height: number): Promise<number> {
-  const t0 = Date.now()
-  let shown = 0
-  for (;;) {
-    if (ctx.signal.aborted) throw new Error(`the run ended before ${node} reached height ${height}`)
-    if (Date.now() - t0 > CATCH_UP_TIMEOUT_MS) throw new Error(`${node} did not reach height ${height} within ${CATCH_UP_TIMEOUT_MS} ms`)
-    const health = await nodeHealth(ctx, node)
-    if (health !== undefined && health.height >= height) return Date.now() - t0
-    if (health !== undefined && Date.now() - shown > 3_000) {
-      shown = Date.now()
-      const m = await ctx.metrics(node).catch(() => '')
-      ctx.log(`${node}: height ${health.height}, finalized ${health.finalizedHeight}, peers ${health.peers}, consensus catch-ups with progress ${metricValue(m, 'icnet_consensus_catch_ups_total', { result: 'progress' })}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
 }
 
 /**
@@ -71,7 +53,11 @@ describe('fault scenario: crash and restart f nodes per subnet', function () {
           ctx.sup.startNode(v)
           const restartedAt = await ctx.heightOf(subnet)
           ctx.log(`restarted ${v} at height ${restartedAt}`)
-          const caughtUpMs = await waitNodeHeight(ctx, v, restartedAt)
+          const { ms: caughtUpMs } = await waitNodeHealth(ctx, v, h => h.height >= restartedAt, {
+            timeoutMs: CATCH_UP_TIMEOUT_MS,
+            what: `reach height ${restartedAt}`,
+            describe: h => h === undefined ? 'no answer' : `height ${h.height}, finalized ${h.finalizedHeight}, peers ${h.peers}`
+          })
           const log = await readFile(ctx.testnet.nodes.find(n => n.name === v)!.logPath, 'utf8')
           const m = await ctx.metrics(v)
           const report: VictimReport = {
