@@ -99,6 +99,12 @@ export const CLIENT_STREAM_IDLE_MS = 10_000
  */
 export const ROOT_WORKERS_MIN_MESSAGES = 64
 /**
+ * The same bound for a slice handed over as wire bytes, before it is decoded
+ * (`SliceRootWorkers.decode`): 64 messages of 1 KiB. Smaller responses are decoded
+ * and verified on the event loop.
+ */
+export const ROOT_WORKERS_MIN_BYTES = 64 * 1024
+/**
  * Slices at most waiting for a worker: a few pulls' congestion windows (8 each).
  * Beyond it a slice is verified on the event loop, so the queue never grows without bound.
  */

@@ -50,7 +50,7 @@ import { SliceError, SliceRequest, SliceResponse, StreamAdvert } from './pb/xnet
 import { PeerSelector, type PeerOutcome } from './peer-selector.js'
 import type { CertifiedSlicePool, ExpectedIndices } from './slice-pool.js'
 import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
-import { sliceResponseHead } from './slice-codec.js'
+import { sliceOfResponse, sliceResponseHead } from './slice-codec.js'
 import { subnetKey } from './subnet-key.js'
 import { sharedSliceRootWorkers, type SliceRootWorkers } from './slice-root-workers.js'
 
@@ -359,8 +359,12 @@ export class XNetStreamService implements Startable {
     list.push(idle)
   }
 
-  /** One request to one node: the slice, structurally checked against the request (staleness aside). Not yet verified. */
-  private async request (node: NodeId, query: SliceRequest, signal: AbortSignal): Promise<CertifiedStreamSlice> {
+  /**
+   * One request to one node: the wire bytes of the slice it answered with, as they
+   * arrived (not yet decoded, nor checked against the request, nor verified). A
+   * response that is not a slice is the node's error, thrown typed.
+   */
+  private async request (node: NodeId, query: SliceRequest, signal: AbortSignal): Promise<Uint8ArrayList | Uint8Array> {
     const { idle, reused } = await this.acquireStream(node, signal)
     let frame: Uint8ArrayList
     try {
@@ -377,7 +381,15 @@ export class XNetStreamService implements Startable {
       throw err
     }
     try {
-      const slice = this.checkResponse(frame, query)
+      // The usual answer, a slice, is taken as views of the frame's chunks: its bytes are
+      // copied once, later, into the buffer the slice will keep (see `decodeResponse`).
+      let slice: Uint8ArrayList | Uint8Array | undefined = sliceOfResponse(frame)
+      if (slice === undefined) {
+        const res = SliceResponse.decode(frame)
+        if (res.error !== SliceError.NONE) throw remoteError(res.error)
+        slice = res.slice
+      }
+      // The response was read whole: the stream is ready for the next request, whatever the slice turns out to be.
       this.releaseStream(node, idle)
       return slice
     } catch (err) {
@@ -386,20 +398,17 @@ export class XNetStreamService implements Startable {
     }
   }
 
-  private checkResponse (frame: Uint8ArrayList, query: SliceRequest): CertifiedStreamSlice {
-    const res = SliceResponse.decode(frame)
-    if (res.error !== SliceError.NONE) throw remoteError(res.error)
-    const slice = decodeCertifiedSlice(res.slice, { maxBytes: MAX_RESPONSE_BYTES })
-    // The answer must be the slice we asked for: a replayed or shifted one is refused.
-    const msgBegin = Number(query.msgBegin)
-    if (slice.messages.length > 0 && sliceMessagesBegin(slice) > msgBegin) {
-      throw new SliceGapError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
-    }
-    // An older slice than asked for is judged in `pull`, after it has been verified.
-    if (query.msgLimit !== 0 && slice.messages.length > query.msgLimit) throw new SliceTooLargeError(`${slice.messages.length} messages, asked for ${query.msgLimit}`)
-    if (query.byteLimit !== 0 && slice.messages.length > 1 && sliceByteSize(slice) > query.byteLimit) {
-      throw new SliceTooLargeError(`${sliceByteSize(slice)} bytes, asked for ${query.byteLimit}`)
-    }
+  /**
+   * The slice in a response's wire bytes, decoded (structure checked) and checked
+   * against the request; not yet verified, but with its root computed on a root
+   * worker when there is one (a single copy of the bytes: see `SliceRootWorkers.decode`).
+   */
+  private async decodeResponse (wire: Uint8ArrayList | Uint8Array, query: SliceRequest, source: SubnetId, keepLeafDigests: boolean | undefined): Promise<CertifiedStreamSlice> {
+    const workers = this.rootWorkers
+    const slice = workers === undefined
+      ? decodeCertifiedSlice(wire instanceof Uint8Array ? wire : wire.subarray(), { maxBytes: MAX_RESPONSE_BYTES })
+      : await workers.decode(wire, this.registry.getSubnet(source)?.publicKey, { leafDigests: keepLeafDigests, maxBytes: MAX_RESPONSE_BYTES })
+    checkAgainstRequest(slice, query)
     return slice
   }
 
@@ -443,18 +452,19 @@ export class XNetStreamService implements Startable {
       let answered = false
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.stopController.signal])
-        const slice = await this.request(node, {
+        const request: SliceRequest = {
           stream: this.init.subnetId.toUint8Array() as Uint8Array<ArrayBuffer>,
           msgBegin: BigInt(query.msgBegin),
           witnessBegin: BigInt(query.witnessBegin ?? query.msgBegin),
           msgLimit: query.msgLimit ?? 0,
           byteLimit: query.byteLimit ?? 0
-        }, signal)
-        // The node has answered: its window slot is free for the next request while this slice is verified.
+        }
+        const wire = await this.request(node, request, signal)
+        // The node has answered: its window slot is free for the next request while this slice is decoded and verified.
         answered = true
         sel.answered(node)
         this.wakeSlotWaiters()
-        await this.rootWorkers?.precompute(slice, this.registry.getSubnet(source)?.publicKey, { leafDigests: query.keepLeafDigests })
+        const slice = await this.decodeResponse(wire, request, source, query.keepLeafDigests)
         const stale = staleness(slice, query.msgBegin)
         if (stale !== undefined) {
           // Verified first: an authentic old slice means the node is behind; anything else is a lie.
@@ -568,6 +578,19 @@ function remoteError (code: SliceError): XNetRemoteError {
       const name = (SliceError[code] ?? 'INTERNAL') as XNetErrorCode
       return new XNetRemoteError(name, `the node answered ${name}`)
     }
+  }
+}
+
+/** The checks of an answer against its request: it must be the slice asked for (a replayed or shifted one is refused) and within its limits. */
+function checkAgainstRequest (slice: CertifiedStreamSlice, query: SliceRequest): void {
+  const msgBegin = Number(query.msgBegin)
+  if (slice.messages.length > 0 && sliceMessagesBegin(slice) > msgBegin) {
+    throw new SliceGapError(`asked for messages from ${msgBegin}, got a slice from ${sliceMessagesBegin(slice)}`)
+  }
+  // An older slice than asked for is judged in `pull`, after it has been verified.
+  if (query.msgLimit !== 0 && slice.messages.length > query.msgLimit) throw new SliceTooLargeError(`${slice.messages.length} messages, asked for ${query.msgLimit}`)
+  if (query.byteLimit !== 0 && slice.messages.length > 1 && sliceByteSize(slice) > query.byteLimit) {
+    throw new SliceTooLargeError(`${sliceByteSize(slice)} bytes, asked for ${query.byteLimit}`)
   }
 }
 

@@ -1,4 +1,5 @@
 import { MAX_STREAM_MESSAGES } from '@icnet/types'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { SliceDecodeError } from './errors.js'
 
 /**
@@ -255,4 +256,33 @@ export function sliceResponseHead (sliceLength: number): Uint8Array {
   out[0] = KEY_BYTES_2
   writeVarint(out, 1, sliceLength)
   return out
+}
+
+/**
+ * The slice a `SliceResponse` frame carries, as views of the frame's chunks
+ * (nothing is copied), if the frame is exactly field 2's key and length followed
+ * by that many bytes: what `SliceResponse.decode` would read as `error: NONE` and
+ * this `slice`. Any other frame (an error, an empty response, another encoding of
+ * the same message) gives `undefined`, and the generated codec decodes it.
+ */
+export function sliceOfResponse (frame: Uint8ArrayList): Uint8ArrayList | undefined {
+  const total = frame.byteLength
+  if (total < 2 || frame.get(0) !== KEY_BYTES_2) return undefined
+  let length = 0
+  let mul = 1
+  let pos = 1
+  for (; pos < total && pos <= 10; pos++) {
+    const b = frame.get(pos)
+    length += (b & 0x7f) * mul
+    mul *= 128
+    if (b < 0x80) return length === total - pos - 1 ? frame.sublist(pos + 1) : undefined
+  }
+  return undefined
+}
+
+/** Copies `list`'s bytes, chunk by chunk, to the start of `target` (which must be large enough); returns the view written. */
+export function copyChunks (list: Uint8ArrayList, target: Uint8Array): Uint8Array {
+  let at = 0
+  for (const chunk of list) { target.set(chunk, at); at += chunk.byteLength }
+  return target.subarray(0, at)
 }

@@ -1,8 +1,10 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
-import { ROOT_WORKERS_MAX_PENDING, ROOT_WORKERS_MIN_MESSAGES } from './constants.js'
-import type { CertifiedStreamSlice } from './slice.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { MAX_RESPONSE_BYTES, ROOT_WORKERS_MAX_PENDING, ROOT_WORKERS_MIN_BYTES, ROOT_WORKERS_MIN_MESSAGES } from './constants.js'
+import { decodeCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
+import { copyChunks } from './slice-codec.js'
 import { certificationKey, precomputedRoots, rememberLeafDigests, sliceWireBytes, verifiedCertifications } from './slice-memo.js'
 import type { RootJob, RootResult } from './slice-root-protocol.js'
 
@@ -17,13 +19,21 @@ export interface SliceRootWorkersOptions {
   workers?: number
   /** Slices with fewer messages are left to the caller's thread: the hand-over would cost more than it saves. */
   minMessages?: number
+  /** The same for wire bytes handed to `decode`: smaller slices are decoded and verified on the caller's thread. */
+  minBytes?: number
   /** Most slices handed over and not yet answered; beyond it a slice is left to the caller's thread. */
   maxPending?: number
 }
 
+/** A job handed to a worker: what to do with its answer (`r` undefined: the worker is gone, no answer comes). */
+interface PendingJob {
+  publicKey?: Uint8Array
+  done: (r?: RootResult) => void
+}
+
 interface Slot {
   worker: Worker | undefined
-  pending: Map<number, { slice: CertifiedStreamSlice, publicKey?: Uint8Array, done: () => void }>
+  pending: Map<number, PendingJob>
 }
 
 /** Totals since start, for benchmarks and monitoring. */
@@ -55,6 +65,7 @@ export interface SliceRootWorkersStats {
 export class SliceRootWorkers {
   readonly workerCount: number
   readonly minMessages: number
+  readonly minBytes: number
   readonly maxPending: number
   readonly stats: SliceRootWorkersStats = { slices: 0, failed: 0, skipped: 0, workerMs: 0 }
   private readonly slots: Slot[] = []
@@ -68,6 +79,7 @@ export class SliceRootWorkers {
   constructor (options: SliceRootWorkersOptions = {}) {
     this.workerCount = Math.max(1, Math.floor(options.workers ?? Math.min(2, availableParallelism() - 1)))
     this.minMessages = Math.max(0, options.minMessages ?? ROOT_WORKERS_MIN_MESSAGES)
+    this.minBytes = Math.max(0, options.minBytes ?? ROOT_WORKERS_MIN_BYTES)
     this.maxPending = Math.max(1, options.maxPending ?? ROOT_WORKERS_MAX_PENDING)
     for (let i = 0; i < this.workerCount; i++) this.slots.push({ worker: undefined, pending: new Map() })
   }
@@ -89,20 +101,76 @@ export class SliceRootWorkers {
     const bytes = sliceWireBytes.get(slice)
     if (this.closed || bytes === undefined || slice.messages.length < this.minMessages || precomputedRoots.has(slice)) return
     if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return }
-    const slot = this.slots.reduce((a, b) => b.pending.size < a.pending.size ? b : a)
-    const worker = this.workerOf(slot)
-    const id = this.nextId++
     // A copy of its own, moved (not cloned): the bytes may be a view into a larger buffer
     // (and Buffer#slice would be a view too, so moving it would detach that buffer).
     const copy = new Uint8Array(this.bufferFor(bytes.length), 0, bytes.length)
     copy.set(bytes)
-    await new Promise<void>(resolve => {
-      slot.pending.set(id, { slice, publicKey, done: resolve })
+    const r = await this.run(copy, publicKey, options.leafDigests)
+    if (r === undefined) return
+    if (r.buffer instanceof ArrayBuffer && this.spareBytes + r.buffer.byteLength <= SPARE_BYTES_MAX) {
+      this.spare.push(r.buffer)
+      this.spareBytes += r.buffer.byteLength
+    }
+    this.remember(slice, r, publicKey)
+  }
+
+  /**
+   * Decodes a slice from its wire bytes (`decodeCertifiedSlice`, with all its checks)
+   * and has its root computed on a worker thread, with one copy of the bytes: the
+   * chunks they arrived in are copied once into a buffer of the slice's own, which is
+   * moved to a worker; the worker hashes it and moves it back, and the slice's message
+   * views are then decoded from that buffer. The root (and, given `publicKey`, the
+   * signature check, and with `leafDigests` each message's leaf digest) is remembered
+   * for the slice that the worker's bytes decoded to, as `precompute` does. Rejects with
+   * the decoder's typed error for a malformed slice. A slice not worth a worker (under
+   * `minBytes`), beyond `maxPending`, or larger than `maxBytes` is decoded here and left
+   * to the caller's verification.
+   */
+  async decode (wire: Uint8ArrayList | Uint8Array, publicKey?: Uint8Array, options: { leafDigests?: boolean, maxBytes?: number } = {}): Promise<CertifiedStreamSlice> {
+    const maxBytes = options.maxBytes ?? MAX_RESPONSE_BYTES
+    const length = wire.byteLength
+    const here = (): CertifiedStreamSlice => decodeCertifiedSlice(wire instanceof Uint8Array ? wire : wire.subarray(), { maxBytes })
+    if (this.closed || length < this.minBytes || length > maxBytes) return here()
+    if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return here() }
+    // Not zero-filled: every byte is written by the copy. Not from Node's shared pool, so it can be moved.
+    const own = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length)
+    if (wire instanceof Uint8Array) own.set(wire)
+    else copyChunks(wire, own)
+    const r = await this.run(own, publicKey, options.leafDigests)
+    // The worker moves the buffer back unchanged; if it ended first, the frame is still here.
+    if (r === undefined || !(r.buffer instanceof ArrayBuffer) || r.buffer.byteLength < length) return here()
+    const slice = decodeCertifiedSlice(new Uint8Array(r.buffer, 0, length), { maxBytes })
+    this.remember(slice, r, publicKey)
+    return slice
+  }
+
+  /** Hands `bytes` (a view of the start of a buffer of their own, which is moved) to the least busy worker; its answer, or undefined if it ended first. */
+  private async run (bytes: Uint8Array, publicKey: Uint8Array | undefined, leafDigests: boolean | undefined): Promise<RootResult | undefined> {
+    const slot = this.slots.reduce((a, b) => b.pending.size < a.pending.size ? b : a)
+    const worker = this.workerOf(slot)
+    const id = this.nextId++
+    return await new Promise<RootResult | undefined>(resolve => {
+      slot.pending.set(id, { publicKey, done: resolve })
       this.pendingCount++
       if (slot.pending.size === 1) worker.ref() // an answer is awaited: keep the process alive for it
-      const job: RootJob = { id, bytes: copy, publicKey, leafDigests: options.leafDigests }
-      worker.postMessage(job, [copy.buffer])
+      const job: RootJob = { id, bytes, publicKey, leafDigests }
+      worker.postMessage(job, [bytes.buffer as ArrayBuffer])
     })
+  }
+
+  /** What a worker computed from `slice`'s own bytes, remembered with the slice. */
+  private remember (slice: CertifiedStreamSlice, r: RootResult, publicKey: Uint8Array | undefined): void {
+    this.stats.workerMs += r.ms
+    if ('root' in r && r.root instanceof Uint8Array && r.root.length === 32) {
+      precomputedRoots.set(slice, r.root)
+      if (r.leafDigests instanceof Uint8Array) rememberLeafDigests(slice.messages, r.leafDigests)
+      if (r.signatureValid === true && publicKey !== undefined) {
+        verifiedCertifications.set(certificationKey(publicKey, r.root, slice.certification.signature), true)
+      }
+      this.stats.slices++
+    } else {
+      this.stats.failed++
+    }
   }
 
   /** Ends the workers; slices in flight stay with their callers' threads. */
@@ -150,22 +218,7 @@ export class SliceRootWorkers {
     slot.pending.delete(r.id)
     this.pendingCount--
     if (slot.pending.size === 0) slot.worker?.unref()
-    this.stats.workerMs += r.ms
-    if (r.buffer instanceof ArrayBuffer && this.spareBytes + r.buffer.byteLength <= SPARE_BYTES_MAX) {
-      this.spare.push(r.buffer)
-      this.spareBytes += r.buffer.byteLength
-    }
-    if ('root' in r && r.root instanceof Uint8Array && r.root.length === 32) {
-      precomputedRoots.set(job.slice, r.root)
-      if (r.leafDigests instanceof Uint8Array) rememberLeafDigests(job.slice.messages, r.leafDigests)
-      if (r.signatureValid === true && job.publicKey !== undefined) {
-        verifiedCertifications.set(certificationKey(job.publicKey, r.root, job.slice.certification.signature), true)
-      }
-      this.stats.slices++
-    } else {
-      this.stats.failed++
-    }
-    job.done()
+    job.done(r)
   }
 
   /** Releases every caller waiting on `slot` (their slices are verified on their own threads). */
