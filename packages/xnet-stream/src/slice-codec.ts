@@ -218,13 +218,23 @@ export function assembledLength (a: Omit<SliceAssembly, 'messages' | 'proof'> & 
   return delimited(payload, false) + delimited(a.proofLength) + delimited(cert, false)
 }
 
-/** Writes the slice with one copy of each part. */
+/**
+ * A new byte array of `length` bytes that are not zeroed first, for output that is
+ * written whole (a megabyte slice would otherwise be written twice). A plain
+ * Uint8Array over a buffer of its own: not a Node Buffer (whose `slice` shares
+ * memory) and not from Node's shared pool.
+ */
+function unfilled (length: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length)
+}
+
+/** Writes the slice with one copy of each part; every byte of the output is written. */
 export function assembleSlice (a: SliceAssembly): Uint8Array {
   let fieldsLength = 0
   for (const m of a.messages) fieldsLength += messageFieldLength(m.index, m.bytes.length)
   const payloadLength = delimited(a.subnet.length) + delimited(a.headerBytes.length) + fieldsLength
   const certLength = (a.height === 0 ? 0 : 1 + varintLength(a.height)) + delimited(a.signature.length)
-  const out = new Uint8Array(delimited(payloadLength, false) + delimited(a.proof.length) + delimited(certLength, false))
+  const out = unfilled(delimited(payloadLength, false) + delimited(a.proof.length) + delimited(certLength, false))
   let p = 0
   const field = (key: number, v: Uint8Array): void => {
     if (v.length === 0) return
@@ -243,6 +253,7 @@ export function assembleSlice (a: SliceAssembly): Uint8Array {
   p = writeVarint(out, p, certLength)
   if (a.height !== 0) { out[p++] = KEY_VARINT_1; p = writeVarint(out, p, a.height) }
   field(KEY_BYTES_2, a.signature)
+  if (p !== out.length) throw new Error(`assembled ${p} of ${out.length} bytes`) // never: the lengths above are exact
   return out
 }
 

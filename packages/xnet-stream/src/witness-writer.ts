@@ -64,15 +64,38 @@ export class SliceWitnessWriter {
     }
     if (n.kind === 'labeled') {
       const i = labelIndex(n.label)
-      if (i >= from && i < to) { this.labeledHead(n.label); this.pruned(this.digests.of(n.subtree)); return }
+      if (i >= from && i < to) { this.message(n); return }
     }
     this.prune(n)
+  }
+
+  /**
+   * One message in range: its labeled node over its pruned leaf digest, written in
+   * one go (this runs once per message of every slice): `[2, label, [4, digest]]`.
+   */
+  private message (n: HashTree & { kind: 'labeled' }): void {
+    const label = n.label
+    const digest = this.digests.of(n.subtree)
+    if (label.length >= 24 || digest.length !== 32) { this.labeledHead(label); this.pruned(digest); return }
+    this.reserve(7 + label.length + 32)
+    const buf = this.buf
+    let p = this.pos
+    buf[p++] = 0x83
+    buf[p++] = 0x02
+    buf[p++] = 0x40 | label.length
+    for (let k = 0; k < label.length; k++) buf[p++] = label[k]!
+    buf[p++] = 0x82
+    buf[p++] = 0x04
+    buf[p++] = 0x58
+    buf[p++] = 32
+    buf.set(digest, p)
+    this.pos = p + 32
   }
 
   /** A subtree of the messages level lying wholly in the range: every message in it as its labeled leaf digest. */
   private covered (n: HashTree): void {
     if (n.kind === 'fork') { this.forkHead(); this.covered(n.left); this.covered(n.right); return }
-    if (n.kind === 'labeled') { this.labeledHead(n.label); this.pruned(this.digests.of(n.subtree)); return }
+    if (n.kind === 'labeled') { this.message(n); return }
     this.prune(n)
   }
 
