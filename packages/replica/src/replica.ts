@@ -41,6 +41,7 @@ import { ReplayFromCheckpointStore } from './replay-store.js'
 import { FinalizedBatches, type FinalizedEntry } from './finalized-batches.js'
 import { XNET_SECTION, batchSlices, decodeXNetPayload, xnetPayloadSection, type XNetStateView } from './xnet-payload.js'
 import { XNetRefillPoller } from './xnet-refill.js'
+import { advertisesHeight } from './xnet-adverts.js'
 
 /** Members of the subnet not connected are redialled this often (they may start later or restart). */
 export const REDIAL_INTERVAL_MS = 1_000
@@ -186,7 +187,11 @@ export class Replica {
           expectedIndices: source => this.expectedFrom(source),
           // Background pulls are the replica's (XNetRefillPoller): only from subnets with a stream to us.
           backgroundRefill: false,
-          onSlice: source => { this.refiller?.streamSeen(source) },
+          onSlice: (source, added) => {
+            this.refiller?.streamSeen(source)
+            // With the 'batch executed' and 'certified' lines: when a pull brought a stream's next messages.
+            if (this.log.enabled('debug')) this.log.debug('slice pulled', { from: source.toText().slice(0, 5), added })
+          },
           metrics: m
         }),
         // A checkpoint is the subnet's whole state: only its own nodes may fetch it.
@@ -529,8 +534,8 @@ export class Replica {
       if (principalEquals(remote, this.subnetId)) continue
       const own = this.state.ownStream(remote)
       if (own == null) continue
-      // One advert per subnet per certified height, from the node with the height's turn (spreads the dials).
-      if ((height % (this.registry.getSubnet(this.subnetId)?.nodes.length ?? 1)) !== this.config.nodeIndex) continue
+      // Adverts of a certified height come from two nodes in turn (spreads the dials; see xnet-adverts.ts).
+      if (!advertisesHeight(height, this.config.nodeIndex, this.registry.getSubnet(this.subnetId)?.nodes.length ?? 1)) continue
       void xnet.advertise(remote, own.end, height).catch(() => {})
     }
     this.lastCertifiedRoot = stateRoot

@@ -24,7 +24,8 @@ describe('XNetRefillPoller', () => {
       sources: () => [a, b, c],
       hasStreamFrom: s => s.toText() === a.toText() || (s.toText() === c.toText() && cHasStream),
       refill: async s => { pulls.set(s.toText(), (pulls.get(s.toText()) ?? 0) + 1) },
-      intervalMs: 5
+      intervalMs: 5,
+      quietMs: 0
     })
     poller.start()
     try {
@@ -71,5 +72,39 @@ describe('XNetRefillPoller', () => {
       poller.stop()
     }
     assert.equal(maxInFlight, 2, 'one pull per source at a time')
+  })
+
+  it('polls a known subnet only after it has gone quiet: deliveries (advert-started pulls) hold the polls off', async () => {
+    const a = subnet(1)
+    const b = subnet(2)
+    let clock = 10_000
+    const pulls: string[] = []
+    const poller = new XNetRefillPoller({
+      sources: () => [a, b],
+      hasStreamFrom: () => true,
+      refill: async s => { pulls.push(s.toText()) },
+      intervalMs: 1,
+      quietMs: 1000,
+      now: () => clock
+    })
+    assert.equal(poller.due(a), true, 'never delivered: polled')
+    poller.streamSeen(a) // an advert's pull brought messages from a
+    assert.equal(poller.due(a), false)
+    assert.equal(poller.due(b), true)
+    clock += 999
+    assert.equal(poller.due(a), false, 'within the quiet period')
+    clock += 1
+    assert.equal(poller.due(a), true, 'quiet for quietMs: polled again (a lost advert costs at most this)')
+
+    poller.streamSeen(a)
+    poller.start()
+    try {
+      await until(() => pulls.filter(p => p === b.toText()).length >= 5)
+      assert.equal(pulls.includes(a.toText()), false, 'a delivered a moment ago: not polled')
+      clock += 1000
+      await until(() => pulls.includes(a.toText()))
+    } finally {
+      poller.stop()
+    }
   })
 })
