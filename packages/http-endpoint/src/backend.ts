@@ -81,8 +81,12 @@ export interface HttpBackend {
   submitIngress: (message: IngressMessage) => Promise<SubmitOutcome>
   /** Resolves once the request's status is terminal (replied, rejected, done) in certified state; rejects when `signal` aborts. */
   waitForCertifiedStatus: (requestId: Uint8Array, signal: AbortSignal) => Promise<void>
-  /** Runs a query on the latest state. */
-  query: (request: QueryRequest) => Promise<QueryOutcome>
+  /**
+   * Runs a query on the latest state. A backend that answers at once may
+   * return the outcome itself: the endpoint then answers in the same turn,
+   * without a promise and a microtask per query.
+   */
+  query: (request: QueryRequest) => QueryOutcome | Promise<QueryOutcome>
   /** The origin of a request in the ingress history, if the node knows it. */
   ingressOrigin: (requestId: Uint8Array) => IngressOrigin | undefined
   /**

@@ -202,7 +202,8 @@ export class ReferenceSubnet implements HttpBackend {
     })
   }
 
-  async query (request: QueryRequest): Promise<QueryOutcome> {
+  // Synchronous: the built-in canister answers at once (see HttpBackend.query).
+  query (request: QueryRequest): QueryOutcome {
     if (principalEquals(request.canisterId, MANAGEMENT_CANISTER_ID)) return { status: 'rejected', rejectCode: 3, rejectMessage: 'the management canister has no query methods here', errorCode: 'IC0302' }
     const canister = this.#canisters.get(toHex(request.canisterId.toUint8Array()))
     if (canister === undefined) return { status: 'rejected', rejectCode: 3, rejectMessage: `Canister ${request.canisterId.toText()} not found`, errorCode: 'IC0301' }

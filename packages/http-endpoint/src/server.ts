@@ -28,8 +28,12 @@ import { checkReadStatePaths, type ReadStateTarget } from './read-state-paths.js
 const log = logger('icnet:http-endpoint:server')
 
 /** The endpoints, as metric labels and admission queues. */
-export type EndpointName = 'status' | 'call_v2' | 'call_v3' | 'query' | 'read_state' | 'read_state_subnet' | 'health' | 'metrics' | 'unknown'
+const ENDPOINT_NAMES = ['status', 'call_v2', 'call_v3', 'query', 'read_state', 'read_state_subnet', 'health', 'metrics', 'unknown'] as const
+export type EndpointName = (typeof ENDPOINT_NAMES)[number]
 const QUEUED_ENDPOINTS = ['call_v2', 'call_v3', 'query', 'read_state', 'read_state_subnet'] as const
+/** One `{ endpoint }` label set per endpoint, made once: the metric calls on every request allocate none. */
+const ENDPOINT_LABELS = Object.fromEntries(ENDPOINT_NAMES.map(e => [e, Object.freeze({ endpoint: e })])) as Record<EndpointName, Readonly<{ endpoint: EndpointName }>>
+function labelsOf (endpoint: EndpointName): Readonly<{ endpoint: EndpointName }> { return ENDPOINT_LABELS[endpoint] }
 
 export interface MetricsExposition {
   contentType: string
@@ -176,14 +180,16 @@ export class HttpEndpoint {
     const started = performance.now()
     let endpoint: EndpointName = 'unknown'
     let inFlight = false
-    // 'close' comes for every response, answered or abandoned: one listener keeps every count.
-    res.once('close', () => {
-      if (inFlight) this.#metrics.inFlight.dec(1, { endpoint })
-      this.#metrics.duration.observe((performance.now() - started) / 1000, { endpoint })
+    // 'close' comes once for every response, answered or abandoned: one listener keeps every count.
+    res.on('close', () => {
+      const labels = labelsOf(endpoint)
+      if (inFlight) this.#metrics.inFlight.dec(1, labels)
+      this.#metrics.duration.observe((performance.now() - started) / 1000, labels)
       this.#metrics.requests.inc(1, { endpoint, status: res.writableFinished ? res.statusCode : 'aborted' })
     })
     const url = req.url ?? '/'
-    const pathname = url.split('?', 1)[0]!
+    const query = url.indexOf('?')
+    const pathname = query === -1 ? url : url.slice(0, query)
     if (pathname === '/api/v2/status') {
       endpoint = 'status'
       if (!this.#method(req, res, 'GET')) return
@@ -222,17 +228,20 @@ export class HttpEndpoint {
       return
     }
     if (!this.#method(req, res, 'POST')) return
-    const contentType = (requestHeader(req, 'content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase()
+    const rawContentType = requestHeader(req, 'content-type') ?? ''
+    // What agents send, compared as is; anything else is normalised (parameters, case, spaces) first.
+    const contentType = rawContentType === 'application/cbor' ? rawContentType : rawContentType.split(';', 1)[0]!.trim().toLowerCase()
     if (contentType !== 'application/cbor') {
       this.#refuse(res, new HttpRequestError(415, 'unsupported-media-type', `Content-Type must be application/cbor, not "${contentType.slice(0, 60)}"`), true)
       return
     }
     const queue = this.#queues[endpoint as (typeof QUEUED_ENDPOINTS)[number]]
     const ep = endpoint
+    const labels = labelsOf(ep)
     inFlight = true
-    this.#metrics.inFlight.inc(1, { endpoint })
+    this.#metrics.inFlight.inc(1, labels)
     const admitted = queue.tryRun(release => {
-      this.#metrics.queued.set(queue.queued, { endpoint: ep })
+      this.#metrics.queued.set(queue.queued, labels)
       this.#admitted(ep, id, req, res, release)
     })
     if (!admitted) {
@@ -240,7 +249,7 @@ export class HttpEndpoint {
       this.#refuse(res, new HttpRequestError(429, 'overloaded', `the ${endpoint} queue is full (${queue.maxConcurrent} running, ${queue.maxQueued} waiting); retry later`), true)
       return
     }
-    this.#metrics.queued.set(queue.queued, { endpoint })
+    this.#metrics.queued.set(queue.queued, labels)
   }
 
   /** A request holding a processing slot: read its body, then dispatch under the handler time limit. */
@@ -251,7 +260,20 @@ export class HttpEndpoint {
         release()
         return
       }
-      this.#metrics.bodySize.observe(body!.length, { endpoint })
+      this.#metrics.bodySize.observe(body!.length, labelsOf(endpoint))
+      let answered: Promise<void> | undefined
+      try {
+        answered = this.#dispatch(endpoint, id, body!, res, release)
+      } catch (failure) {
+        this.#fail(res, failure ?? new Error('request failed'))
+        release()
+        return
+      }
+      // Answered in this turn (a query whose backend and signer answer at once): nothing can time out any more.
+      if (answered === undefined) {
+        release()
+        return
+      }
       let settled = false
       const settle = (failure: unknown): void => {
         if (settled) return
@@ -262,18 +284,12 @@ export class HttpEndpoint {
       }
       const ms = this.#handlerTimeoutMs
       const deadline = this.#deadlines.after(ms, () => { settle(new HttpRequestError(504, 'handler-timeout', `the node did not answer within ${ms} ms`)) })
-      let answered: Promise<void>
-      try {
-        answered = this.#dispatch(endpoint, id, body!, res, release)
-      } catch (failure) {
-        settle(failure ?? new Error('request failed'))
-        return
-      }
       answered.then(() => { settle(undefined) }, failure => { settle(failure ?? new Error('request failed')) })
     })
   }
 
-  #dispatch (endpoint: EndpointName, id: string, body: Uint8Array, res: ServerResponse, release: Release): Promise<void> {
+  /** Undefined when the request was answered synchronously. */
+  #dispatch (endpoint: EndpointName, id: string, body: Uint8Array, res: ServerResponse, release: Release): Promise<void> | undefined {
     switch (endpoint) {
       case 'call_v2':
       case 'call_v3': return this.#call(endpoint, this.#canisterIdFromUrl(id), body, res, release)
@@ -397,20 +413,24 @@ export class HttpEndpoint {
     this.#cbor(res, 200, { status: 'replied', certificate })
   }
 
-  // The query path runs for every query: plain promise chains rather than async functions awaiting one another.
-  #query (effective: Principal, body: Uint8Array, res: ServerResponse): Promise<void> {
+  // The query path runs for every query: synchronous from body to answer when the backend and the signer answer at
+  // once, plain promise chains otherwise (no async functions awaiting one another).
+  #query (effective: Principal, body: Uint8Array, res: ServerResponse): Promise<void> | undefined {
     const envelope = parseEnvelope(body, 'query')
     const content = envelope.content
     this.#checkEffectiveCanister(content, effective)
     this.#authenticate(envelope, content.canisterId, false)
-    return this.#backend.query({
-      requestId: envelope.requestId,
+    const requestId = envelope.requestId
+    const outcome = this.#backend.query({
+      requestId,
       sender: content.sender,
       canisterId: content.canisterId,
       effectiveCanisterId: effective,
       methodName: content.methodName,
       arg: content.arg
-    }).then(outcome => this.#answerQuery(res, outcome, envelope.requestId))
+    })
+    if (outcome instanceof Promise) return outcome.then(o => this.#answerQuery(res, o, requestId))
+    return this.#answerQuery(res, outcome, requestId)
   }
 
   /** Signs a query's answer (when the node has a signer) and writes it; a promise only while the signature is made elsewhere. */
