@@ -1,5 +1,5 @@
 import {
-  aggregateMultiSignature, combineShares, nodeSign, nodeVerify, parseNodePublicKey, signShare,
+  aggregateMultiSignature, combineAndVerifyThreshold, combineShares, nodeSign, nodeVerify, parseNodePublicKey, signShare,
   verifyMultiSignature, verifyShare, verifyThreshold, type NodePublicKey
 } from '@icnet/crypto'
 import type { NodeId, SubnetId } from '@icnet/types'
@@ -87,6 +87,19 @@ export class Committee {
 
   combineThreshold (shares: Array<{ signer: number, signature: Uint8Array }>): Uint8Array {
     return combineShares(shares.map(s => ({ index: s.signer, signature: s.signature })), { threshold: this.threshold })
+  }
+
+  /**
+   * Combines `threshold` shares and checks the result in one step: the subnet
+   * signature on `message`, or undefined when it does not verify (a share is
+   * bad, or malformed: check them one by one with verifyThresholdShare).
+   */
+  combineVerified (message: Uint8Array, shares: Array<{ signer: number, signature: Uint8Array }>): Uint8Array | undefined {
+    try {
+      return combineAndVerifyThreshold(this.thresholdKey, message, shares.map(s => ({ index: s.signer, signature: s.signature })), { threshold: this.threshold })
+    } catch {
+      return undefined
+    }
   }
 
   verifyThresholdSignature (message: Uint8Array, signature: Uint8Array): boolean {

@@ -683,9 +683,8 @@ export class Consensus {
     const message = beaconMessage(BigInt(h), prev.hash)
     // Optimistic: combine first, check the result once; only on failure check shares one by one.
     const chosen = usable.slice(0, this.committee.threshold)
-    let signature: Uint8Array | undefined
-    try { signature = this.committee.combineThreshold(chosen) } catch {}
-    if (signature !== undefined && this.committee.verifyThresholdSignature(message, signature)) {
+    const signature = this.committee.combineVerified(message, chosen)
+    if (signature !== undefined) {
       this.setBeacon(r, { height: BigInt(h), parent: prev.hash, signature })
       return
     }
@@ -1068,9 +1067,8 @@ export class Consensus {
     if (shares == null || shares.size < this.committee.threshold) return
     const message = stateRootMessage(root)
     const chosen = [...shares].slice(0, this.committee.threshold).map(([signer, signature]) => ({ signer, signature }))
-    let signature: Uint8Array | undefined
-    try { signature = this.committee.combineThreshold(chosen) } catch {}
-    if (signature !== undefined && this.committee.verifyThresholdSignature(message, signature)) {
+    const signature = this.committee.combineVerified(message, chosen)
+    if (signature !== undefined) {
       this.recordCertification({ height: BigInt(h), stateRoot: root, signature })
       return
     }
@@ -1128,9 +1126,8 @@ export class Consensus {
       if (set.content == null || set.shares.size < this.committee.threshold) continue
       const message = cupMessage(set.contentHash!)
       const chosen = [...set.shares].slice(0, this.committee.threshold).map(([signer, signature]) => ({ signer, signature }))
-      let signature: Uint8Array | undefined
-      try { signature = this.committee.combineThreshold(chosen) } catch {}
-      if (signature !== undefined && this.committee.verifyThresholdSignature(message, signature)) {
+      const signature = this.committee.combineVerified(message, chosen)
+      if (signature !== undefined) {
         await this.adoptCup({ content: set.content, signature })
         return
       }

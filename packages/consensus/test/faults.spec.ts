@@ -2,9 +2,27 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { InMemoryMetrics, toHex } from '@icnet/types'
-import { Consensus, InMemoryBus, LmdbConsensusStore } from '../src/index.js'
-import { assertSameChains, dealSubnet, startBusSubnet, startNode, waitFor, type TestNode } from './helpers.js'
+import { InMemoryMetrics, subnetIdFromPublicKeyDer, toHex } from '@icnet/types'
+import { dealThresholdKeys, generateNodeKeyPair } from '@icnet/crypto'
+import { Committee, Consensus, InMemoryBus, LmdbConsensusStore, NodeSigner } from '../src/index.js'
+import { assertSameChains, dealSubnet, startBusSubnet, startNode, waitFor, type SubnetKeys, type TestNode } from './helpers.js'
+
+/** A 4-node subnet whose node 0 signs threshold shares with another subnet's key share. */
+function subnetWithWrongShareKey (): SubnetKeys {
+  const keys = dealThresholdKeys({ n: 4, t: 3 })
+  const wrong = dealThresholdKeys({ n: 4, t: 3 })
+  const bls = Array.from({ length: 4 }, () => generateNodeKeyPair())
+  const committee = new Committee({
+    subnetId: subnetIdFromPublicKeyDer(keys.publicKeyDer),
+    nodes: Array.from({ length: 4 }, (_, i) => `node-${i}`),
+    blsPublicKeys: bls.map(k => k.publicKey),
+    thresholdPublicKey: keys.publicKey,
+    thresholdSharePublicKeys: keys.sharePublicKeys,
+    threshold: keys.threshold
+  })
+  const signers = bls.map((k, i) => new NodeSigner({ index: i, blsSecretKey: k.secretKey, thresholdSecretKey: (i === 0 ? wrong : keys).shares[i]!.secretKey }))
+  return { committee, signers }
+}
 
 async function stopAll (nodes: TestNode[]): Promise<void> {
   await Promise.all(nodes.map(async n => { await n.consensus.stop() }))
@@ -35,6 +53,47 @@ describe('consensus faults over an in-memory bus', function () {
       assert.ok(assertSameChains(honest) >= 40)
       // Node 0 did equivocate: some heights saw two notarization-worthy proposals of the same rank.
       assert.ok(nodes[0]!.chain.size > 0)
+    } finally {
+      await stopAll(nodes)
+    }
+  })
+
+  it('a node signing with a wrong threshold key: its beacon and certification shares are found and counted, the subnet beacons and certifies without it', async () => {
+    // Node 0's shares are well-formed points that never verify.
+    const keys = subnetWithWrongShareKey()
+    const bus = new InMemoryBus()
+    const metrics = [new InMemoryMetrics(), new InMemoryMetrics(), new InMemoryMetrics(), new InMemoryMetrics()]
+    const certified = new Map<number, Set<string>>()
+    const nodes: TestNode[] = []
+    const stateRoot = (h: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (h * 5 + i) & 0xff)
+    for (let i = 0; i < 4; i++) {
+      nodes.push(await startNode(keys, i, bus.transport(`node-${i}`), {
+        metrics: metrics[i]!,
+        onCertification: c => {
+          const h = Number(c.height)
+          if (!certified.has(h)) certified.set(h, new Set())
+          certified.get(h)!.add(toHex(c.signature))
+        }
+      }))
+    }
+    const hosts = nodes.map(n => (async () => {
+      let done = 0
+      while (done < 15) {
+        await waitFor(() => n.consensus.deliveredHeight > done, 'progress')
+        for (; done < n.consensus.deliveredHeight; done++) await n.consensus.submitStateRoot(done + 1, stateRoot(done + 1))
+      }
+    })())
+    try {
+      await Promise.all(hosts)
+      await waitFor(() => [...certified.keys()].filter(h => h <= 15).length === 15, 'certifications of heights 1..15')
+      assert.ok(assertSameChains(nodes) >= 15)
+      for (const sigs of certified.values()) assert.equal(sigs.size, 1, 'one certification per height, whoever combined it')
+      const invalid = (m: InMemoryMetrics, kind: string): number => m.values.get('icnet_consensus_invalid_artifacts_total')?.get(`kind=${kind}`) ?? 0
+      // Shares are combined in arrival order: whenever node 0's came among the first t, the
+      // combined signature failed, the shares were checked one by one and node 0's was counted.
+      const honest = metrics.slice(1)
+      assert.ok(honest.some(m => invalid(m, 'random-beacon-share') > 0), 'bad beacon shares found')
+      assert.ok(honest.some(m => invalid(m, 'certification-share') > 0), 'bad certification shares found')
     } finally {
       await stopAll(nodes)
     }

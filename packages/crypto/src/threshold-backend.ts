@@ -21,6 +21,15 @@ export interface ThresholdBackend {
    * Throws InvalidSignatureError if a point does not decode.
    */
   interpolateAtZero(xs: readonly bigint[], signatures: readonly Uint8Array[]): Uint8Array
+  /**
+   * interpolateAtZero, then verify of the result, in one step: the combined
+   * point is checked as it is, without being encoded and decoded again (the
+   * shares passed the subgroup check as they were decoded, so any combination
+   * of them is in the subgroup). The compressed signature if it verifies,
+   * undefined if not. Throws InvalidSignatureError if a share does not decode.
+   * Optional: ThresholdScheme falls back to the two separate operations.
+   */
+  combineAndVerify?(publicKey: Uint8Array, message: Uint8Array, xs: readonly bigint[], signatures: readonly Uint8Array[]): Uint8Array | undefined
   /** Whether the bytes are a compressed G2 point in the prime-order subgroup, not the identity. */
   isValidPublicKey(publicKey: Uint8Array): boolean
   /** Whether the bytes are a compressed G1 point in the prime-order subgroup. */

@@ -150,6 +150,30 @@ export class ThresholdScheme {
    * them (verifyShare) or the result (verifyThreshold).
    */
   combineShares (signedShares: readonly SignedShare[], options: CombineSharesOptions = {}): Uint8Array {
+    const used = this.sharesToCombine(signedShares, options)
+    return this.backend.interpolateAtZero(used.map(s => BigInt(s.index + 1)), used.map(s => s.signature))
+  }
+
+  /**
+   * combineShares, then verifyThreshold of the result against the subnet key,
+   * in one step (with mcl the combined point is checked without being encoded
+   * and decoded again). The subnet signature if it verifies; undefined if it
+   * does not, which means a share is bad: verify them one by one to find it.
+   * Throws as combineShares does for a malformed share set.
+   */
+  combineAndVerify (publicKey: Uint8Array, message: Uint8Array, signedShares: readonly SignedShare[], options: CombineSharesOptions = {}): Uint8Array | undefined {
+    const used = this.sharesToCombine(signedShares, options)
+    const pk = rawPublicKey(publicKey)
+    if (pk === undefined || !(message instanceof Uint8Array)) return undefined
+    const xs = used.map(s => BigInt(s.index + 1))
+    const signatures = used.map(s => s.signature)
+    if (this.backend.combineAndVerify !== undefined) return this.backend.combineAndVerify(pk, message, xs, signatures)
+    const combined = this.backend.interpolateAtZero(xs, signatures)
+    return this.backend.verify(pk, message, combined) ? combined : undefined
+  }
+
+  /** The shares combineShares interpolates, after checking the set (see there). */
+  private sharesToCombine (signedShares: readonly SignedShare[], options: CombineSharesOptions): readonly SignedShare[] {
     if (!Array.isArray(signedShares) || signedShares.length === 0) throw new InvalidShareSetError('no signature shares to combine')
     if (signedShares.length > MAX_COMMITTEE_SIZE) throw new InvalidShareSetError(`more than ${MAX_COMMITTEE_SIZE} signature shares`)
     const { threshold } = options
@@ -168,8 +192,7 @@ export class ThresholdScheme {
         throw new InvalidSignatureError(`signature share ${index} must be ${THRESHOLD_SIGNATURE_BYTES} bytes`)
       }
     }
-    const used = threshold === undefined ? signedShares : signedShares.slice(0, threshold)
-    return this.backend.interpolateAtZero(used.map(s => BigInt(s.index + 1)), used.map(s => s.signature))
+    return threshold === undefined ? signedShares : signedShares.slice(0, threshold)
   }
 
   /**
@@ -234,6 +257,23 @@ export function verifyThreshold (publicKey: Uint8Array, message: Uint8Array, sig
   const ok = chosen.verifyThreshold(pk, message, signature)
   if (ok && key !== undefined) verified.add(key)
   return ok
+}
+
+/**
+ * Combines signature shares and verifies the result against the subnet key in
+ * one step (see ThresholdScheme.combineAndVerify): the subnet signature, or
+ * undefined if it does not verify (a share is bad). A signature that verifies
+ * goes into the same cache as `verifyThreshold`'s successes, so the identical
+ * signature arriving from a peer, or checked again by message routing, costs
+ * a lookup.
+ */
+export function combineAndVerifyThreshold (publicKey: Uint8Array, message: Uint8Array, signedShares: readonly SignedShare[], options?: CombineSharesOptions): Uint8Array | undefined {
+  const signature = chosen.combineAndVerify(publicKey, message, signedShares, options)
+  if (signature === undefined) return undefined
+  const pk = rawPublicKey(publicKey)
+  const key = pk === undefined ? undefined : VerifiedSignatureCache.key(pk, message, signature)
+  if (key !== undefined) verified.add(key)
+  return signature
 }
 
 /** How often `verifyThreshold` was answered from its cache of verified signatures. */
