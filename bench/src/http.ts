@@ -19,7 +19,9 @@
  *   node bench/dist/run.js http [seconds=3] [concurrency=32] [parts=bare,query,update]
  *
  * ICNET_QUERY_SIGNING=thread|inline overrides where the node signs query
- * answers while busy (default: the endpoint's, by the number of cores).
+ * answers while busy (default: the endpoint's, by the number of cores);
+ * ICNET_HTTP_BATCH_WRITES=0 writes every answer at once instead of the
+ * answers of a loop turn together (the endpoint's batchWrites, default on).
  */
 import { Agent, createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -33,7 +35,7 @@ import { ED25519_IMPLEMENTATION, httpEndpoint, ReferenceNetwork, encodeProvision
 
 type ToServer = { kind: 'bare', body: Uint8Array } | { kind: 'usage' } | { kind: 'stop' }
 type FromServer =
-  | { kind: 'ready', port: number, canister: Uint8Array, canisterText: string, offThreadSigning: boolean }
+  | { kind: 'ready', port: number, canister: Uint8Array, canisterText: string, offThreadSigning: boolean, batchWrites: boolean }
   | { kind: 'bare', port: number }
   | { kind: 'usage', cpuMicros: number, loopCpuMicros: number | undefined, rounds: number }
   | { kind: 'stopped' }
@@ -50,7 +52,14 @@ async function serve (): Promise<void> {
   const network = new ReferenceNetwork({ subnets: 1, nodes: 4, threshold: 3 })
   const node = network.root
   const signing = process.env.ICNET_QUERY_SIGNING
-  const endpoint = httpEndpoint({ backend: node, maxConcurrent: 256, maxQueued: 1024, ...(signing === undefined ? {} : { offThreadSigning: signing === 'thread' }) })
+  const batch = process.env.ICNET_HTTP_BATCH_WRITES
+  const endpoint = httpEndpoint({
+    backend: node,
+    maxConcurrent: 256,
+    maxQueued: 1024,
+    ...(signing === undefined ? {} : { offThreadSigning: signing === 'thread' }),
+    ...(batch === undefined ? {} : { batchWrites: batch !== '0' })
+  })
   await endpoint.start()
   let bare: Server | undefined
   const send = (m: FromServer): void => { process.send!(m) }
@@ -79,7 +88,7 @@ async function serve (): Promise<void> {
       })()
     }
   })
-  send({ kind: 'ready', port: endpoint.address.port, canister: node.range[0].toUint8Array(), canisterText: node.range[0].toText(), offThreadSigning: endpoint.offThreadSigning })
+  send({ kind: 'ready', port: endpoint.address.port, canister: node.range[0].toUint8Array(), canisterText: node.range[0].toText(), offThreadSigning: endpoint.offThreadSigning, batchWrites: endpoint.batchWrites })
 }
 
 /**
@@ -250,6 +259,8 @@ async function drive (): Promise<void> {
     ed25519: ED25519_IMPLEMENTATION,
     // Where query answers are signed while the node is busy: the signing thread, or inline on the event loop.
     query_signing: ready.offThreadSigning ? 'thread' : 'inline',
+    // Whether the endpoint wrote the answers of one loop turn together (batchWrites).
+    batch_writes: ready.batchWrites,
     update_per_s: rate('update'),
     query_per_s: rate('query'),
     bare_per_s: rate('bare'),

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { type ClientRequest, request as httpRequest } from 'node:http'
+import { Agent, type ClientRequest, request as httpRequest } from 'node:http'
 import { decode, encode, Tagged } from 'cborg'
 import fc from 'fast-check'
 import { pollForResponse } from '@dfinity/agent'
@@ -240,6 +240,48 @@ describe('the request path', function () {
       assert.equal(endpoint.queueDepth().call_v2, 0)
     } finally {
       await endpoint.stop()
+    }
+  })
+
+  it('answers written together at the end of a loop turn (batchWrites) each reach their own connection, as without batching', async () => {
+    const network = new ReferenceNetwork({ subnets: 1 })
+    const subnet = network.root
+    for (const batchWrites of [true, false]) {
+      const endpoint = httpEndpoint({ backend: subnet, batchWrites })
+      await endpoint.start()
+      const agent = new Agent({ keepAlive: true, maxSockets: 16 })
+      try {
+        assert.equal(endpoint.batchWrites, batchWrites)
+        const canisterId = Principal.fromUint8Array(subnet.range[0].toUint8Array())
+        if (batchWrites) {
+          const client = await agentFor(endpoint.url)
+          await client.call(Principal.fromText('aaaaa-aa'), { methodName: 'provisional_create_canister_with_cycles', arg: encodeProvisionalCreateCanisterArgs(), effectiveCanisterId: canisterId })
+          await client.call(Principal.fromText('aaaaa-aa'), { methodName: 'install_code', arg: encodeInstallCodeArgs({ mode: 'install', canisterId, wasmModule: Uint8Array.of(0, 97, 115, 109), arg: new Uint8Array() }), effectiveCanisterId: canisterId })
+        }
+        // 16 sockets with a query each in flight, 8 rounds: every answer must carry its own request's argument.
+        const ask = async (i: number): Promise<void> => {
+          const arg = new Uint8Array(IDL.encode([IDL.Text], [`query ${i}`]))
+          const body = encode(new Tagged(55799, { content: { request_type: 'query', canister_id: canisterId.toUint8Array(), method_name: 'echo', arg, sender: Uint8Array.of(4), ingress_expiry: BigInt(Date.now() + 60_000) * 1_000_000n } }))
+          const { status, answer } = await new Promise<{ status: number, answer: Buffer }>((resolve, reject) => {
+            const req = httpRequest({ host: '127.0.0.1', port: endpoint.address.port, path: `/api/v2/canister/${canisterId.toText()}/query`, method: 'POST', agent, headers: { 'Content-Type': 'application/cbor', 'Content-Length': body.length } }, res => {
+              const chunks: Buffer[] = []
+              res.on('data', (c: Buffer) => chunks.push(c))
+              res.on('end', () => { resolve({ status: res.statusCode ?? 0, answer: Buffer.concat(chunks) }) })
+            })
+            req.on('error', reject)
+            req.end(body)
+          })
+          assert.equal(status, 200)
+          // Past the self-describe tag (3 bytes), as the first test of this file reads answers.
+          const decoded = decode(answer.subarray(3)) as { status: string, reply: { arg: Uint8Array } }
+          assert.equal(decoded.status, 'replied')
+          assert.deepEqual(decoded.reply.arg, arg)
+        }
+        for (let round = 0; round < 8; round++) await Promise.all(Array.from({ length: 16 }, async (_, i) => { await ask(round * 16 + i) }))
+      } finally {
+        agent.destroy()
+        await endpoint.stop()
+      }
     }
   })
 
