@@ -24,7 +24,7 @@
  */
 import '@icnet/types/polyfill'
 import { fork, type ChildProcess } from 'node:child_process'
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -122,6 +122,9 @@ const warmUp = await xnetB.pull(a.id, { msgBegin: 0, msgLimit: 1 }, slice => {
   verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry })
   return slice.messages[0]!.bytes.length
 })
+// A slice large enough for the root worker, not measured either: the worker thread starts
+// (and loads its modules) once in a node's life, not inside the first timed pull.
+await xnetB.pull(a.id, { msgBegin: 0, msgLimit: 200 }, slice => { verifyCertifiedSlice(slice, { ourSubnet: b.id, sourceSubnet: a.id, registry }) })
 const peerA = nodeB.getConnections().find(c => c.remotePeer.toString() === nodeA.peerId)!.remotePeer
 
 // The machine this runs on may be shared: load drifts over a run. So the two
@@ -140,17 +143,64 @@ let clientCpuMs = 0
 let certifications = 0
 
 /**
+ * CPU time by thread, from Linux's scheduler statistics (/proc/<pid>/task/<tid>/schedstat:
+ * nanoseconds on a CPU, and nanoseconds runnable but waiting for one): a process's main
+ * thread (its event loop) apart from its other threads (worker threads, GC helpers,
+ * libuv), which `process.cpuUsage()` lumps together. Empty where /proc is not there.
+ */
+type ThreadTimes = Map<number, { run: number, wait: number }>
+function threadTimes (pid: number | undefined): ThreadTimes {
+  const out: ThreadTimes = new Map()
+  if (pid === undefined) return out
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
+        out.set(Number(tid), { run: run! / 1e6, wait: wait! / 1e6 })
+      } catch {} // the thread ended meanwhile
+    }
+  } catch {}
+  return out
+}
+/** Milliseconds on a CPU and waiting for one, main thread and the others, between two readings. */
+interface CpuSplit { loop: number, loopWait: number, threads: number }
+const noCpu = (): CpuSplit => ({ loop: 0, loopWait: 0, threads: 0 })
+function addSplit (into: CpuSplit, pid: number | undefined, before: ThreadTimes, after: ThreadTimes): void {
+  for (const [tid, t] of after) {
+    const b = before.get(tid) ?? { run: 0, wait: 0 }
+    if (tid === pid) { into.loop += t.run - b.run; into.loopWait += t.wait - b.wait } else into.threads += t.run - b.run
+  }
+}
+/** The serving node's process, if it is not this one (its threads are read from here, no IPC). */
+const servingPid = (): number | undefined => serving.child?.pid
+const clientPull = noCpu()
+const serverPull = noCpu()
+const clientRaw = noCpu()
+const serverRaw = noCpu()
+/** Reads both processes' threads; the function it returns adds what they used since to `client` and `server`. */
+function cpuSpan (client: CpuSplit, server: CpuSplit): () => void {
+  const c0 = threadTimes(process.pid)
+  const s0 = threadTimes(servingPid())
+  return () => {
+    addSplit(client, process.pid, c0, threadTimes(process.pid))
+    addSplit(server, servingPid(), s0, threadTimes(servingPid()))
+  }
+}
+
+/**
  * Starts a timed pull phase; the function it returns ends it, adding its wall time to
  * the pull time, its CPU time to the client's, and its window to PULL_WINDOWS.
  */
 function pullPhase (): () => void {
+  const endCpu = cpuSpan(clientPull, serverPull)
   const t0 = performance.now()
   const w0 = process.hrtime.bigint() / 1000n
   const c0 = process.cpuUsage()
   return () => {
     pullMs += performance.now() - t0
-    if (PULL_WINDOWS !== undefined) appendFileSync(PULL_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
     const c1 = process.cpuUsage(c0)
+    endCpu()
+    if (PULL_WINDOWS !== undefined) appendFileSync(PULL_WINDOWS, `${w0} ${process.hrtime.bigint() / 1000n}\n`)
     clientCpuMs += (c1.user + c1.system) / 1000
   }
 }
@@ -286,6 +336,7 @@ let rawBytes = 0
 let rawMs = 0
 
 async function rawRound (): Promise<void> {
+  const endCpu = cpuSpan(clientRaw, serverRaw)
   const r0 = performance.now()
   const raw = await nodeB.dialProtocol(peerA, RAW_PROTOCOL)
   let got = 0
@@ -294,6 +345,7 @@ async function rawRound (): Promise<void> {
     if (got >= rawRoundBytes) break
   }
   rawMs += performance.now() - r0
+  endCpu()
   rawBytes += got
   await raw.close().catch(() => {})
 }
@@ -330,6 +382,20 @@ console.log(JSON.stringify({
   certifications
 }))
 console.log(JSON.stringify({ phase: 'raw-stream', bytes: rawBytes, s: +(rawMs / 1000).toFixed(3) }))
+/** CPU milliseconds per MB (of payload, or of raw bytes) by process and thread; wait: runnable, but no CPU free. */
+const perMb = (c: CpuSplit, bytes: number, ms: number): Record<string, number> => ({
+  loop_cpu_ms_per_mb: +(c.loop / (bytes / 1e6)).toFixed(2),
+  threads_cpu_ms_per_mb: +(c.threads / (bytes / 1e6)).toFixed(2),
+  loop_wait_share: +(c.loopWait / ms).toFixed(2)
+})
+const twoProcesses = serving.child !== undefined
+console.log(JSON.stringify({
+  phase: 'cpu-by-thread',
+  certified_client: perMb(clientPull, payloadBytes, pullMs),
+  certified_server: twoProcesses ? perMb(serverPull, payloadBytes, pullMs) : 'in the client',
+  raw_client: perMb(clientRaw, rawBytes, rawMs),
+  raw_server: twoProcesses ? perMb(serverRaw, rawBytes, rawMs) : 'in the client'
+}))
 console.log(JSON.stringify({
   bench: 'xnet-stream',
   mode: MODE,
@@ -343,6 +409,9 @@ console.log(JSON.stringify({
   client_verify_share: +(verifyMs / pullMs).toFixed(2),
   client_cpu_share: +(clientCpuMs / pullMs).toFixed(2),
   client_root_worker_share: +(workerStats.workerMs / pullMs).toFixed(2),
+  // Both processes' CPU per MB (threads' scheduler time, all threads): certified payload, then raw bytes.
+  cpu_ms_per_mb: +((clientPull.loop + clientPull.threads + serverPull.loop + serverPull.threads) / (payloadBytes / 1e6)).toFixed(2),
+  raw_cpu_ms_per_mb: +((clientRaw.loop + clientRaw.threads + serverRaw.loop + serverRaw.threads) / (rawBytes / 1e6)).toFixed(2),
   rounds: ROUNDS,
   slices,
   slice_bytes_limit: SLICE_BYTES,
