@@ -49,7 +49,14 @@ export interface ConsensusInit {
   now?: () => number
   /** Finalized batches the host may leave unconsumed before consensus pauses (default 32). */
   maxUnconsumedBatches?: number
-  onCertification?: (certification: Certification) => void
+  /**
+   * A height this node executed is certified. `late`: the rest of the subnet had
+   * certified it before this node could (t shares of others were already here
+   * when it submitted its root, or the certification came from a peer): a host
+   * that tells other subnets about new certified heights may leave this one to
+   * the nodes that were on time.
+   */
+  onCertification?: (certification: Certification, info: { late: boolean }) => void
   /** A new CUP: made by this subnet at a checkpoint, or adopted from a peer (`jumped`: this node skipped to it and must sync state). */
   onCatchUpPackage?: (cup: CatchUpPackage, info: { jumped: boolean }) => void
   faults?: ConsensusFaults
@@ -318,14 +325,16 @@ export class Consensus {
     const known = this.certifications.get(height)
     if (known != null) {
       // Certified by the subnet before this node executed the height (it was behind): the host takes it now.
-      this.init.onCertification?.(known)
+      this.init.onCertification?.(known, { late: true })
       return
     }
+    // t shares of others for this root already here: the others certified the height before us.
+    const late = (this.certShares.get(height)?.get(toHex(stateRoot))?.size ?? 0) >= this.committee.threshold
     const signature = this.signer.signShare(stateRootMessage(stateRoot))
     const share: CertificationShare = { height: BigInt(height), stateRoot, signer: this.signer.index, signature }
     this.addCertShare(height, stateRoot, this.signer.index, signature)
     this.send('certification-share', CertificationShare.encode(share))
-    this.tryCertify(height)
+    this.tryCertify(height, late)
   }
 
   /** The combined certification of `height`, once this node has it. */
@@ -516,7 +525,7 @@ export class Consensus {
         const h = Number(c.height)
         if (this.certifications.has(h) || h > this.tip.height + MAX_HEIGHTS_AHEAD) return
         if (!this.committee.verifyThresholdSignature(stateRootMessage(c.stateRoot), c.signature)) throw new Error('bad certification')
-        this.recordCertification(c)
+        this.recordCertification(c, true)
         return
       }
       case 'catch-up-share': {
@@ -1058,7 +1067,7 @@ export class Consensus {
     if (!shares.has(signer)) shares.set(signer, signature)
   }
 
-  private tryCertify (h: number): void {
+  private tryCertify (h: number, late = false): void {
     if (this.certifications.has(h)) return
     const root = this.ownStateRoots.get(h)
     // Combine only what this node computed itself: it never certifies a root it did not reach.
@@ -1069,7 +1078,7 @@ export class Consensus {
     const chosen = [...shares].slice(0, this.committee.threshold).map(([signer, signature]) => ({ signer, signature }))
     const signature = this.committee.combineVerified(message, chosen)
     if (signature !== undefined) {
-      this.recordCertification({ height: BigInt(h), stateRoot: root, signature })
+      this.recordCertification({ height: BigInt(h), stateRoot: root, signature }, late)
       return
     }
     for (const [signer, sig] of shares) {
@@ -1077,14 +1086,14 @@ export class Consensus {
     }
   }
 
-  private recordCertification (c: Certification): void {
+  private recordCertification (c: Certification, late: boolean): void {
     const h = Number(c.height)
     this.certifications.set(h, c)
     boundMap(this.certifications, MAX_CERTIFICATION_HEIGHTS)
     this.certShares.delete(h)
     this.m.certifications.inc()
     // The host takes a certification for a height it executed; one that came first waits for its submitStateRoot.
-    if (this.ownStateRoots.has(h)) this.init.onCertification?.(c)
+    if (this.ownStateRoots.has(h)) this.init.onCertification?.(c, { late })
   }
 
   /**

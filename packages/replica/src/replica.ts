@@ -243,7 +243,7 @@ export class Replica {
       payloadBuilders: [ingressSection, section],
       metrics: m,
       name: `${config.subnetId.slice(0, 5)}-${config.nodeIndex}`,
-      onCertification: c => { this.onCertification(Number(c.height), c.stateRoot, c.signature) },
+      onCertification: (c, { late }) => { this.onCertification(Number(c.height), c.stateRoot, c.signature, late) },
       onCatchUpPackage: (cup, { jumped }) => {
         const h = Number(cup.content?.block?.block?.height ?? 0n)
         if (jumped && h > this.state.height) {
@@ -517,7 +517,7 @@ export class Replica {
     })
   }
 
-  private onCertification (height: number, stateRoot: Uint8Array, signature: Uint8Array): void {
+  private onCertification (height: number, stateRoot: Uint8Array, signature: Uint8Array, late: boolean): void {
     try {
       // False for a height this node has not executed yet (it is replaying) or already passed.
       if (!this.state.setCertification(height, signature)) return
@@ -528,7 +528,11 @@ export class Replica {
       this.log.error('certification does not match the local state', { height, err })
       return
     }
-    // Tell the receivers our streams moved, so they pull now rather than at their next poll.
+    this.lastCertifiedRoot = stateRoot
+    // Tell the receivers our streams moved, so they pull now rather than at their next poll; unless
+    // the subnet certified the height before this node could: the other advertiser was on time, and a
+    // late advert sends the receivers to a node that may be behind what they already pulled.
+    if (late) return
     const xnet = this.node.services.xnet
     for (const remote of this.registry.subnetIds()) {
       if (principalEquals(remote, this.subnetId)) continue
@@ -538,7 +542,6 @@ export class Replica {
       if (!advertisesHeight(height, this.config.nodeIndex, this.registry.getSubnet(this.subnetId)?.nodes.length ?? 1)) continue
       void xnet.advertise(remote, own.end, height).catch(() => {})
     }
-    this.lastCertifiedRoot = stateRoot
   }
 
   private lastCertifiedRoot?: Uint8Array

@@ -7,6 +7,10 @@
  * the advert left up to 1.8 s after the others had certified (in a 2 x 4 run;
  * the receivers only pulled at their next poll or the next height's advert).
  * Two consecutive nodes per height: one straggler never delays the advert.
+ * A node that certifies a height late (the others had certified it first,
+ * `onCertification`'s `late`) does not advertise it: by then the receivers may
+ * have pulled the next height from the others, and a pull sent to the late
+ * node would ask it for messages it has not certified yet (BAD_BEGIN).
  */
 export const XNET_ADVERTISERS_PER_HEIGHT = 2
 
