@@ -66,6 +66,13 @@ export const IMPL_VERSION = 'icnet-0.1.0'
 export const DEADLINE_RESOLUTION_MS = 250
 /** Effective canister ids parsed from URLs, remembered (clients address few canisters, and each parse checks a CRC32). */
 export const URL_PRINCIPAL_CACHE_SIZE = 1024
+/**
+ * Digests of recurring request values (method names, expiries, canister ids
+ * and senders) kept per kind: agents send the same few again and again (an
+ * agent rounds its expiries to the minute). Cleared when full, so a flood of
+ * distinct values costs a lookup each and never more memory than this.
+ */
+export const RECURRING_DIGEST_CACHE_SIZE = 256
 
 /**
  * Signatures waiting for (or in) the signing thread at once. The admission

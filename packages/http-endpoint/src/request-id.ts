@@ -6,6 +6,7 @@
  * specification's field names and recurring values are computed once.
  */
 import { createHash, hash as oneShotHash } from 'node:crypto'
+import { RECURRING_DIGEST_CACHE_SIZE } from './constants.js'
 
 /** A value the hash covers: blobs, text, naturals, arrays and nested maps. */
 export type HashableValue = Uint8Array | string | bigint | number | readonly HashableValue[] | HashableMap
@@ -51,6 +52,52 @@ function keyHash (key: string): Digest {
   return keyHashes.get(key) ?? sha256(key)
 }
 
+/** A bounded map of digests, emptied when full (see RECURRING_DIGEST_CACHE_SIZE). */
+class RecentDigests<K> {
+  readonly #map = new Map<K, Digest>()
+  get size (): number { return this.#map.size }
+  get (key: K): Digest | undefined { return this.#map.get(key) }
+  set (key: K, digest: Digest): Digest {
+    if (this.#map.size >= RECURRING_DIGEST_CACHE_SIZE) this.#map.clear()
+    this.#map.set(key, digest)
+    return digest
+  }
+}
+/** Method names (short text only). */
+const recentTexts = new RecentDigests<string>()
+/** Naturals: ingress expiries. */
+const recentNaturals = new RecentDigests<bigint | number>()
+/** Principals under the fields that name one (canister_id, sender), keyed by their latin1 text. */
+const recentPrincipals = new RecentDigests<string>()
+const RECENT_TEXT_MAX_LENGTH = 64
+const PRINCIPAL_MAX_BYTES = 29
+/** The fields whose blob is a principal: the same few recur, unlike nonces and arguments. */
+const PRINCIPAL_FIELDS = new Set(['canister_id', 'sender'])
+
+/** Entries in the recurring-value digest caches (for tests: each stays within RECURRING_DIGEST_CACHE_SIZE). */
+export function recurringDigestCacheSizes (): { texts: number, naturals: number, principals: number } {
+  return { texts: recentTexts.size, naturals: recentNaturals.size, principals: recentPrincipals.size }
+}
+
+function textDigest (value: string): Digest {
+  const known = textHashes.get(value)
+  if (known !== undefined) return known
+  if (value.length > RECENT_TEXT_MAX_LENGTH) return sha256(value)
+  return recentTexts.get(value) ?? recentTexts.set(value, sha256(value))
+}
+
+function naturalDigest (value: bigint | number): Digest {
+  return recentNaturals.get(value) ?? recentNaturals.set(value, sha256(leb128(value)))
+}
+
+function principalDigest (value: Uint8Array): Digest {
+  if (value.length === 1 && value[0] === 0x04) return ANONYMOUS_HASH
+  if (value.length > PRINCIPAL_MAX_BYTES) return sha256(value)
+  let key = ''
+  for (let i = 0; i < value.length; i++) key += String.fromCharCode(value[i]!)
+  return recentPrincipals.get(key) ?? recentPrincipals.set(key, sha256(value))
+}
+
 /** Shortest unsigned LEB128. */
 export function leb128 (value: bigint | number): Uint8Array {
   if (typeof value === 'number') {
@@ -89,9 +136,9 @@ export function hashValue (value: HashableValue): Uint8Array {
 }
 
 function digestOf (value: HashableValue): Digest {
-  if (typeof value === 'string') return textHashes.get(value) ?? sha256(value)
+  if (typeof value === 'string') return textDigest(value)
   if (value instanceof Uint8Array) return value.length === 1 && value[0] === 0x04 ? ANONYMOUS_HASH : sha256(value)
-  if (typeof value === 'bigint' || typeof value === 'number') return sha256(leb128(value))
+  if (typeof value === 'bigint' || typeof value === 'number') return naturalDigest(value)
   if (Array.isArray(value)) {
     let joined = ''
     for (const item of value as readonly HashableValue[]) joined += digestOf(item)
@@ -112,7 +159,7 @@ function mapDigest (map: HashableMap): Digest {
   const values: Digest[] = []
   const add = (k: string, v: HashableValue): void => {
     const kh = keyHash(k)
-    const vh = digestOf(v)
+    const vh = v instanceof Uint8Array && PRINCIPAL_FIELDS.has(k) ? principalDigest(v) : digestOf(v)
     let i = keys.length
     keys.push(kh)
     values.push(vh)
@@ -152,6 +199,17 @@ const REPLIED_ORDER = (['status', 'reply', 'timestamp', 'request_id'] as const).
 const REPLIED_STATUS_PAIR = keyHash('status') + textHashes.get('replied')!
 const ARG_KEY_HASH = keyHash('arg')
 
+/** Answers' timestamps have millisecond steps: under load many answers of one millisecond share the digest. */
+let lastTimestamp: bigint | undefined
+let lastTimestampDigest: Digest = ''
+function timestampDigest (timestampNs: bigint): Digest {
+  if (timestampNs !== lastTimestamp) {
+    lastTimestampDigest = sha256(leb128(timestampNs))
+    lastTimestamp = timestampNs
+  }
+  return lastTimestampDigest
+}
+
 /**
  * `hash_of_map({ status: 'replied', reply: { arg: reply }, timestamp, request_id })`,
  * the hash a node signs for a replied query, returned as `prefix ‖ hash`
@@ -163,7 +221,7 @@ export function prefixedRepliedResponseHash (prefix: Uint8Array, reply: Uint8Arr
     switch (key) {
       case 'status': joined += REPLIED_STATUS_PAIR; break
       case 'reply': joined += keyHash('reply') + digestOfDigests(ARG_KEY_HASH + sha256(reply)); break
-      case 'timestamp': joined += keyHash('timestamp') + sha256(leb128(timestampNs)); break
+      case 'timestamp': joined += keyHash('timestamp') + timestampDigest(timestampNs); break
       case 'request_id': joined += keyHash('request_id') + sha256(requestId); break
     }
   }

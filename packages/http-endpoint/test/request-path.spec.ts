@@ -17,6 +17,8 @@ import { Principal } from '@dfinity/principal'
 import { compareBytes, concatBytes } from '@icnet/types'
 import { encodeAnswer, encodeSignedReply, type AnswerValue } from '../src/cbor-encode.js'
 import { Deadlines } from '../src/deadlines.js'
+import { RECURRING_DIGEST_CACHE_SIZE } from '../src/constants.js'
+import { recurringDigestCacheSizes } from '../src/request-id.js'
 import {
   AdmissionQueue, decodeCanisterIdResult, encodeInstallCodeArgs, encodeProvisionalCreateCanisterArgs, hashOfMap, hashValue, httpEndpoint, leb128, queryResponseMessage, ReferenceNetwork,
   RESPONSE_DOMAIN_SEPARATOR,
@@ -91,6 +93,35 @@ describe('the request path', function () {
     const first = hashValue('query')
     first.fill(0)
     assert.deepEqual(hashValue('query'), referenceHash('query'))
+  })
+
+  it('digests of recurring values (principals, method names, expiries, timestamps) come from bounded caches and equal the plain definition', () => {
+    const principals = [Uint8Array.of(4), Uint8Array.of(0, 0, 0, 0, 0, 0x10, 0, 1, 1, 1), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 1, 1), new Uint8Array(29).fill(7)]
+    const content = fc.record({
+      request_type: fc.constantFrom('query', 'call'),
+      canister_id: fc.constantFrom(...principals),
+      sender: fc.constantFrom(...principals),
+      method_name: fc.constantFrom('echo', 'read', 'greet', ''),
+      ingress_expiry: fc.constantFrom(1_700_000_000_000_000_000n, 1_700_000_060_000_000_000n, 5n),
+      arg: fc.uint8Array({ maxLength: 20 }),
+      nonce: fc.uint8Array({ maxLength: 8 })
+    })
+    // The same few values many times over: most digests come from the caches.
+    fc.assert(fc.property(content, c => { assert.deepEqual(hashOfMap(c), referenceHash(c)) }), { numRuns: 500 })
+    const timestamp = 1_700_000_000_123_000_000n
+    for (const requestId of [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]) {
+      const reply = Uint8Array.of(1, 2, 3)
+      const expected = concatBytes(RESPONSE_DOMAIN_SEPARATOR, referenceHash({ status: 'replied', reply: { arg: reply }, timestamp, request_id: requestId }))
+      assert.deepEqual(queryResponseMessage({ status: 'replied', reply }, timestamp, requestId), expected)
+    }
+    // A flood of distinct values: every cache stays within its bound, and hashes stay right.
+    for (let i = 0; i < 3 * RECURRING_DIGEST_CACHE_SIZE; i++) {
+      const c = { canister_id: Uint8Array.of(i & 0xff, i >> 8, 9), method_name: `m${i}`, ingress_expiry: BigInt(i) }
+      const id = hashOfMap(c)
+      if (i % 97 === 0) assert.deepEqual(id, referenceHash(c))
+    }
+    const sizes = recurringDigestCacheSizes()
+    for (const n of Object.values(sizes)) assert.ok(n > 0 && n <= RECURRING_DIGEST_CACHE_SIZE, `cache size ${n}`)
   })
 
   it('a signed reply is written as encodeAnswer writes the same answer, and its signed hash is hash_of_map of the response', () => {
