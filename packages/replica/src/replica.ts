@@ -42,7 +42,6 @@ import { FinalizedBatches, type FinalizedEntry } from './finalized-batches.js'
 import { XNET_SECTION, batchSlices, decodeXNetPayload, xnetPayloadSection, type XNetStateView } from './xnet-payload.js'
 import { XNetRefillPoller } from './xnet-refill.js'
 import { advertisesHeight } from './xnet-adverts.js'
-import { applyHalfWindowUpdates } from './yamux-window-updates.js'
 
 /** Members of the subnet not connected are redialled this often (they may start later or restart). */
 export const REDIAL_INTERVAL_MS = 1_000
@@ -164,8 +163,6 @@ export class Replica {
     this.stateSyncStore = checkpoints
     const kinds = ARTIFACT_KINDS as unknown as string[]
 
-    // Window updates once half the window is used, not one frame back per gossiped artifact (see there).
-    applyHalfWindowUpdates()
     this.node = await createLibp2p({
       privateKey: privateKeyFromProtobuf(fromHex(config.libp2pPrivateKey)),
       addresses: { listen: config.listenAddresses, ...(config.replica.announce != null ? { announce: config.replica.announce } : {}) },
