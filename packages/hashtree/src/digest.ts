@@ -18,23 +18,42 @@ let hashOperations = 0
  */
 export function hashOperationCount (): number { return hashOperations }
 
-type OneShot = (algorithm: string, data: Uint8Array, outputEncoding: 'buffer') => Buffer
-/** `crypto.hash` (Node ≥ 20.12): about a third cheaper than a Hash object for the short inputs a tree hashes. */
+type OneShot = (algorithm: string, data: Uint8Array, outputEncoding: 'latin1') => string
+/** `crypto.hash` (Node ≥ 20.12): a one-shot call, cheaper than a Hash object for the short inputs a tree hashes. */
 const oneShot: OneShot | undefined = (nodeCrypto as unknown as { hash?: OneShot }).hash
 /** Inputs up to this size are gathered here and hashed in one call; larger ones are streamed. */
 const SCRATCH_BYTES = 4096
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
 
+/**
+ * SHA-256 of `data`, as a plain 32-byte Uint8Array.
+ *
+ * The digest comes back from `crypto.hash` as a latin1 string (one char per
+ * byte) and is copied into a fresh array: a Buffer result costs Node a backing
+ * store of its own per call, about three quarters of the whole call for the
+ * short inputs of a tree (1.4 µs against 0.37 µs for an 81-byte fork here;
+ * 1.8 against 1.0 µs for a 1.2 KiB leaf). A 32-byte array lives on V8's heap.
+ */
+export function sha256Digest (data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(DIGEST_BYTES)
+  if (oneShot === undefined) {
+    out.set(nodeCrypto.createHash('sha256').update(data).digest())
+    return out
+  }
+  const digest = oneShot('sha256', data, 'latin1')
+  for (let i = 0; i < DIGEST_BYTES; i++) out[i] = digest.charCodeAt(i)
+  return out
+}
+
 function sha256 (...parts: Uint8Array[]): Uint8Array {
   hashOperations++
   let total = 0
   for (const p of parts) total += p.length
-  // A Buffer is a Uint8Array; copy into a plain one so digests compare and encode like any other bytes.
-  if (oneShot !== undefined && total <= SCRATCH_BYTES) {
+  if (total <= SCRATCH_BYTES) {
     // Synchronous, so one shared scratch buffer is safe.
     let offset = 0
     for (const p of parts) { scratch.set(p, offset); offset += p.length }
-    return new Uint8Array(oneShot('sha256', scratch.subarray(0, total), 'buffer'))
+    return sha256Digest(scratch.subarray(0, total))
   }
   const h = nodeCrypto.createHash('sha256')
   for (const p of parts) h.update(p)
