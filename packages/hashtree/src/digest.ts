@@ -45,19 +45,22 @@ export function sha256Digest (data: Uint8Array): Uint8Array {
   return out
 }
 
-function sha256 (...parts: Uint8Array[]): Uint8Array {
+/** `H(separator ‖ a ‖ b)`: every node digest is a separator and one or two parts (no array per call: this runs for every node). */
+function sha256 (separator: Uint8Array, a?: Uint8Array, b?: Uint8Array): Uint8Array {
   hashOperations++
-  let total = 0
-  for (const p of parts) total += p.length
-  if (total <= SCRATCH_BYTES) {
-    // Synchronous, so one shared scratch buffer is safe.
-    let offset = 0
-    for (const p of parts) { scratch.set(p, offset); offset += p.length }
-    return sha256Digest(scratch.subarray(0, total))
+  const total = separator.length + (a?.length ?? 0) + (b?.length ?? 0)
+  if (total > SCRATCH_BYTES) {
+    const h = nodeCrypto.createHash('sha256').update(separator)
+    if (a !== undefined) h.update(a)
+    if (b !== undefined) h.update(b)
+    return new Uint8Array(h.digest())
   }
-  const h = nodeCrypto.createHash('sha256')
-  for (const p of parts) h.update(p)
-  return new Uint8Array(h.digest())
+  // Synchronous, so one shared scratch buffer is safe.
+  scratch.set(separator, 0)
+  let offset = separator.length
+  if (a !== undefined) { scratch.set(a, offset); offset += a.length }
+  if (b !== undefined) scratch.set(b, offset)
+  return sha256Digest(scratch.subarray(0, total))
 }
 
 const EMPTY_DIGEST = sha256(EMPTY_SEP)

@@ -1,6 +1,6 @@
 import { equalBytes } from '@icnet/types'
 import { MAX_TREE_DEPTH } from './constants.js'
-import { emptyTreeDigest, forkTreeDigest, labeledTreeDigest, leafTreeDigest } from './digest.js'
+import { emptyDigest, forkDigest, labeledDigest, leafDigest } from '@icnet/hashtree'
 import { CertificationError, SliceDecodeError, SliceShapeError } from './errors.js'
 import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex } from './slice-tree.js'
 
@@ -38,7 +38,7 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
   const placed = new Uint8Array(payload.messages.length)
   let placedMessages = 0
   let placedHeader = false
-  const leafDigest = payload.leafDigest ?? ((k: number) => leafTreeDigest(payload.messages[k]!.bytes))
+  const messageLeafDigest = payload.leafDigest ?? ((k: number) => leafDigest(payload.messages[k]!.bytes))
 
   const fail = (what: string): never => { throw new SliceDecodeError(`merkle proof: ${what}`) }
   const byte = (): number => {
@@ -74,10 +74,10 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
     const kind = head(0)
     if (kind > 4 || arity !== KIND_ARITY[kind]) fail(`node kind ${kind} with ${arity} items`)
     switch (kind) {
-      case 0: return emptyTreeDigest()
+      case 0: return emptyDigest()
       case 1: {
         const left = node(ctx, depth + 1)
-        return forkTreeDigest(left, node(ctx, depth + 1))
+        return forkDigest(left, node(ctx, depth + 1))
       }
       case 2: {
         const label = bytes()
@@ -88,7 +88,7 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
           if (placedHeader) throw new SliceShapeError('merkle proof places the header twice')
           placedHeader = true
           node(OTHER, depth + 1) // what the proof holds there is replaced by the payload's header
-          sub = leafTreeDigest(payload.headerBytes)
+          sub = leafDigest(payload.headerBytes)
         } else if (ctx === STREAM && equalBytes(label, MESSAGES_LABEL)) sub = node(MESSAGES, depth + 1)
         else if (ctx === MESSAGES) {
           const k = labelIndex(label) - payload.first
@@ -97,14 +97,14 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
             placed[k] = 1
             placedMessages++
             node(OTHER, depth + 1)
-            sub = leafDigest(k)
+            sub = messageLeafDigest(k)
           } else {
             sub = node(OTHER, depth + 1)
           }
         } else sub = node(OTHER, depth + 1)
-        return labeledTreeDigest(label, sub)
+        return labeledDigest(label, sub)
       }
-      case 3: return leafTreeDigest(bytes())
+      case 3: return leafDigest(bytes())
       default: {
         const digest = bytes()
         if (digest.length !== 32) fail('pruned digest must be 32 bytes')

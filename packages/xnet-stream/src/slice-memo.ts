@@ -1,7 +1,7 @@
 import { LruMap, toHex } from '@icnet/types'
 import { VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
 import type { CertifiedStreamSlice } from './slice.js'
-import { leafTreeDigest } from './digest.js'
+import { leafDigest } from '@icnet/hashtree'
 
 /**
  * What this package knows about slice objects it made, kept beside them (slices
@@ -45,7 +45,7 @@ const leafDigests = new WeakMap<object, Uint8Array>()
 export function messageLeafDigest (m: { readonly bytes: Uint8Array }): Uint8Array {
   let d = leafDigests.get(m)
   if (d === undefined) {
-    d = leafTreeDigest(m.bytes)
+    d = leafDigest(m.bytes)
     leafDigests.set(m, d)
   }
   return d

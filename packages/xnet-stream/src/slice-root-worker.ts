@@ -11,7 +11,7 @@ import { certificateMessage, verifyThreshold } from '@icnet/crypto'
 import { LruMap } from '@icnet/types'
 import { VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
 import { certificationKey } from './slice-memo.js'
-import { leafTreeDigest } from './digest.js'
+import { leafDigest } from '@icnet/hashtree'
 import { proofRootFromBytes } from './proof-root.js'
 import { readSliceWire } from './slice-codec.js'
 import type { RootJob, RootResult } from './slice-root-protocol.js'
@@ -46,7 +46,7 @@ port.on('message', (job: RootJob) => {
       leafDigest: digests === undefined
         ? undefined
         : k => {
-          const d = leafTreeDigest(wire.messages[k]!.bytes)
+          const d = leafDigest(wire.messages[k]!.bytes)
           digests.set(d, k * 32)
           return d
         }

@@ -6,10 +6,9 @@ import {
   type StreamMessage,
   type SubnetId
 } from '@icnet/types'
-import { decodeHashTree, encodeHashTree, type HashTree } from '@icnet/hashtree'
+import { decodeHashTree, emptyDigest, encodeHashTree, forkDigest, labeledDigest, leafDigest, type HashTree } from '@icnet/hashtree'
 import { certificateMessage, verifyThreshold } from '@icnet/crypto'
 import { MAX_RESPONSE_BYTES, MAX_TREE_DEPTH } from './constants.js'
-import { emptyTreeDigest, forkTreeDigest, labeledTreeDigest, leafTreeDigest } from './digest.js'
 import {
   CertificationError,
   LoopbackSliceError,
@@ -261,10 +260,10 @@ export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
   const digest = (n: HashTree, ctx: Ctx, depth: number): Uint8Array => {
     if (depth > MAX_TREE_DEPTH) throw new CertificationError('merkle proof nested too deep')
     switch (n.kind) {
-      case 'empty': return emptyTreeDigest()
+      case 'empty': return emptyDigest()
       case 'pruned': return n.digest
-      case 'leaf': return leafTreeDigest(n.value)
-      case 'fork': return forkTreeDigest(digest(n.left, ctx, depth + 1), digest(n.right, ctx, depth + 1))
+      case 'leaf': return leafDigest(n.value)
+      case 'fork': return forkDigest(digest(n.left, ctx, depth + 1), digest(n.right, ctx, depth + 1))
       case 'labeled': {
         let sub: Uint8Array
         if (ctx === 'root' && equalBytes(n.label, STREAMS_LABEL)) sub = digest(n.subtree, 'streams', depth + 1)
@@ -272,7 +271,7 @@ export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
         else if (ctx === 'stream' && equalBytes(n.label, HEADER_LABEL)) {
           if (placedHeader) throw new SliceShapeError('merkle proof places the header twice')
           placedHeader = true
-          sub = leafTreeDigest(s.headerBytes)
+          sub = leafDigest(s.headerBytes)
         } else if (ctx === 'stream' && equalBytes(n.label, MESSAGES_LABEL)) sub = digest(n.subtree, 'messages', depth + 1)
         else if (ctx === 'messages') {
           const k = labelIndex(n.label) - first
@@ -285,7 +284,7 @@ export function sliceRootHash (s: CertifiedStreamSlice): Uint8Array {
             sub = digest(n.subtree, 'other', depth + 1)
           }
         } else sub = digest(n.subtree, 'other', depth + 1)
-        return labeledTreeDigest(n.label, sub)
+        return labeledDigest(n.label, sub)
       }
     }
   }

@@ -7,7 +7,7 @@ import { CertificationError, InvalidSliceError, SliceDecodeError } from '../src/
 import { SliceResponse, SliceError } from '../src/pb/xnet.js'
 import { copyChunks, sliceOfResponse, sliceResponseHead } from '../src/slice-codec.js'
 import { certificationKey, messageLeafDigest, precomputedRoots, verifiedCertifications } from '../src/slice-memo.js'
-import { leafTreeDigest } from '../src/digest.js'
+import { leafDigest } from '@icnet/hashtree'
 import { SliceRootWorkers } from '../src/slice-root-workers.js'
 import { decodeCertifiedSlice, encodeCertifiedSlice, sliceRootHash, verifyCertifiedSlice, type CertifiedStreamSlice } from '../src/slice.js'
 import { request, threeSubnets } from './fixtures.js'
@@ -52,7 +52,7 @@ describe('SliceRootWorkers', function () {
     await workers.precompute(s, a.keys.publicKey, { leafDigests: true })
     for (const m of s.messages) {
       const d = messageLeafDigest(m)
-      assert.ok(equalBytes(d, leafTreeDigest(m.bytes)))
+      assert.ok(equalBytes(d, leafDigest(m.bytes)))
       assert.equal(d.buffer.byteLength, 32 * s.messages.length, 'the worker\'s digest, not one hashed here')
     }
     // Not asked: nothing is remembered for the messages (each digest is hashed here on demand).
@@ -167,7 +167,7 @@ describe('SliceRootWorkers', function () {
               assert.equal(m.index, previous.messages[k]!.index)
               assert.ok(equalBytes(m.bytes, previous.messages[k]!.bytes))
               assert.equal(m.bytes.buffer, own, 'every message is a view of the one buffer the worker hashed')
-              if (leafDigests) assert.ok(equalBytes(messageLeafDigest(m), leafTreeDigest(m.bytes)))
+              if (leafDigests) assert.ok(equalBytes(messageLeafDigest(m), leafDigest(m.bytes)))
             })
             assert.ok(own === undefined || !chunks.includes(own), 'not a view of the frame\'s chunks')
             assert.ok(equalBytes(precomputedRoots.get(s)!, sliceRootHash({ ...previous })), 'the worker\'s root is the one the event loop computes')
