@@ -1,5 +1,5 @@
 import {
-  aggregateMultiSignature, combineAndVerifyThreshold, combineShares, nodeSign, nodeVerify, parseNodePublicKey, signShare,
+  aggregateMultiSignature, combineAndVerifyThreshold, nodeSign, nodeVerify, parseNodePublicKey, signShare,
   verifyMultiSignature, verifyShare, verifyThreshold, type NodePublicKey
 } from '@icnet/crypto'
 import type { NodeId, SubnetId } from '@icnet/types'
@@ -83,10 +83,6 @@ export class Committee {
   verifyThresholdShare (signer: number, message: Uint8Array, signature: Uint8Array): boolean {
     if (!this.isMember(signer)) return false
     try { return verifyShare(this.shareKeys[signer]!, message, signature) } catch { return false }
-  }
-
-  combineThreshold (shares: Array<{ signer: number, signature: Uint8Array }>): Uint8Array {
-    return combineShares(shares.map(s => ({ index: s.signer, signature: s.signature })), { threshold: this.threshold })
   }
 
   /**

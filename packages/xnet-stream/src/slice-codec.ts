@@ -224,7 +224,7 @@ export function assembledLength (a: Omit<SliceAssembly, 'messages' | 'proof'> & 
  * Uint8Array over a buffer of its own: not a Node Buffer (whose `slice` shares
  * memory) and not from Node's shared pool.
  */
-function unfilled (length: number): Uint8Array {
+export function unfilled (length: number): Uint8Array {
   return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length)
 }
 

@@ -4,7 +4,7 @@ import { logger } from '@libp2p/logger'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { MAX_RESPONSE_BYTES, ROOT_WORKERS_MAX_PENDING, ROOT_WORKERS_MIN_BYTES, ROOT_WORKERS_MIN_MESSAGES } from './constants.js'
 import { decodeCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
-import { copyChunks } from './slice-codec.js'
+import { copyChunks, unfilled } from './slice-codec.js'
 import { certificationKey, precomputedRoots, rememberLeafDigests, sliceWireBytes, verifiedCertifications } from './slice-memo.js'
 import type { RootJob, RootResult } from './slice-root-protocol.js'
 
@@ -132,8 +132,8 @@ export class SliceRootWorkers {
     const here = (): CertifiedStreamSlice => decodeCertifiedSlice(wire instanceof Uint8Array ? wire : wire.subarray(), { maxBytes })
     if (this.closed || length < this.minBytes || length > maxBytes) return here()
     if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return here() }
-    // Not zero-filled: every byte is written by the copy. Not from Node's shared pool, so it can be moved.
-    const own = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length)
+    // Every byte is written by the copy; a buffer of its own, so it can be moved.
+    const own = unfilled(length)
     if (wire instanceof Uint8Array) own.set(wire)
     else copyChunks(wire, own)
     const r = await this.run(own, publicKey, options.leafDigests)

@@ -9,7 +9,6 @@ import { CANISTER_USAGE } from './canister-usage.js'
 import { openTestnet } from '../testnet/layout.js'
 import { parseFlags, type FlagSpec } from './args.js'
 
-
 /** Largest module `canister install` sends (the ingress argument limit is 2 MiB, the module goes inside). */
 export const MAX_MODULE_BYTES = 2 * 1024 * 1024 - 4096
 const MANAGEMENT = Principal.fromText('aaaaa-aa')
