@@ -2,6 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { encode as lengthPrefixed } from 'it-length-prefixed'
 import type { Connection, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -50,6 +51,7 @@ import { SliceError, SliceRequest, SliceResponse, StreamAdvert } from './pb/xnet
 import { PeerSelector, type PeerOutcome } from './peer-selector.js'
 import type { CertifiedSlicePool, ExpectedIndices } from './slice-pool.js'
 import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
+import { readFrame } from './frame-reader.js'
 import { sliceOfResponse, sliceResponseHead } from './slice-codec.js'
 import { subnetKey } from './subnet-key.js'
 import { sharedSliceRootWorkers, type SliceRootWorkers } from './slice-root-workers.js'
@@ -341,20 +343,22 @@ export class XNetStreamService implements Startable {
     while (list !== undefined && list.length > 0) {
       const idle = list.pop()!
       const s = idle.stream
+      // Bytes that arrived while it was idle were sent unasked: not a stream to read the next response from.
       if (s.status === 'open' && s.writeStatus === 'writable' && s.readStatus === 'readable' && s.remoteWriteStatus === 'writable' &&
-        Date.now() - idle.since < CLIENT_STREAM_IDLE_MS) {
+        s.readBufferLength === 0 && Date.now() - idle.since < CLIENT_STREAM_IDLE_MS) {
         return { idle, reused: true }
       }
       void s.close().catch(() => {})
     }
     const stream = await this.openStream(node, XNET_STREAM_PROTOCOL, signal)
-    return { idle: { stream, lp: lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES + 16 }), since: 0 }, reused: false }
+    return { idle: { stream, since: 0 }, reused: false }
   }
 
   private releaseStream (node: NodeId, idle: IdleStream): void {
     let list = this.idleStreams.get(node)
     if (list === undefined) { list = []; this.idleStreams.set(node, list) }
-    if (!this.running || list.length >= MAX_OUTBOUND_STREAMS) { void idle.stream.close().catch(() => {}); return }
+    // A stream holding unread bytes would hand them to the next request as its response.
+    if (!this.running || list.length >= MAX_OUTBOUND_STREAMS || idle.stream.readBufferLength > 0) { void idle.stream.close().catch(() => {}); return }
     idle.since = Date.now()
     list.push(idle)
   }
@@ -364,12 +368,15 @@ export class XNetStreamService implements Startable {
    * arrived (not yet decoded, nor checked against the request, nor verified). A
    * response that is not a slice is the node's error, thrown typed.
    */
-  private async request (node: NodeId, query: SliceRequest, signal: AbortSignal): Promise<Uint8ArrayList | Uint8Array> {
+  private async request (node: NodeId, query: SliceRequest, signal: AbortSignal): Promise<Uint8Array> {
     const { idle, reused } = await this.acquireStream(node, signal)
-    let frame: Uint8ArrayList
+    let frame: Uint8Array
     try {
-      await idle.lp.write(SliceRequest.encode(query), { signal })
-      frame = await idle.lp.read({ signal })
+      // The request is small: queued if the stream's send buffer is full, and the response waits for it anyway.
+      idle.stream.send(lengthPrefixed.single(SliceRequest.encode(query)))
+      // The response streams into a buffer of its own as it arrives (see `readFrame`); that buffer then
+      // moves to a root worker and back without another copy (`SliceRootWorkers.decode`, `owned`).
+      frame = await readFrame(idle.stream, { maxLength: MAX_RESPONSE_BYTES + 16, signal })
     } catch (err) {
       idle.stream.abort(err instanceof Error ? err : new Error(String(err)))
       // The length prefix is checked before the body is read: an oversized answer costs us nothing.
@@ -381,9 +388,8 @@ export class XNetStreamService implements Startable {
       throw err
     }
     try {
-      // The usual answer, a slice, is taken as views of the frame's chunks: its bytes are
-      // copied once, later, into the buffer the slice will keep (see `decodeResponse`).
-      let slice: Uint8ArrayList | Uint8Array | undefined = sliceOfResponse(frame)
+      // The usual answer, a slice, is a view of the frame's buffer, which the slice will keep.
+      let slice: Uint8Array | undefined = sliceOfResponse(frame)
       if (slice === undefined) {
         const res = SliceResponse.decode(frame)
         if (res.error !== SliceError.NONE) throw remoteError(res.error)
@@ -401,13 +407,14 @@ export class XNetStreamService implements Startable {
   /**
    * The slice in a response's wire bytes, decoded (structure checked) and checked
    * against the request; not yet verified, but with its root computed on a root
-   * worker when there is one (a single copy of the bytes: see `SliceRootWorkers.decode`).
+   * worker when there is one (`wire` is a view of the response's own buffer, which moves
+   * to the worker and back: see `SliceRootWorkers.decode`).
    */
-  private async decodeResponse (wire: Uint8ArrayList | Uint8Array, query: SliceRequest, source: SubnetId, keepLeafDigests: boolean | undefined): Promise<CertifiedStreamSlice> {
+  private async decodeResponse (wire: Uint8Array, query: SliceRequest, source: SubnetId, keepLeafDigests: boolean | undefined): Promise<CertifiedStreamSlice> {
     const workers = this.rootWorkers
     const slice = workers === undefined
-      ? decodeCertifiedSlice(wire instanceof Uint8Array ? wire : wire.subarray(), { maxBytes: MAX_RESPONSE_BYTES })
-      : await workers.decode(wire, this.registry.getSubnet(source)?.publicKey, { leafDigests: keepLeafDigests, maxBytes: MAX_RESPONSE_BYTES })
+      ? decodeCertifiedSlice(wire, { maxBytes: MAX_RESPONSE_BYTES })
+      : await workers.decode(wire, this.registry.getSubnet(source)?.publicKey, { leafDigests: keepLeafDigests, maxBytes: MAX_RESPONSE_BYTES, owned: true })
     checkAgainstRequest(slice, query)
     return slice
   }
@@ -565,7 +572,6 @@ function signalled (): { promise: Promise<void>, resolve: () => void } {
 
 interface IdleStream {
   stream: Stream
-  lp: ReturnType<typeof lpStream>
   /** When it went idle (ms since epoch). */
   since: number
 }

@@ -125,13 +125,28 @@ export class SliceRootWorkers {
    * the decoder's typed error for a malformed slice. A slice not worth a worker (under
    * `minBytes`), beyond `maxPending`, or larger than `maxBytes` is decoded here and left
    * to the caller's verification.
+   *
+   * With `owned`, `wire` is a view into a buffer that is the caller's alone and that it
+   * gives up (as `readFrame` returns): the buffer itself is moved, with no copy at all. If
+   * the worker then ends before answering, the bytes are gone with it and `decode` rejects
+   * with a plain `Error` (not the sender's fault: ask again).
    */
-  async decode (wire: Uint8ArrayList | Uint8Array, publicKey?: Uint8Array, options: { leafDigests?: boolean, maxBytes?: number } = {}): Promise<CertifiedStreamSlice> {
+  async decode (wire: Uint8ArrayList | Uint8Array, publicKey?: Uint8Array, options: { leafDigests?: boolean, maxBytes?: number, owned?: boolean } = {}): Promise<CertifiedStreamSlice> {
     const maxBytes = options.maxBytes ?? MAX_RESPONSE_BYTES
     const length = wire.byteLength
     const here = (): CertifiedStreamSlice => decodeCertifiedSlice(wire instanceof Uint8Array ? wire : wire.subarray(), { maxBytes })
     if (this.closed || length < this.minBytes || length > maxBytes) return here()
     if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return here() }
+    if (options.owned === true && wire instanceof Uint8Array) {
+      const offset = wire.byteOffset
+      const r = await this.run(wire, publicKey, options.leafDigests)
+      if (r === undefined || !(r.buffer instanceof ArrayBuffer) || r.buffer.byteLength < offset + length) {
+        throw new Error('the root worker ended before it answered')
+      }
+      const slice = decodeCertifiedSlice(new Uint8Array(r.buffer, offset, length), { maxBytes })
+      this.remember(slice, r, publicKey)
+      return slice
+    }
     // Every byte is written by the copy; a buffer of its own, so it can be moved.
     const own = unfilled(length)
     if (wire instanceof Uint8Array) own.set(wire)
@@ -144,7 +159,7 @@ export class SliceRootWorkers {
     return slice
   }
 
-  /** Hands `bytes` (a view of the start of a buffer of their own, which is moved) to the least busy worker; its answer, or undefined if it ended first. */
+  /** Hands `bytes` (a view into a buffer of their own, which is moved) to the least busy worker; its answer, or undefined if it ended first. */
   private async run (bytes: Uint8Array, publicKey: Uint8Array | undefined, leafDigests: boolean | undefined): Promise<RootResult | undefined> {
     const slot = this.slots.reduce((a, b) => b.pending.size < a.pending.size ? b : a)
     const worker = this.workerOf(slot)

@@ -178,6 +178,34 @@ describe('SliceRootWorkers', function () {
       }
     })
 
+    it('moves an owned frame buffer to the worker and back with no copy, decoding the same slice from it', async () => {
+      const w = new SliceRootWorkers({ workers: 1, minBytes: 0 })
+      try {
+        await fc.assert(fc.asyncProperty(
+          fc.integer({ min: 0, max: 299 }), fc.integer({ min: 1, max: 300 }), fc.boolean(),
+          async (begin, limit, leafDigests) => {
+            const slice = a.store.slice(b.id, { msgBegin: begin, msgLimit: limit }) as CertifiedStreamSlice
+            const body = encodeCertifiedSlice(slice)
+            // As `readFrame` gives it: the response in a buffer of its own, the slice a view after the response's head.
+            const frame = Uint8Array.from([...sliceResponseHead(body.length), ...body])
+            const wire = sliceOfResponse(frame)
+            assert.ok(wire !== undefined && wire.byteOffset > 0)
+            const s = await w.decode(wire, a.keys.publicKey, { leafDigests, owned: true })
+            assert.equal(frame.byteLength, 0, 'the frame\'s buffer was moved, not copied')
+            assert.ok(equalBytes(encodeCertifiedSlice(s), body))
+            s.messages.forEach((m, k) => {
+              assert.ok(equalBytes(m.bytes, slice.messages[k]!.bytes))
+              if (leafDigests) assert.ok(equalBytes(messageLeafDigest(m), leafDigest(m.bytes)))
+            })
+            assert.equal(s.messages[0]?.bytes.buffer.byteLength, body.length + sliceResponseHead(body.length).length, 'views of the frame\'s own buffer, back from the worker')
+            assert.ok(equalBytes(precomputedRoots.get(s)!, sliceRootHash({ ...slice })))
+            verifyCertifiedSlice(s, ctx)
+          }), { numRuns: 25 })
+      } finally {
+        await w.close()
+      }
+    })
+
     it('recognises only a slice response of exactly that shape; any other frame is left to the generated codec', () => {
       const body = encodeCertifiedSlice(a.store.slice(b.id, { msgBegin: 0, msgLimit: 20 }) as CertifiedStreamSlice)
       const head = sliceResponseHead(body.length)
