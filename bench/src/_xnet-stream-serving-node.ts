@@ -64,6 +64,8 @@ export interface ServingNodeApi {
   setClient (b: NodeInfo): Promise<void>
   /** B has everything below `received`: A learns it from B's signals, GCs, refills and certifies. The new certified end. */
   advance (received: number): Promise<{ end: number, certifyMs: number }>
+  /** Resolves once the last raw-stream round's stream is closed at A as well, so its teardown falls in no timed phase. */
+  rawClosed (): Promise<void>
   /** Time spent cutting slices (the store's `encodeSlice`). */
   stats (): Promise<{ serverCutMs: number }>
   stop (): Promise<void>
@@ -83,6 +85,8 @@ export class ServingNode implements ServingNodeApi {
   private serverCutMs = 0
   private node: Libp2p | undefined
   private registry: StaticRegistryView | undefined
+  /** The last raw-stream round's stream, closed. */
+  private rawRound: Promise<void> = Promise.resolve()
 
   async start (opts: { rawRoundBytes: number }): Promise<NodeInfo & { end: number }> {
     const { store } = this
@@ -106,6 +110,7 @@ export class ServingNode implements ServingNodeApi {
     })
     this.node = node
     await node.handle(RAW_PROTOCOL, async (s) => {
+      this.rawRound = new Promise<void>(resolve => { s.addEventListener('close', () => { resolve() }, { once: true }) })
       const chunk = new Uint8Array(RAW_CHUNK_BYTES)
       for (let sent = 0; sent < opts.rawRoundBytes; sent += chunk.length) {
         if (!s.send(chunk)) await waitDrain(s)
@@ -127,6 +132,10 @@ export class ServingNode implements ServingNodeApi {
     this.fill()
     this.store.certify()
     return { end: this.certifiedEnd(), certifyMs: performance.now() - t0 }
+  }
+
+  async rawClosed (): Promise<void> {
+    await this.rawRound
   }
 
   async stats (): Promise<{ serverCutMs: number }> {
@@ -185,6 +194,7 @@ export function servingNodeOverIpc (child: { send: (m: Call) => boolean, on: (ev
     start: async (opts) => await call('start', opts),
     setClient: async (b) => { await call('setClient', b) },
     advance: async (received) => await call('advance', received),
+    rawClosed: async () => { await call('rawClosed') },
     stats: async () => await call('stats'),
     stop: async () => { await call('stop') }
   }
