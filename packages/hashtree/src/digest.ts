@@ -23,7 +23,8 @@ type OneShot = (algorithm: string, data: Uint8Array, outputEncoding: 'latin1') =
 const oneShot: OneShot | undefined = (nodeCrypto as unknown as { hash?: OneShot }).hash
 /** Inputs up to this size are gathered here and hashed in one call; larger ones are streamed. */
 const SCRATCH_BYTES = 4096
-const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
+// A plain Uint8Array: its subarray is cheaper than a Buffer's (no Buffer object per hash).
+const scratch = new Uint8Array(SCRATCH_BYTES)
 
 /**
  * SHA-256 of `data`, as a plain 32-byte Uint8Array.
