@@ -298,7 +298,7 @@ export function sliceOfResponse (frame: Uint8Array | Uint8ArrayList): Uint8Array
 }
 
 /** Copies `list`'s bytes, chunk by chunk, to the start of `target` (which must be large enough); returns the view written. */
-export function copyChunks (list: Uint8ArrayList, target: Uint8Array): Uint8Array {
+export function copyChunks (list: Uint8ArrayList | Iterable<Uint8Array>, target: Uint8Array): Uint8Array {
   let at = 0
   for (const chunk of list) { target.set(chunk, at); at += chunk.byteLength }
   return target.subarray(0, at)

@@ -137,24 +137,18 @@ export class SliceRootWorkers {
     const here = (): CertifiedStreamSlice => decodeCertifiedSlice(wire instanceof Uint8Array ? wire : wire.subarray(), { maxBytes })
     if (this.closed || length < this.minBytes || length > maxBytes) return here()
     if (this.pendingCount >= this.maxPending) { this.stats.skipped++; return here() }
-    if (options.owned === true && wire instanceof Uint8Array) {
-      const offset = wire.byteOffset
-      const r = await this.run(wire, publicKey, options.leafDigests)
-      if (r === undefined || !(r.buffer instanceof ArrayBuffer) || r.buffer.byteLength < offset + length) {
-        throw new Error('the root worker ended before it answered')
-      }
-      const slice = decodeCertifiedSlice(new Uint8Array(r.buffer, offset, length), { maxBytes })
-      this.remember(slice, r, publicKey)
-      return slice
+    const owned = options.owned === true && wire instanceof Uint8Array
+    // Handed over as it is, or copied whole (every byte written) into a buffer of its own that can be moved.
+    const handed = owned ? wire : copyChunks(wire instanceof Uint8Array ? [wire] : wire, unfilled(length))
+    const offset = handed.byteOffset
+    const r = await this.run(handed, publicKey, options.leafDigests)
+    // The worker moves the buffer back unchanged. If it ended first, a copied frame is still
+    // here to decode; an owned one went with the worker.
+    if (r === undefined || !(r.buffer instanceof ArrayBuffer) || r.buffer.byteLength < offset + length) {
+      if (owned) throw new Error('the root worker ended before it answered')
+      return here()
     }
-    // Every byte is written by the copy; a buffer of its own, so it can be moved.
-    const own = unfilled(length)
-    if (wire instanceof Uint8Array) own.set(wire)
-    else copyChunks(wire, own)
-    const r = await this.run(own, publicKey, options.leafDigests)
-    // The worker moves the buffer back unchanged; if it ended first, the frame is still here.
-    if (r === undefined || !(r.buffer instanceof ArrayBuffer) || r.buffer.byteLength < length) return here()
-    const slice = decodeCertifiedSlice(new Uint8Array(r.buffer, 0, length), { maxBytes })
+    const slice = decodeCertifiedSlice(new Uint8Array(r.buffer, offset, length), { maxBytes })
     this.remember(slice, r, publicKey)
     return slice
   }
