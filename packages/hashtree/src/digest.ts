@@ -46,6 +46,20 @@ export function sha256Digest (data: Uint8Array): Uint8Array {
   return out
 }
 
+/**
+ * SHA-256 of `data`, written into `out[offset, offset + 32)`: no array per digest.
+ * For walks that feed each digest straight into the input of the next hash.
+ */
+export function sha256Into (data: Uint8Array, out: Uint8Array, offset: number): void {
+  hashOperations++
+  if (oneShot === undefined) {
+    out.set(nodeCrypto.createHash('sha256').update(data).digest(), offset)
+    return
+  }
+  const digest = oneShot('sha256', data, 'latin1')
+  for (let i = 0; i < DIGEST_BYTES; i++) out[offset + i] = digest.charCodeAt(i)
+}
+
 /** `H(separator ‖ a ‖ b)`: every node digest is a separator and one or two parts (no array per call: this runs for every node). */
 function sha256 (separator: Uint8Array, a?: Uint8Array, b?: Uint8Array): Uint8Array {
   hashOperations++

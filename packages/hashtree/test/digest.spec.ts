@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert'
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { concatBytes, domainSeparator } from '@icnet/types'
-import { DIGEST_BYTES, forkDigest, labeledDigest, leafDigest, sha256Digest } from '../src/index.js'
+import { DIGEST_BYTES, forkDigest, labeledDigest, leafDigest, sha256Digest, sha256Into } from '../src/index.js'
 
 const sha256 = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(createHash('sha256').update(concatBytes(...parts)).digest())
 
@@ -17,6 +17,17 @@ describe('digests', () => {
       const again = sha256Digest(data)
       again[0] ^= 0xff
       assert.deepEqual(d, sha256(data))
+    }), { numRuns: 300 })
+  })
+
+  it('sha256Into writes SHA-256 of any input at the offset and leaves every other byte of the output alone', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 5000 }), fc.uint8Array({ minLength: 32, maxLength: 200 }), fc.nat(), (data, out, at) => {
+      const offset = at % (out.length - DIGEST_BYTES + 1)
+      const before = out.slice()
+      sha256Into(data, out, offset)
+      assert.deepEqual(out.subarray(offset, offset + DIGEST_BYTES), sha256(data))
+      assert.deepEqual(out.subarray(0, offset), before.subarray(0, offset))
+      assert.deepEqual(out.subarray(offset + DIGEST_BYTES), before.subarray(offset + DIGEST_BYTES))
     }), { numRuns: 300 })
   })
 
