@@ -1,8 +1,8 @@
-import { equalBytes } from '@icnet/types'
+import { domainSeparator } from '@icnet/types'
+import { emptyDigest, sha256Into } from '@icnet/hashtree'
 import { MAX_TREE_DEPTH } from './constants.js'
-import { emptyDigest, forkDigest, labeledDigest, leafDigest } from '@icnet/hashtree'
 import { CertificationError, SliceDecodeError, SliceShapeError } from './errors.js'
-import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex } from './slice-tree.js'
+import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL } from './slice-tree.js'
 
 /** What a slice's payload puts into its proof: the header and messages `[first, first + messages.length)`. */
 export interface ProofPayload {
@@ -12,9 +12,11 @@ export interface ProofPayload {
   messages: ReadonlyArray<{ readonly bytes: Uint8Array }>
   /**
    * The leaf digest of `messages[k]` (default: hashed from its bytes). Lets a caller
-   * reuse digests it computed before from the same bytes, or collect them.
+   * reuse digests it computed before from the same bytes.
    */
   leafDigest?: (k: number) => Uint8Array
+  /** If given (32 bytes per message), receives each message's leaf digest at `32 k` as the walk hashes it. */
+  leafDigestsOut?: Uint8Array
 }
 
 // Where the walk is in the tree: the payload's values go in at /streams/<subnet>/{header, messages/<i>} only.
@@ -24,21 +26,100 @@ const STREAM = 2
 const MESSAGES = 3
 const OTHER = 4
 
+const DIGEST = 32
+const FORK_SEP = domainSeparator('ic-hashtree-fork')
+const LABELED_SEP = domainSeparator('ic-hashtree-labeled')
+const LEAF_SEP = domainSeparator('ic-hashtree-leaf')
+const EMPTY = emptyDigest()
+const KIND_ARITY = [1, 3, 3, 2, 2]
+
+/** Labels up to this length are hashed in a reused frame (a slice's own path has labels of at most 29 bytes). */
+const FRAME_LABEL_BYTES = 64
+/** Leaf values up to this length are hashed from a reused scratch buffer. */
+const LEAF_SCRATCH_BYTES = 16 * 1024
+
+/**
+ * The hash inputs of the walk, reused from call to call: per depth, a fork's
+ * `sep ‖ left ‖ right` and a labeled node's `sep ‖ label ‖ child`, into which the
+ * children write their digests directly; and one `sep ‖ value` for leaves. No array
+ * is made per node or per digest. The walk is synchronous, and each depth has its
+ * own frames, so a child never writes into a frame its parent is still filling.
+ */
+const forkFrames: Uint8Array[] = []
+const labeledFrames: Uint8Array[] = []
+const labeledViews: Array<Array<Uint8Array | undefined>> = []
+const leafScratch = new Uint8Array(LEAF_SEP.length + LEAF_SCRATCH_BYTES)
+leafScratch.set(LEAF_SEP)
+const leafViews = new Map<number, Uint8Array>()
+const LEAF_VIEWS_MAX = 64
+/** Where the digest of a subtree that the payload replaces goes (it is computed, checked and dropped). */
+const discard = new Uint8Array(DIGEST)
+
+function forkFrame (depth: number): Uint8Array {
+  let f = forkFrames[depth]
+  if (f === undefined) {
+    f = new Uint8Array(FORK_SEP.length + 2 * DIGEST)
+    f.set(FORK_SEP)
+    forkFrames[depth] = f
+  }
+  return f
+}
+
+/** The labeled frame of `depth`, cut to a label of `labelLength` bytes. */
+function labeledFrame (depth: number, labelLength: number): Uint8Array {
+  let views = labeledViews[depth]
+  if (views === undefined) {
+    const f = new Uint8Array(LABELED_SEP.length + FRAME_LABEL_BYTES + DIGEST)
+    f.set(LABELED_SEP)
+    labeledFrames[depth] = f
+    views = labeledViews[depth] = []
+  }
+  let v = views[labelLength]
+  if (v === undefined) v = views[labelLength] = labeledFrames[depth]!.subarray(0, LABELED_SEP.length + labelLength + DIGEST)
+  return v
+}
+
+/** `H(dsep("ic-hashtree-leaf") ‖ value)` into `out[offset, offset + 32)`. */
+function leafInto (value: Uint8Array, out: Uint8Array, offset: number): void {
+  if (value.length > LEAF_SCRATCH_BYTES) {
+    const input = new Uint8Array(LEAF_SEP.length + value.length)
+    input.set(LEAF_SEP)
+    input.set(value, LEAF_SEP.length)
+    sha256Into(input, out, offset)
+    return
+  }
+  let view = leafViews.get(value.length)
+  if (view === undefined) {
+    if (leafViews.size >= LEAF_VIEWS_MAX) leafViews.clear()
+    view = leafScratch.subarray(0, LEAF_SEP.length + value.length)
+    leafViews.set(value.length, view)
+  }
+  leafScratch.set(value, LEAF_SEP.length)
+  sha256Into(view, out, offset)
+}
+
+function copyDigest (from: Uint8Array, at: number, out: Uint8Array, offset: number): void {
+  for (let i = 0; i < DIGEST; i++) out[offset + i] = from[at + i]!
+}
+
 /**
  * The state root a slice proves, computed straight from the CBOR bytes of its
- * merkle proof in one pass: no tree of objects is built. The payload's values
- * replace whatever the proof holds at their places (as `sliceRootHash` does), so
- * a payload that differs from what was certified gives another root. The CBOR is
- * checked as strictly as @icnet/hashtree's decoder checks it (definite lengths,
- * shortest forms, node kinds and arities, 32-byte digests, depth), so a proof
- * this accepts also decodes there.
+ * merkle proof in one pass: no tree of objects is built, and each digest is written
+ * straight into the input of its parent's hash. The payload's values replace
+ * whatever the proof holds at their places (as `sliceRootHash` does), so a payload
+ * that differs from what was certified gives another root. The CBOR is checked as
+ * strictly as @icnet/hashtree's decoder checks it (definite lengths, shortest forms,
+ * node kinds and arities, 32-byte digests, depth), so a proof this accepts also
+ * decodes there.
  */
 export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): Uint8Array {
   let pos = 0
-  const placed = new Uint8Array(payload.messages.length)
+  const count = payload.messages.length
+  const placed = new Uint8Array(count)
   let placedMessages = 0
   let placedHeader = false
-  const messageLeafDigest = payload.leafDigest ?? ((k: number) => leafDigest(payload.messages[k]!.bytes))
+  const digestsOut = payload.leafDigestsOut
+  if (digestsOut !== undefined && digestsOut.length < count * DIGEST) throw new RangeError('leafDigestsOut holds fewer than 32 bytes per message')
 
   const fail = (what: string): never => { throw new SliceDecodeError(`merkle proof: ${what}`) }
   const byte = (): number => {
@@ -60,66 +141,113 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
     }
     return fail('unsupported CBOR length')
   }
-  const bytes = (): Uint8Array => {
+  /** A byte string's head; its bytes are `[pos, pos + length)`, skipped over by the caller. */
+  const bytesHead = (): number => {
     const n = head(2)
     if (pos + n > proof.length) fail('truncated byte string')
-    const v = proof.subarray(pos, pos + n)
-    pos += n
-    return v
+    return n
+  }
+  const labelIs = (at: number, length: number, label: Uint8Array): boolean => {
+    if (length !== label.length) return false
+    for (let i = 0; i < length; i++) if (proof[at + i] !== label[i]) return false
+    return true
+  }
+  /** The stream index of the 8-byte label at `at`, or -1 (as `labelIndex`). */
+  const indexAt = (at: number, length: number): number => {
+    if (length !== 8) return -1
+    const hi = ((proof[at]! << 24) | (proof[at + 1]! << 16) | (proof[at + 2]! << 8) | proof[at + 3]!) >>> 0
+    if (hi >= 0x200000) return -1
+    return hi * 0x1_0000_0000 + (((proof[at + 4]! << 24) | (proof[at + 5]! << 16) | (proof[at + 6]! << 8) | proof[at + 7]!) >>> 0)
+  }
+  const messageLeafInto = (k: number, out: Uint8Array, offset: number): void => {
+    if (payload.leafDigest !== undefined) {
+      const d = payload.leafDigest(k)
+      copyDigest(d, 0, out, offset)
+      if (digestsOut !== undefined) copyDigest(d, 0, digestsOut, k * DIGEST)
+    } else if (digestsOut !== undefined) {
+      leafInto(payload.messages[k]!.bytes, digestsOut, k * DIGEST)
+      copyDigest(digestsOut, k * DIGEST, out, offset)
+    } else {
+      leafInto(payload.messages[k]!.bytes, out, offset)
+    }
   }
 
-  const node = (ctx: number, depth: number): Uint8Array => {
+  /** Parses the node at `pos` and writes its digest into `out[offset, offset + 32)`. */
+  const node = (ctx: number, depth: number, out: Uint8Array, offset: number): void => {
     if (depth > MAX_TREE_DEPTH) throw new CertificationError('merkle proof nested too deep')
     const arity = head(4)
     const kind = head(0)
     if (kind > 4 || arity !== KIND_ARITY[kind]) fail(`node kind ${kind} with ${arity} items`)
     switch (kind) {
-      case 0: return emptyDigest()
+      case 0:
+        copyDigest(EMPTY, 0, out, offset)
+        return
       case 1: {
-        const left = node(ctx, depth + 1)
-        return forkDigest(left, node(ctx, depth + 1))
+        const frame = forkFrame(depth)
+        node(ctx, depth + 1, frame, FORK_SEP.length)
+        node(ctx, depth + 1, frame, FORK_SEP.length + DIGEST)
+        sha256Into(frame, out, offset)
+        return
       }
       case 2: {
-        const label = bytes()
-        let sub: Uint8Array
-        if (ctx === ROOT && equalBytes(label, STREAMS_LABEL)) sub = node(STREAMS, depth + 1)
-        else if (ctx === STREAMS && equalBytes(label, payload.subnet)) sub = node(STREAM, depth + 1)
-        else if (ctx === STREAM && equalBytes(label, HEADER_LABEL)) {
+        const labelLength = bytesHead()
+        const labelAt = pos
+        pos += labelLength
+        let frame: Uint8Array
+        if (labelLength <= FRAME_LABEL_BYTES) {
+          frame = labeledFrame(depth, labelLength)
+          for (let i = 0; i < labelLength; i++) frame[LABELED_SEP.length + i] = proof[labelAt + i]!
+        } else {
+          frame = new Uint8Array(LABELED_SEP.length + labelLength + DIGEST)
+          frame.set(LABELED_SEP)
+          frame.set(proof.subarray(labelAt, labelAt + labelLength), LABELED_SEP.length)
+        }
+        const slot = LABELED_SEP.length + labelLength
+        if (ctx === ROOT && labelIs(labelAt, labelLength, STREAMS_LABEL)) node(STREAMS, depth + 1, frame, slot)
+        else if (ctx === STREAMS && labelIs(labelAt, labelLength, payload.subnet)) node(STREAM, depth + 1, frame, slot)
+        else if (ctx === STREAM && labelIs(labelAt, labelLength, HEADER_LABEL)) {
           if (placedHeader) throw new SliceShapeError('merkle proof places the header twice')
           placedHeader = true
-          node(OTHER, depth + 1) // what the proof holds there is replaced by the payload's header
-          sub = leafDigest(payload.headerBytes)
-        } else if (ctx === STREAM && equalBytes(label, MESSAGES_LABEL)) sub = node(MESSAGES, depth + 1)
+          node(OTHER, depth + 1, discard, 0) // what the proof holds there is replaced by the payload's header
+          leafInto(payload.headerBytes, frame, slot)
+        } else if (ctx === STREAM && labelIs(labelAt, labelLength, MESSAGES_LABEL)) node(MESSAGES, depth + 1, frame, slot)
         else if (ctx === MESSAGES) {
-          const k = labelIndex(label) - payload.first
-          if (k >= 0 && k < placed.length) {
+          const k = indexAt(labelAt, labelLength) - payload.first
+          if (k >= 0 && k < count) {
             if (placed[k] === 1) throw new SliceShapeError(`merkle proof places message ${k + payload.first} twice`)
             placed[k] = 1
             placedMessages++
-            node(OTHER, depth + 1)
-            sub = messageLeafDigest(k)
+            node(OTHER, depth + 1, discard, 0)
+            messageLeafInto(k, frame, slot)
           } else {
-            sub = node(OTHER, depth + 1)
+            node(OTHER, depth + 1, frame, slot)
           }
-        } else sub = node(OTHER, depth + 1)
-        return labeledDigest(label, sub)
+        } else node(OTHER, depth + 1, frame, slot)
+        sha256Into(frame, out, offset)
+        return
       }
-      case 3: return leafDigest(bytes())
+      case 3: {
+        const length = bytesHead()
+        const value = proof.subarray(pos, pos + length)
+        pos += length
+        leafInto(value, out, offset)
+        return
+      }
       default: {
-        const digest = bytes()
-        if (digest.length !== 32) fail('pruned digest must be 32 bytes')
-        return digest
+        const length = bytesHead()
+        if (length !== DIGEST) fail('pruned digest must be 32 bytes')
+        copyDigest(proof, pos, out, offset)
+        pos += DIGEST
       }
     }
   }
 
   if (proof.length >= 3 && proof[0] === 0xd9 && proof[1] === 0xd9 && proof[2] === 0xf7) pos = 3 // self-describe tag 55799
-  const root = node(ROOT, 0)
+  const root = new Uint8Array(DIGEST)
+  node(ROOT, 0, root, 0)
   if (pos !== proof.length) fail('trailing bytes')
-  if (!placedHeader || placedMessages !== payload.messages.length) {
-    throw new SliceShapeError(`payload does not fit the merkle proof (${placedMessages} of ${payload.messages.length} messages placed)`)
+  if (!placedHeader || placedMessages !== count) {
+    throw new SliceShapeError(`payload does not fit the merkle proof (${placedMessages} of ${count} messages placed)`)
   }
   return root
 }
-
-const KIND_ARITY = [1, 3, 3, 2, 2]

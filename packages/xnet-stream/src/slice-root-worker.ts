@@ -11,7 +11,6 @@ import { certificateMessage, verifyThreshold } from '@icnet/crypto'
 import { LruMap } from '@icnet/types'
 import { VERIFIED_CERTIFICATIONS_CACHE_SIZE } from './constants.js'
 import { certificationKey } from './slice-memo.js'
-import { leafDigest } from '@icnet/hashtree'
 import { proofRootFromBytes } from './proof-root.js'
 import { readSliceWire } from './slice-codec.js'
 import type { RootJob, RootResult } from './slice-root-protocol.js'
@@ -43,13 +42,7 @@ port.on('message', (job: RootJob) => {
       headerBytes: wire.headerBytes,
       first: wire.messages.length > 0 ? wire.messages[0]!.index : 0,
       messages: wire.messages,
-      leafDigest: digests === undefined
-        ? undefined
-        : k => {
-          const d = leafDigest(wire.messages[k]!.bytes)
-          digests.set(d, k * 32)
-          return d
-        }
+      leafDigestsOut: digests
     })
     const valid = job.publicKey === undefined ? undefined : signatureValid(job.publicKey, root, wire.signature)
     // The root as a copy of its own: a view could drag a pooled slab along.
