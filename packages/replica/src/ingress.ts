@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { PayloadBuilder, PayloadContext } from '@icnet/consensus'
 import type { IngressMessage } from '@icnet/message-routing'
-import { InvalidEncodingError, Principal, QueueFullError, toHex, type Metrics } from '@icnet/types'
+import { InvalidEncodingError, Principal, QueueFullError, toHex, utf8ByteLength, type Metrics } from '@icnet/types'
 
 /** Name of the block payload section that carries ingress messages. */
 export const INGRESS_SECTION = 'ingress'
@@ -37,7 +37,7 @@ export function ingressRequestId (m: Omit<IngressMessage, 'requestId'> & { nonce
 }
 
 function messageSize (m: IngressMessage): number {
-  return 32 + 1 + m.sender.toUint8Array().length + 1 + m.canisterId.toUint8Array().length + 1 + new TextEncoder().encode(m.methodName).length + 4 + m.arg.length + 8
+  return 32 + 1 + m.sender.toUint8Array().length + 1 + m.canisterId.toUint8Array().length + 1 + utf8ByteLength(m.methodName) + 4 + m.arg.length + 8
 }
 
 /**

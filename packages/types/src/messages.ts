@@ -1,4 +1,5 @@
 import type { CanisterId } from './ids.js'
+import { utf8ByteLength } from './bytes.js'
 
 /** Reject codes as on the IC (interface spec, "Reject codes"). */
 export enum RejectCode {
@@ -79,8 +80,8 @@ export const MESSAGE_BASE_BYTES = 64
  */
 export function messageByteSize (m: StreamMessage): number {
   if (m.kind === 'request') {
-    return MESSAGE_BASE_BYTES + m.methodPayload.length + new TextEncoder().encode(m.methodName).length
+    return MESSAGE_BASE_BYTES + m.methodPayload.length + utf8ByteLength(m.methodName)
   }
   if ('data' in m.payload) return MESSAGE_BASE_BYTES + m.payload.data.length
-  return MESSAGE_BASE_BYTES + new TextEncoder().encode(m.payload.reject.message).length
+  return MESSAGE_BASE_BYTES + utf8ByteLength(m.payload.reject.message)
 }
