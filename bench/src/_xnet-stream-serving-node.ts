@@ -71,14 +71,10 @@ export interface ServingNodeApi {
   stop (): Promise<void>
 }
 
-// One receiver and one sender for every message: ids are immutable, so they are shared.
-const RECEIVER = canisterIdFromU64(1)
-const SENDER = canisterIdFromU64(2)
-
 function message (seq: number): Request {
   const methodPayload = new Uint8Array(MSG_BYTES)
   new DataView(methodPayload.buffer).setUint32(0, seq)
-  return { kind: 'request', receiver: RECEIVER, sender: SENDER, methodName: 'bench', methodPayload, senderReplyCallback: seq }
+  return { kind: 'request', receiver: canisterIdFromU64(1), sender: canisterIdFromU64(2), methodName: 'bench', methodPayload, senderReplyCallback: seq }
 }
 
 export class ServingNode implements ServingNodeApi {
