@@ -1,4 +1,4 @@
-import { equalBytes } from '@icnet/types'
+import { equalBytes, u64be } from '@icnet/types'
 import {
   emptyDigest,
   forkDigest,
@@ -24,13 +24,7 @@ export const MESSAGES_LABEL = utf8.encode('messages')
 /** The big-endian u64 label of a stream index. */
 export function indexLabel (index: number): Uint8Array {
   if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`stream index ${index} is not a safe non-negative integer`)
-  // By hand: a DataView and a BigInt per label cost more than the label, on a path taken per message.
-  const out = new Uint8Array(8)
-  const hi = Math.floor(index / 0x1_0000_0000)
-  const lo = index >>> 0
-  out[0] = hi >>> 24; out[1] = (hi >>> 16) & 0xff; out[2] = (hi >>> 8) & 0xff; out[3] = hi & 0xff
-  out[4] = lo >>> 24; out[5] = (lo >>> 16) & 0xff; out[6] = (lo >>> 8) & 0xff; out[7] = lo & 0xff
-  return out
+  return u64be(index) // written by hand for a safe integer: no DataView or BigInt per message label
 }
 
 /** The stream index of an 8-byte label, or -1 if it is not one (or beyond 2^53). */
