@@ -43,7 +43,8 @@ const LEAF_SCRATCH_BYTES = 16 * 1024
  * `sep ‖ left ‖ right` and a labeled node's `sep ‖ label ‖ child`, into which the
  * children write their digests directly; and one `sep ‖ value` for leaves. No array
  * is made per node or per digest. The walk is synchronous, and each depth has its
- * own frames, so a child never writes into a frame its parent is still filling.
+ * own frames: a subtree's walk uses only deeper frames, and writes into its
+ * parent's frame only the 32 bytes of its own slot.
  */
 const forkFrames: Uint8Array[] = []
 const labeledFrames: Uint8Array[] = []
