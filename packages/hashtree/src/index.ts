@@ -9,7 +9,7 @@
  */
 export * from './types.js'
 export { InconsistentTreeError } from './errors.js'
-export { DIGEST_BYTES, emptyDigest, forkDigest, hashOperationCount, labeledDigest, leafDigest, reconstruct, sha256Digest, sha256Into } from './digest.js'
+export { DIGEST_BYTES, emptyDigest, forkDigest, hashOperationCount, labeledDigest, leafDigest, leafDigestInto, reconstruct, sha256Digest, sha256Into } from './digest.js'
 export { buildHashTree, forkTreeOf } from './build.js'
 export { findLabel, flattenForks, listPaths, lookupPath, lookupSubtree } from './lookup.js'
 export { mergeWitness, prune, recomputeDigest, witness, withoutValues, type WitnessOptions } from './witness.js'

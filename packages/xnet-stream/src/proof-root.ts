@@ -1,8 +1,8 @@
 import { domainSeparator } from '@icnet/types'
-import { emptyDigest, sha256Into } from '@icnet/hashtree'
+import { emptyDigest, leafDigestInto, sha256Into } from '@icnet/hashtree'
 import { MAX_TREE_DEPTH } from './constants.js'
 import { CertificationError, SliceDecodeError, SliceShapeError } from './errors.js'
-import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL } from './slice-tree.js'
+import { HEADER_LABEL, MESSAGES_LABEL, STREAMS_LABEL, labelIndex } from './slice-tree.js'
 
 /** What a slice's payload puts into its proof: the header and messages `[first, first + messages.length)`. */
 export interface ProofPayload {
@@ -29,19 +29,16 @@ const OTHER = 4
 const DIGEST = 32
 const FORK_SEP = domainSeparator('ic-hashtree-fork')
 const LABELED_SEP = domainSeparator('ic-hashtree-labeled')
-const LEAF_SEP = domainSeparator('ic-hashtree-leaf')
 const EMPTY = emptyDigest()
 const KIND_ARITY = [1, 3, 3, 2, 2]
 
 /** Labels up to this length are hashed in a reused frame (a slice's own path has labels of at most 29 bytes). */
 const FRAME_LABEL_BYTES = 64
-/** Leaf values up to this length are hashed from a reused scratch buffer. */
-const LEAF_SCRATCH_BYTES = 16 * 1024
 
 /**
  * The hash inputs of the walk, reused from call to call: per depth, a fork's
  * `sep ‖ left ‖ right` and a labeled node's `sep ‖ label ‖ child`, into which the
- * children write their digests directly; and one `sep ‖ value` for leaves. No array
+ * children write their digests directly (leaves through `leafDigestInto`). No array
  * is made per node or per digest. The walk is synchronous, and each depth has its
  * own frames: a subtree's walk uses only deeper frames, and writes into its
  * parent's frame only the 32 bytes of its own slot.
@@ -49,10 +46,6 @@ const LEAF_SCRATCH_BYTES = 16 * 1024
 const forkFrames: Uint8Array[] = []
 const labeledFrames: Uint8Array[] = []
 const labeledViews: Array<Array<Uint8Array | undefined>> = []
-const leafScratch = new Uint8Array(LEAF_SEP.length + LEAF_SCRATCH_BYTES)
-leafScratch.set(LEAF_SEP)
-const leafViews = new Map<number, Uint8Array>()
-const LEAF_VIEWS_MAX = 64
 /** Where the digest of a subtree that the payload replaces goes (it is computed, checked and dropped). */
 const discard = new Uint8Array(DIGEST)
 
@@ -78,25 +71,6 @@ function labeledFrame (depth: number, labelLength: number): Uint8Array {
   let v = views[labelLength]
   if (v === undefined) v = views[labelLength] = labeledFrames[depth]!.subarray(0, LABELED_SEP.length + labelLength + DIGEST)
   return v
-}
-
-/** `H(dsep("ic-hashtree-leaf") ‖ value)` into `out[offset, offset + 32)`. */
-function leafInto (value: Uint8Array, out: Uint8Array, offset: number): void {
-  if (value.length > LEAF_SCRATCH_BYTES) {
-    const input = new Uint8Array(LEAF_SEP.length + value.length)
-    input.set(LEAF_SEP)
-    input.set(value, LEAF_SEP.length)
-    sha256Into(input, out, offset)
-    return
-  }
-  let view = leafViews.get(value.length)
-  if (view === undefined) {
-    if (leafViews.size >= LEAF_VIEWS_MAX) leafViews.clear()
-    view = leafScratch.subarray(0, LEAF_SEP.length + value.length)
-    leafViews.set(value.length, view)
-  }
-  leafScratch.set(value, LEAF_SEP.length)
-  sha256Into(view, out, offset)
 }
 
 function copyDigest (from: Uint8Array, at: number, out: Uint8Array, offset: number): void {
@@ -153,23 +127,16 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
     for (let i = 0; i < length; i++) if (proof[at + i] !== label[i]) return false
     return true
   }
-  /** The stream index of the 8-byte label at `at`, or -1 (as `labelIndex`). */
-  const indexAt = (at: number, length: number): number => {
-    if (length !== 8) return -1
-    const hi = ((proof[at]! << 24) | (proof[at + 1]! << 16) | (proof[at + 2]! << 8) | proof[at + 3]!) >>> 0
-    if (hi >= 0x200000) return -1
-    return hi * 0x1_0000_0000 + (((proof[at + 4]! << 24) | (proof[at + 5]! << 16) | (proof[at + 6]! << 8) | proof[at + 7]!) >>> 0)
-  }
   const messageLeafInto = (k: number, out: Uint8Array, offset: number): void => {
     if (payload.leafDigest !== undefined) {
       const d = payload.leafDigest(k)
       copyDigest(d, 0, out, offset)
       if (digestsOut !== undefined) copyDigest(d, 0, digestsOut, k * DIGEST)
     } else if (digestsOut !== undefined) {
-      leafInto(payload.messages[k]!.bytes, digestsOut, k * DIGEST)
+      leafDigestInto(payload.messages[k]!.bytes, digestsOut, k * DIGEST)
       copyDigest(digestsOut, k * DIGEST, out, offset)
     } else {
-      leafInto(payload.messages[k]!.bytes, out, offset)
+      leafDigestInto(payload.messages[k]!.bytes, out, offset)
     }
   }
 
@@ -210,10 +177,10 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
           if (placedHeader) throw new SliceShapeError('merkle proof places the header twice')
           placedHeader = true
           node(OTHER, depth + 1, discard, 0) // what the proof holds there is replaced by the payload's header
-          leafInto(payload.headerBytes, frame, slot)
+          leafDigestInto(payload.headerBytes, frame, slot)
         } else if (ctx === STREAM && labelIs(labelAt, labelLength, MESSAGES_LABEL)) node(MESSAGES, depth + 1, frame, slot)
         else if (ctx === MESSAGES) {
-          const k = indexAt(labelAt, labelLength) - payload.first
+          const k = labelIndex(proof, labelAt, labelLength) - payload.first
           if (k >= 0 && k < count) {
             if (placed[k] === 1) throw new SliceShapeError(`merkle proof places message ${k + payload.first} twice`)
             placed[k] = 1
@@ -231,7 +198,7 @@ export function proofRootFromBytes (proof: Uint8Array, payload: ProofPayload): U
         const length = bytesHead()
         const value = proof.subarray(pos, pos + length)
         pos += length
-        leafInto(value, out, offset)
+        leafDigestInto(value, out, offset)
         return
       }
       default: {

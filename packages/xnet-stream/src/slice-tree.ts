@@ -27,13 +27,16 @@ export function indexLabel (index: number): Uint8Array {
   return u64be(index) // written by hand for a safe integer: no DataView or BigInt per message label
 }
 
-/** The stream index of an 8-byte label, or -1 if it is not one (or beyond 2^53). */
-export function labelIndex (label: Uint8Array): number {
-  if (label.length !== 8) return -1
+/**
+ * The stream index of an 8-byte label, or -1 if it is not one (or beyond 2^53). The
+ * label may be read in place: `length` bytes of `bytes` from `at`.
+ */
+export function labelIndex (bytes: Uint8Array, at = 0, length = bytes.length - at): number {
+  if (length !== 8) return -1
   // Read by hand: a DataView per label is an allocation on a path taken per message.
-  const hi = ((label[0]! << 24) | (label[1]! << 16) | (label[2]! << 8) | label[3]!) >>> 0
+  const hi = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
   if (hi >= 0x200000) return -1
-  return hi * 0x1_0000_0000 + (((label[4]! << 24) | (label[5]! << 16) | (label[6]! << 8) | label[7]!) >>> 0)
+  return hi * 0x1_0000_0000 + (((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0)
 }
 
 /**
