@@ -276,23 +276,17 @@ export function sliceResponseHead (sliceLength: number): Uint8Array {
  * Any other frame (an error, an empty response, another encoding of the same
  * message) gives `undefined`, and the generated codec decodes it.
  */
-export function sliceOfResponse (frame: Uint8Array): Uint8Array | undefined
-export function sliceOfResponse (frame: Uint8ArrayList): Uint8ArrayList | undefined
-export function sliceOfResponse (frame: Uint8Array | Uint8ArrayList): Uint8Array | Uint8ArrayList | undefined {
+export function sliceOfResponse (frame: Uint8Array): Uint8Array | undefined {
   const total = frame.byteLength
-  const at = frame instanceof Uint8Array ? (i: number) => frame[i]! : (i: number) => frame.get(i)
-  if (total < 2 || at(0) !== KEY_BYTES_2) return undefined
+  if (total < 2 || frame[0] !== KEY_BYTES_2) return undefined
   let length = 0
   let mul = 1
   let pos = 1
   for (; pos < total && pos <= 10; pos++) {
-    const b = at(pos)
+    const b = frame[pos]!
     length += (b & 0x7f) * mul
     mul *= 128
-    if (b < 0x80) {
-      if (length !== total - pos - 1) return undefined
-      return frame instanceof Uint8Array ? frame.subarray(pos + 1) : frame.sublist(pos + 1)
-    }
+    if (b < 0x80) return length === total - pos - 1 ? frame.subarray(pos + 1) : undefined
   }
   return undefined
 }
