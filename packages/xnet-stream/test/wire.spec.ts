@@ -109,7 +109,7 @@ describe('slice wire fast paths', function () {
     const own = threeSubnets() // its own stores: the other tests' stream stays as it is
     const big = own.a.store.stream(own.b.id)
     big.push(request(1))
-    // Messages larger than the walk's reused leaf buffer (16 KiB) are hashed from a buffer of their own.
+    // Messages larger than @icnet/hashtree's scratch buffer (4 KiB) are hashed by streaming them.
     for (let i = 0; i < 3; i++) big.push(request(5000 + i, 20_000 + i))
     own.a.store.certify()
     const s = own.a.store.slice(own.b.id, { msgBegin: 0 }) as CertifiedStreamSlice
