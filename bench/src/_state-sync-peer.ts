@@ -15,6 +15,8 @@ import type { Libp2p } from '@libp2p/interface'
 import { decodeManifest, FsCheckpointStore, stateSync } from '@icnet/state-sync'
 import { createTestNode, stopAll } from '@icnet/test-utils'
 import { chunksAsBlocks, heliaNode, RAW_PROTOCOL, waitDrain } from './_state-sync-shared.js'
+import { sendChunks, VERIFIED_COPY_PROTOCOL } from './_verified-copy.js'
+import type { CopyChunk, CopyParts } from './_verified-copy.js'
 
 const MiB = 1024 * 1024
 
@@ -62,6 +64,15 @@ const ops: Record<string, (req: Request) => Promise<object>> = {
     for (let sent = 0; sent < req.bytes; sent += MiB) {
       if (!s.send(buf.subarray(0, Math.min(MiB, req.bytes - sent)))) await waitDrain(s)
     }
+    await s.close().catch(() => {})
+    return {}
+  },
+  /** The verified copy's writer: `chunks` read from their files and sent back to back, on a new stream over the connection peer `peer` opened to us. */
+  async copySend (req) {
+    const conn = nodes[0]!.getConnections().find(c => c.remotePeer.toString() === req.peer)
+    if (conn === undefined) throw new Error(`no connection from ${req.peer}`)
+    const s = await conn.newStream(VERIFIED_COPY_PROTOCOL)
+    await sendChunks(s, req.chunks as CopyChunk[], req.parts as CopyParts)
     await s.close().catch(() => {})
     return {}
   },
