@@ -67,7 +67,7 @@ const seederProcCount = Math.max(1, arg('seeder-procs', 1))
 /** The verified copy's jobs (`--copy-parts read,hash,write`, the default): leave one out to measure what it costs. */
 const copyPartList = argStr('copy-parts', 'read,hash,write').split(',')
 const copyParts: CopyParts = { read: copyPartList.includes('read'), hash: copyPartList.includes('hash'), write: copyPartList.includes('write') }
-/** Writes V8 CPU profiles of this process over the last round's sync to this path, and its raw stream beside it (`.raw.cpuprofile`). */
+/** Writes V8 CPU profiles of this process over the last round's sync to this path, and its raw stream and verified copy beside it (`.raw.cpuprofile`, `.copy.cpuprofile`). */
 const profilePath = args.includes('--profile') ? argStr('profile', 'state-sync.cpuprofile') : undefined
 /** Runs the peer processes under `--cpu-prof`, writing their profiles into this directory. */
 const peerProfileDir = args.includes('--profile-peers') ? argStr('profile-peers', '.') : undefined
@@ -127,16 +127,6 @@ async function generate (dir: string): Promise<void> {
     }
     await fh.close()
   }
-}
-
-/** Writes `bytes` into a new file and deletes it, so later writes land in page cache that has been used before. */
-async function warmPageCache (path: string, bytes: number): Promise<void> {
-  const buf = Buffer.alloc(4 * MiB)
-  const fh = await open(path, 'w')
-  try {
-    for (let o = 0; o < bytes; o += buf.length) await fh.write(buf, 0, Math.min(buf.length, bytes - o))
-  } finally { await fh.close() }
-  await rm(path)
 }
 
 /**
@@ -414,15 +404,6 @@ async function main (): Promise<void> {
     const manifest1 = seedStore.getManifest(info1.stateHash)!.manifest
     emit({ phase: 'generate', size_mib: sizeMiB, files: manifest1.fileTable.length, chunks: manifest1.chunkTable.length, generate_ms: Math.round(genMs), manifest_ms: Math.round(performance.now() - t), manifest_mb_per_s: mbps(total, performance.now() - t), layout })
 
-    // A write into memory this virtual machine has not used since it booted costs far more
-    // than one into page cache freed earlier (measured alone: 2.1-3.8 against 0.3-0.4
-    // ms/MiB). The sync and the verified copy both write the checkpoint and the raw stream
-    // writes nothing, so whichever wrote first would pay it alone: write and delete as many
-    // bytes once, before anything is measured.
-    t = performance.now()
-    await warmPageCache(join(root, 'warm-up'), total)
-    emit({ phase: 'page_cache_warm_up', mib: sizeMiB, ms: Math.round(performance.now() - t) })
-
     // Seeders serve the seed store read-only: here, or in peer processes that open the same directory.
     const seederAddrs: Multiaddr[] = []
     const seederProcs: PeerProcess[] = []
@@ -469,9 +450,10 @@ async function main (): Promise<void> {
       // The verified copy: the same bytes, hashed and written, with no protocol (an upper bound for any sync).
       const copyDir = join(root, `copy-${r}`)
       const chunks = copyChunks(seedStore, info1, seedStore.checkpointDir(1n), copyDir)
+      const copyProfile = r === rounds && profilePath !== undefined ? `${profilePath.replace(/\.cpuprofile$/, '')}.copy.cpuprofile` : undefined
       const copy = rawWriter !== undefined
-        ? await withCpuOf([rawWriter.proc], async () => await verifiedCopyRemote(rawWriter!.proc, rawWriter!.addr, chunks))
-        : await withCpuOf([], async () => await verifiedCopyLocal(chunks))
+        ? await withCpuOf([rawWriter.proc], async () => await profiled(copyProfile, async () => await verifiedCopyRemote(rawWriter!.proc, rawWriter!.addr, chunks)))
+        : await withCpuOf([], async () => await profiled(copyProfile, async () => await verifiedCopyLocal(chunks)))
       await rm(copyDir, { recursive: true, force: true })
       const clientStore = await FsCheckpointStore.open(join(root, `client-${r}`))
       stores.push(clientStore)
