@@ -54,11 +54,13 @@ describe('bench: the verified copy (read, hash, write over one raw stream)', fun
 
   /** Runs the copy between two nodes on loopback: when the last write finished, or why the reader stopped. */
   async function copy (target: CopyChunk[]): Promise<{ finished?: number, error?: Error }> {
-    const [writer, reader] = nodes = [await createTestNode(), await createTestNode()]
-    const { done } = await receiveChunks(reader!, target)
+    const writer = await createTestNode()
+    const reader = await createTestNode()
+    nodes = [writer, reader]
+    const { done } = await receiveChunks(reader, target)
     const outcome = done.then(finished => ({ finished }), (error: Error) => ({ error }))
-    await connectAll([writer!, reader!])
-    const stream = await writer!.dialProtocol(reader!.getMultiaddrs()[0]!, VERIFIED_COPY_PROTOCOL)
+    await connectAll([writer, reader])
+    const stream = await writer.dialProtocol(reader.getMultiaddrs()[0]!, VERIFIED_COPY_PROTOCOL)
     // A reader that stops resets the stream, so the writer may fail too: the reader's outcome is what counts.
     await sendChunks(stream, await chunksOf(join(dir, 'from'), false)).catch(() => {})
     await stream.close().catch(() => {})
