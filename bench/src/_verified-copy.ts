@@ -13,6 +13,7 @@
  * so a buffer cannot safely be reused (the same holds for the state sync seeder).
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { constants as fsConstants } from 'node:fs'
 import { mkdir, open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -31,9 +32,26 @@ export interface CopyChunk { path: string, offset: number, size: number, hash?: 
  * and over (as the raw stream does); without `hash` nothing is checked; without `write`
  * nothing reaches the files.
  */
-export interface CopyParts { read: boolean, hash: boolean, write: boolean }
+export interface CopyParts { read: boolean, hash: boolean, write: boolean, direct?: boolean }
 
 export const ALL_PARTS: CopyParts = { read: true, hash: true, write: true }
+
+/** The one piece of the WebAssembly API used here (this project's TypeScript libs do not declare it). */
+declare const WebAssembly: { Memory: new (descriptor: { initial: number, maximum: number }) => { buffer: ArrayBuffer } }
+
+/** O_DIRECT needs buffer addresses, sizes and offsets aligned to the device's block (4096 covers every common one). */
+const DIRECT_ALIGNMENT = 4096
+
+/**
+ * Buffers whose `bytes` view starts at an address O_DIRECT accepts. WebAssembly memory is
+ * page-aligned where it starts, so the slots are carved out of one memory.
+ */
+function alignedSlots (count: number, size: number): Uint8Array[] {
+  const slot = Math.ceil(size / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
+  const pages = Math.ceil(count * slot / 65536)
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
+  return Array.from({ length: count }, (_x, i) => new Uint8Array(memory.buffer, i * slot, slot))
+}
 
 /** Received chunks whose file writes may be in flight at once (each holds one buffer). */
 const WRITES_IN_FLIGHT = 16
@@ -70,16 +88,31 @@ export async function sendChunks (stream: Stream, chunks: readonly CopyChunk[], 
 export async function receiveChunks (node: Libp2p, chunks: readonly CopyChunk[], parts: CopyParts = ALL_PARTS): Promise<{ done: Promise<number> }> {
   for (const dir of new Set(chunks.map(c => dirname(c.path)))) await mkdir(dir, { recursive: true })
   const maxSize = chunks.reduce((m, c) => Math.max(m, c.size), 0)
-  const slots = Array.from({ length: WRITES_IN_FLIGHT }, () => ({ buf: new Uint8Array(maxSize), write: Promise.resolve() }))
+  const direct = parts.direct === true
+  const slots = (direct ? alignedSlots(WRITES_IN_FLIGHT, maxSize) : Array.from({ length: WRITES_IN_FLIGHT }, () => new Uint8Array(maxSize)))
+    .map(buf => ({ buf, write: Promise.resolve() }))
   let resolve!: (t: number) => void
   let reject!: (e: Error) => void
   const done = new Promise<number>((res, rej) => { resolve = res; reject = rej })
   await node.handle(VERIFIED_COPY_PROTOCOL, async (stream) => {
+    // One handle per file; with `direct`, a second one opened with O_DIRECT for whole blocks
+    // (a chunk that ends mid-block, a file's tail, goes through the page cache).
     const files = new Map<string, Promise<FileHandle>>()
-    const fileOf = async (path: string): Promise<FileHandle> => {
-      let f = files.get(path)
-      if (f === undefined) { f = open(path, 'w'); files.set(path, f) }
+    const fileOf = async (path: string, viaDirect: boolean): Promise<FileHandle> => {
+      const key = `${viaDirect ? 'direct' : 'cached'} ${path}`
+      let f = files.get(key)
+      if (f === undefined) {
+        // A file system without O_DIRECT (tmpfs) refuses the open: its writes then go through the page cache.
+        f = viaDirect
+          ? fileOf(path, false).then(async cached => await open(path, fsConstants.O_WRONLY | fsConstants.O_DIRECT).catch(() => cached))
+          : open(path, 'w')
+        files.set(key, f)
+      }
       return await f
+    }
+    const write = async (c: CopyChunk, bytes: Uint8Array): Promise<void> => {
+      const fh = await fileOf(c.path, direct && c.size % DIRECT_ALIGNMENT === 0)
+      await fh.write(bytes, 0, c.size, c.offset)
     }
     let index = 0
     let got = 0
@@ -98,7 +131,7 @@ export async function receiveChunks (node: Libp2p, chunks: readonly CopyChunk[],
           // Without the read the bytes are not the chunk's, so there is nothing to compare.
           if (parts.read && c.hash !== undefined && !digest.equals(c.hash)) throw new Error(`chunk ${index} does not hash to its entry`)
         }
-        if (parts.write) slot.write = fileOf(c.path).then(async fh => { await fh.write(bytes, 0, c.size, c.offset) })
+        if (parts.write) slot.write = write(c, bytes)
         index++
         got = 0
         slot = slots[index % slots.length]!

@@ -7,7 +7,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { DSEP_CHUNK } from '@icnet/state-sync'
 import { connectAll, createTestNode, stopAll } from '@icnet/test-utils'
 import { receiveChunks, sendChunks, VERIFIED_COPY_PROTOCOL } from '@icnet/bench/dist/_verified-copy.js'
-import type { CopyChunk } from '@icnet/bench/dist/_verified-copy.js'
+import type { CopyChunk, CopyParts } from '@icnet/bench/dist/_verified-copy.js'
 
 const CHUNK = 64 * 1024
 
@@ -53,16 +53,16 @@ describe('bench: the verified copy (read, hash, write over one raw stream)', fun
   }
 
   /** Runs the copy between two nodes on loopback: when the last write finished, or why the reader stopped. */
-  async function copy (target: CopyChunk[]): Promise<{ finished?: number, error?: Error }> {
+  async function copy (target: CopyChunk[], parts?: CopyParts): Promise<{ finished?: number, error?: Error }> {
     const writer = await createTestNode()
     const reader = await createTestNode()
     nodes = [writer, reader]
-    const { done } = await receiveChunks(reader, target)
+    const { done } = await receiveChunks(reader, target, parts)
     const outcome = done.then(finished => ({ finished }), (error: Error) => ({ error }))
     await connectAll([writer, reader])
     const stream = await writer.dialProtocol(reader.getMultiaddrs()[0]!, VERIFIED_COPY_PROTOCOL)
     // A reader that stops resets the stream, so the writer may fail too: the reader's outcome is what counts.
-    await sendChunks(stream, await chunksOf(join(dir, 'from'), false)).catch(() => {})
+    await sendChunks(stream, await chunksOf(join(dir, 'from'), false), parts).catch(() => {})
     await stream.close().catch(() => {})
     return await outcome
   }
@@ -72,6 +72,15 @@ describe('bench: the verified copy (read, hash, write over one raw stream)', fun
     const { finished, error } = await copy(target)
     assert.equal(error, undefined)
     assert.ok(finished !== undefined && finished > 0)
+    for (const f of files) {
+      assert.deepEqual(await readFile(join(dir, 'to', f.path)), await readFile(join(dir, 'from', f.path)), f.path)
+    }
+  })
+
+  it('writes whole blocks with O_DIRECT (page cache where the file system has none) and the tails through the page cache', async () => {
+    const target = await chunksOf(join(dir, 'to'), true)
+    const { error } = await copy(target, { read: true, hash: true, write: true, direct: true })
+    assert.equal(error, undefined)
     for (const f of files) {
       assert.deepEqual(await readFile(join(dir, 'to', f.path)), await readFile(join(dir, 'from', f.path)), f.path)
     }
