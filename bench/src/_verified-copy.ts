@@ -30,7 +30,8 @@ export interface CopyChunk { path: string, offset: number, size: number, hash?: 
  * Which of its three jobs the copy does (all by default): with one left out it measures
  * what that job costs. Without `read` the writer sends one buffer of random bytes over
  * and over (as the raw stream does); without `hash` nothing is checked; without `write`
- * nothing reaches the files.
+ * nothing reaches the files. `direct` writes whole blocks with O_DIRECT, around the page
+ * cache.
  */
 export interface CopyParts { read: boolean, hash: boolean, write: boolean, direct?: boolean }
 
@@ -43,8 +44,8 @@ declare const WebAssembly: { Memory: new (descriptor: { initial: number, maximum
 const DIRECT_ALIGNMENT = 4096
 
 /**
- * Buffers whose `bytes` view starts at an address O_DIRECT accepts. WebAssembly memory is
- * page-aligned where it starts, so the slots are carved out of one memory.
+ * `count` buffers of at least `size` bytes, each starting at an address O_DIRECT accepts:
+ * a WebAssembly memory starts page-aligned, so they are carved out of one.
  */
 function alignedSlots (count: number, size: number): Uint8Array[] {
   const slot = Math.ceil(size / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
