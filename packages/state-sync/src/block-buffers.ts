@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto'
 import { equalBytes } from '@icnet/types'
 import { MAX_BLOCK_BYTES } from './constants.js'
+import { alignedRegions, DIRECT_IO_ALIGNMENT } from './direct-io.js'
 import { DSEP_CHUNK } from './hashing.js'
 import type { BlockData } from './messages.js'
 
@@ -19,11 +20,17 @@ const owners = new WeakMap<Uint8Array, PooledBuffer>()
  * plain stream, instead of being held across the rest of the frame and the write), the
  * chunk is hashed in place and written from it, then the buffer goes back to the pool.
  *
+ * The first `keep` buffers come out of one aligned memory with the chunk at a
+ * DIRECT_IO_ALIGNMENT boundary (the separator just before it), so the store can write a
+ * chunk with O_DIRECT straight from the buffer it arrived in (see `direct-io.ts`).
+ *
  * A buffer that is never released is simply collected: the pool only saves allocations
  * (and the collector work they cause), it never owns correctness.
  */
 export class ChunkBufferPool {
   private readonly free: Uint8Array[] = []
+  /** Aligned buffers not handed out yet (made on the first `acquire`). */
+  private unused?: Uint8Array[]
 
   /** `keep`: buffers kept for reuse (each MAX_BLOCK_BYTES plus the separator); more are made on demand and dropped on release. */
   constructor (private readonly keep: number) {}
@@ -34,7 +41,8 @@ export class ChunkBufferPool {
   acquire (): Uint8Array {
     const reused = this.free.pop()
     if (reused !== undefined) return reused
-    const buf = new Uint8Array(PREFIX + MAX_BLOCK_BYTES)
+    this.unused ??= alignedRegions(this.keep, DIRECT_IO_ALIGNMENT + MAX_BLOCK_BYTES).map(r => r.subarray(DIRECT_IO_ALIGNMENT - PREFIX))
+    const buf = this.unused.pop() ?? new Uint8Array(PREFIX + MAX_BLOCK_BYTES)
     buf.set(DSEP_CHUNK, 0)
     return buf
   }

@@ -16,7 +16,8 @@ export class FdCache {
   private readonly entries = new Map<string, Entry>()
   private closed = false
 
-  constructor (private readonly flags: 'r' | 'r+', private readonly limit: number) {}
+  /** `flags`: as `fs.open` takes them (a string, or numeric flags such as O_WRONLY | O_DIRECT). */
+  constructor (private readonly flags: 'r' | 'r+' | number, private readonly limit: number) {}
 
   get size (): number { return this.entries.size }
 

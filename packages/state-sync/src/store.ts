@@ -7,6 +7,7 @@ import { deferred } from './deferred.js'
 import type { Deferred } from './deferred.js'
 import { InstallVerificationError, InvalidManifestError } from './errors.js'
 import { ChunkBufferPool, CHUNK_OFFSET, digestBufferedChunk } from './block-buffers.js'
+import { DIRECT_WRITE_FLAGS, directWritable, isDirectIoRefusal } from './direct-io.js'
 import { FdCache } from './fd-cache.js'
 import { chunkHash, fileHash } from './hashing.js'
 import { bundleManifest, computeManifest, decodeManifest, encodeManifest, localPath } from './manifest.js'
@@ -47,6 +48,8 @@ export interface PendingCheckpoint {
    * was nothing to adopt or the local file did not check out (the scratch file is then as before).
    */
   adoptFile?(fileIndex: number): Promise<boolean>
+  /** Optional: chunks written so far with O_DIRECT and through the page cache (for metrics and tests). */
+  readonly writeCounts?: { readonly direct: number, readonly cached: number }
   /** Reads back a completed chunk (to copy it to a duplicate). */
   readChunk(index: number): Promise<Uint8Array>
   /**
@@ -129,6 +132,16 @@ async function forEachLimited (count: number, limit: number, fn: (i: number) => 
   }))
 }
 
+export interface FsCheckpointStoreOptions extends ManifestOptions {
+  /**
+   * Write downloaded chunks with O_DIRECT where the file system takes it (default true):
+   * they then bypass the page cache, which is far cheaper on virtual machines that give
+   * freed memory back to their host, and leaves the node's cached state alone. See
+   * `direct-io.ts`; false writes everything through the page cache.
+   */
+  directWrites?: boolean
+}
+
 /**
  * A file-system checkpoint store:
  * `root/checkpoints/<height>/…` (state files), `root/manifests/<height>.manifest`
@@ -137,7 +150,7 @@ async function forEachLimited (count: number, limit: number, fn: (i: number) => 
  */
 export class FsCheckpointStore implements CheckpointStore {
   readonly root: string
-  private readonly opts: ManifestOptions
+  private readonly opts: FsCheckpointStoreOptions
   private readonly checkpoints = new Map<string, InstalledCheckpoint>()
   private readonly chunks = new Map<string, ChunkLocation>()
   private readonly subManifests = new Map<string, Uint8Array>()
@@ -146,13 +159,13 @@ export class FsCheckpointStore implements CheckpointStore {
   /** Installed checkpoints are immutable, so their files can stay open for serving. */
   private readonly readers = new FdCache('r', READ_HANDLES)
 
-  private constructor (root: string, opts: ManifestOptions) {
+  private constructor (root: string, opts: FsCheckpointStoreOptions) {
     this.root = root
     this.opts = opts
   }
 
   /** Opens a store, loading (or computing, for a checkpoint written without one) every manifest. */
-  static async open (root: string, opts: ManifestOptions = {}): Promise<FsCheckpointStore> {
+  static async open (root: string, opts: FsCheckpointStoreOptions = {}): Promise<FsCheckpointStore> {
     const store = new FsCheckpointStore(root, opts)
     await mkdir(join(root, 'checkpoints'), { recursive: true })
     await mkdir(join(root, 'manifests'), { recursive: true })
@@ -275,7 +288,7 @@ export class FsCheckpointStore implements CheckpointStore {
 
   async openPending (info: CheckpointInfo, bundle: ManifestBundle): Promise<PendingCheckpoint> {
     const dir = join(this.root, 'scratch', `${heightName(info.height)}-${toHex(info.stateHash)}`)
-    const pending = new FsPendingCheckpoint(this, info, bundle, dir)
+    const pending = new FsPendingCheckpoint(this, info, bundle, dir, this.opts.directWrites ?? true)
     await pending.open()
     return pending
   }
@@ -315,12 +328,19 @@ class FsPendingCheckpoint implements PendingCheckpoint {
   private journal?: FileHandle
   private readonly journalPath: string
   private readonly writers = new FdCache('r+', WRITE_HANDLES)
+  /** Handles opened with O_DIRECT, while `direct` (see `writeChunk`). */
+  private readonly directWriters = DIRECT_WRITE_FLAGS === undefined ? undefined : new FdCache(DIRECT_WRITE_FLAGS, WRITE_HANDLES)
   /** Group commit: indices written while the previous append was running go out in one append. */
   private batch: number[] = []
   private batchDone?: Deferred<void>
   private appending?: Promise<void>
 
-  constructor (private readonly store: FsCheckpointStore, private readonly info: CheckpointInfo, private readonly bundle: ManifestBundle, private readonly dir: string) {
+  readonly writeCounts = { direct: 0, cached: 0 }
+  /** Whether chunks are still tried with O_DIRECT: off when asked, or once the file system refused to open a file with it. */
+  private direct: boolean
+
+  constructor (private readonly store: FsCheckpointStore, private readonly info: CheckpointInfo, private readonly bundle: ManifestBundle, private readonly dir: string, directWrites: boolean) {
+    this.direct = directWrites && this.directWriters !== undefined
     this.journalPath = `${dir}.journal`
   }
 
@@ -356,9 +376,39 @@ class FsPendingCheckpoint implements PendingCheckpoint {
   async writeChunk (index: number, bytes: BlockData): Promise<void> {
     const c = this.chunk(index)
     if (bytes.byteLength !== c.sizeBytes) throw new InstallVerificationError(`chunk ${index} has the wrong size`)
-    await this.writers.use(this.pathOf(c), async fh => { await writeBlock(fh, bytes, c.offset) })
+    if (await this.writeDirect(c, bytes)) this.writeCounts.direct++
+    else {
+      await this.writers.use(this.pathOf(c), async fh => { await writeBlock(fh, bytes, c.offset) })
+      this.writeCounts.cached++
+    }
     await this.record(index)
     this.completed.add(index)
+  }
+
+  /**
+   * Writes a chunk with O_DIRECT when it can: whole blocks at an aligned offset, from one
+   * buffer. False when it did not, and the caller writes the whole chunk through the page
+   * cache: a tail, a buffer the kernel finds misaligned, or a file that does not open with
+   * O_DIRECT (then no later chunk of this download tries again).
+   */
+  private async writeDirect (c: ChunkEntry, bytes: BlockData): Promise<boolean> {
+    if (!this.direct || !(bytes instanceof Uint8Array) || !directWritable(c.sizeBytes, c.offset)) return false
+    let opened = false
+    try {
+      await this.directWriters!.use(this.pathOf(c), async fh => { opened = true; await writeFully(fh, bytes, c.offset) })
+      return true
+    } catch (err) {
+      // An open that fails with O_DIRECT (EINVAL on file systems without it; other codes on
+      // some) ends O_DIRECT for this download: the page-cache path opens the file as before
+      // and reports any real error. A refused write (this buffer) falls back for this chunk.
+      if (!opened) {
+        this.direct = false
+        log('%s: cannot open with O_DIRECT (%s), writing through the page cache', this.dir, (err as { code?: string }).code)
+        return false
+      }
+      if (isDirectIoRefusal(err)) return false
+      throw err
+    }
   }
 
   /** Appends `index` to the journal together with every other index recorded meanwhile. */
@@ -399,7 +449,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
     chunkTable.forEach((c, i) => { if (c.fileIndex === fileIndex) indices.push(i) })
     if (indices.every(i => this.completed.has(i))) return false
     const target = localPath(this.dir, f.relativePath)
-    if (!await this.writers.forget(target)) return false
+    if (!await this.writers.forget(target) || !(await this.directWriters?.forget(target) ?? true)) return false
     // Installed checkpoints are never written in place, so the scratch file may share their
     // inode (message routing links unchanged files between its checkpoints the same way).
     // Across file systems, a copy (a reflink where the file system has them) does instead.
@@ -482,6 +532,7 @@ class FsPendingCheckpoint implements PendingCheckpoint {
   async close (): Promise<void> {
     await this.appending?.catch(() => {})
     await this.writers.close()
+    await this.directWriters?.close()
     await this.journal?.close()
     this.journal = undefined
   }
