@@ -41,7 +41,7 @@ export class ChunkBufferPool {
   acquire (): Uint8Array {
     const reused = this.free.pop()
     if (reused !== undefined) return reused
-    this.unused ??= alignedRegions(this.keep, DIRECT_IO_ALIGNMENT + MAX_BLOCK_BYTES).map(r => r.subarray(DIRECT_IO_ALIGNMENT - PREFIX))
+    this.unused ??= alignedChunkBuffers(this.keep)
     const buf = this.unused.pop() ?? new Uint8Array(PREFIX + MAX_BLOCK_BYTES)
     buf.set(DSEP_CHUNK, 0)
     return buf
@@ -57,6 +57,19 @@ export class ChunkBufferPool {
 
   release (buf: Uint8Array): void {
     if (this.free.length < this.keep) this.free.push(buf)
+  }
+}
+
+/**
+ * `count` buffers laid out as `dsep ‖ chunk` with the chunk on a DIRECT_IO_ALIGNMENT
+ * boundary; none where the aligned memory cannot be had (a process whose address space is
+ * capped, say): the pool then makes ordinary buffers, written through the page cache.
+ */
+function alignedChunkBuffers (count: number): Uint8Array[] {
+  try {
+    return alignedRegions(count, DIRECT_IO_ALIGNMENT + MAX_BLOCK_BYTES).map(r => r.subarray(DIRECT_IO_ALIGNMENT - PREFIX))
+  } catch {
+    return []
   }
 }
 
