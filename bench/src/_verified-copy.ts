@@ -12,13 +12,13 @@
  * fresh buffer: a stream gives no signal for when its transport has encrypted the bytes,
  * so a buffer cannot safely be reused (the same holds for the state sync seeder).
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { constants as fsConstants } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { mkdir, open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { DSEP_CHUNK } from '@icnet/state-sync'
+import { alignedRegions, chunkHash, DIRECT_IO_ALIGNMENT, DIRECT_WRITE_FLAGS } from '@icnet/state-sync'
+import { equalBytes } from '@icnet/types'
 import { waitDrain } from './_raw-stream.js'
 
 export const VERIFIED_COPY_PROTOCOL = '/icnet/bench/verified-copy/1.0.0'
@@ -36,23 +36,6 @@ export interface CopyChunk { path: string, offset: number, size: number, hash?: 
 export interface CopyParts { read: boolean, hash: boolean, write: boolean, direct?: boolean }
 
 export const ALL_PARTS: CopyParts = { read: true, hash: true, write: true }
-
-/** The one piece of the WebAssembly API used here (this project's TypeScript libs do not declare it). */
-declare const WebAssembly: { Memory: new (descriptor: { initial: number, maximum: number }) => { buffer: ArrayBuffer } }
-
-/** O_DIRECT needs buffer addresses, sizes and offsets aligned to the device's block (4096 covers every common one). */
-const DIRECT_ALIGNMENT = 4096
-
-/**
- * `count` buffers of at least `size` bytes, each starting at an address O_DIRECT accepts:
- * a WebAssembly memory starts page-aligned, so they are carved out of one.
- */
-function alignedSlots (count: number, size: number): Uint8Array[] {
-  const slot = Math.ceil(size / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
-  const pages = Math.ceil(count * slot / 65536)
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
-  return Array.from({ length: count }, (_x, i) => new Uint8Array(memory.buffer, i * slot, slot))
-}
 
 /** Received chunks whose file writes may be in flight at once (each holds one buffer). */
 const WRITES_IN_FLIGHT = 16
@@ -90,7 +73,7 @@ export async function receiveChunks (node: Libp2p, chunks: readonly CopyChunk[],
   for (const dir of new Set(chunks.map(c => dirname(c.path)))) await mkdir(dir, { recursive: true })
   const maxSize = chunks.reduce((m, c) => Math.max(m, c.size), 0)
   const direct = parts.direct === true
-  const slots = (direct ? alignedSlots(WRITES_IN_FLIGHT, maxSize) : Array.from({ length: WRITES_IN_FLIGHT }, () => new Uint8Array(maxSize)))
+  const slots = (direct ? alignedRegions(WRITES_IN_FLIGHT, maxSize) : Array.from({ length: WRITES_IN_FLIGHT }, () => new Uint8Array(maxSize)))
     .map(buf => ({ buf, write: Promise.resolve() }))
   let resolve!: (t: number) => void
   let reject!: (e: Error) => void
@@ -103,16 +86,16 @@ export async function receiveChunks (node: Libp2p, chunks: readonly CopyChunk[],
       const key = `${viaDirect ? 'direct' : 'cached'} ${path}`
       let f = files.get(key)
       if (f === undefined) {
-        // A file system without O_DIRECT (tmpfs) refuses the open: its writes then go through the page cache.
+        // A file system (or platform) without O_DIRECT refuses the open: its writes then go through the page cache.
         f = viaDirect
-          ? fileOf(path, false).then(async cached => await open(path, fsConstants.O_WRONLY | fsConstants.O_DIRECT).catch(() => cached))
+          ? fileOf(path, false).then(async cached => DIRECT_WRITE_FLAGS === undefined ? cached : await open(path, DIRECT_WRITE_FLAGS).catch(() => cached))
           : open(path, 'w')
         files.set(key, f)
       }
       return await f
     }
     const write = async (c: CopyChunk, bytes: Uint8Array): Promise<void> => {
-      const fh = await fileOf(c.path, direct && c.size % DIRECT_ALIGNMENT === 0)
+      const fh = await fileOf(c.path, direct && c.size % DIRECT_IO_ALIGNMENT === 0)
       await fh.write(bytes, 0, c.size, c.offset)
     }
     let index = 0
@@ -128,9 +111,9 @@ export async function receiveChunks (node: Libp2p, chunks: readonly CopyChunk[],
         if (got < c.size) continue
         const bytes = slot.buf.subarray(0, c.size)
         if (parts.hash) {
-          const digest = createHash('sha256').update(DSEP_CHUNK).update(bytes).digest()
+          const digest = chunkHash(bytes)
           // Without the read the bytes are not the chunk's, so there is nothing to compare.
-          if (parts.read && c.hash !== undefined && !digest.equals(c.hash)) throw new Error(`chunk ${index} does not hash to its entry`)
+          if (parts.read && c.hash !== undefined && !equalBytes(digest, c.hash)) throw new Error(`chunk ${index} does not hash to its entry`)
         }
         if (parts.write) slot.write = write(c, bytes)
         index++

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
-import { DSEP_CHUNK } from '@icnet/state-sync'
+import { chunkHash } from '@icnet/state-sync'
 import { connectAll, createTestNode, stopAll } from '@icnet/test-utils'
 import { receiveChunks, sendChunks, VERIFIED_COPY_PROTOCOL } from '@icnet/bench/dist/_verified-copy.js'
 import type { CopyChunk, CopyParts } from '@icnet/bench/dist/_verified-copy.js'
@@ -45,7 +45,7 @@ describe('bench: the verified copy (read, hash, write over one raw stream)', fun
       const bytes = await readFile(join(dir, 'from', f.path))
       for (let offset = 0; offset < f.size; offset += CHUNK) {
         const size = Math.min(CHUNK, f.size - offset)
-        const hash = createHash('sha256').update(DSEP_CHUNK).update(bytes.subarray(offset, offset + size)).digest()
+        const hash = chunkHash(bytes.subarray(offset, offset + size))
         out.push({ path: join(root, f.path), offset, size, ...(withHashes ? { hash } : {}) })
       }
     }
