@@ -110,6 +110,8 @@ class Round {
   /** Times this round's proposals were re-sent, and the liveness tick before which they are not again. */
   proposalResends = 0
   nextProposalResendTick = 0
+  /** The payload builders' `prepare` for our proposal: not started, running, or done. */
+  preparation: 'none' | 'running' | 'done' = 'none'
 }
 
 interface ShareSet {
@@ -825,6 +827,16 @@ export class Consensus {
     }
     const parent = this.parentOf(h)
     if (parent === undefined) return
+    // Builders that wait for data on its way do so off the step loop: artifacts of
+    // this and earlier heights are handled meanwhile, and a step proposes once they are done.
+    // Only the rank-0 block maker waits: a later rank proposes because the better ones are late.
+    if (myRank === 0 && r.preparation !== 'done' && this.builders.some(b => b.prepare !== undefined)) {
+      if (r.preparation === 'none') {
+        r.preparation = 'running'
+        void this.prepareBuilders(h).finally(() => { r.preparation = 'done'; void this.step() })
+      }
+      return
+    }
     r.signed.proposed = true
     const time = Math.max(this.now(), Number(parent.proposal.block!.time))
     const ctx = this.payloadContext(h, time, parent.hash)
@@ -855,6 +867,18 @@ export class Consensus {
       r.own.push({ kind: 'block-proposal', bytes: p.bytes })
       this.send('block-proposal', p.bytes)
     }
+  }
+
+  /** Lets each payload builder wait (bounded by itself) for data on its way; a failing one is logged, not fatal. */
+  private async prepareBuilders (h: number): Promise<void> {
+    await Promise.all(this.builders.map(async b => {
+      if (b.prepare === undefined) return
+      try {
+        await b.prepare(h)
+      } catch (err) {
+        this.log.error('payload builder %s failed to prepare: %e', b.name, err)
+      }
+    }))
   }
 
   private async maybeNotarize (h: number, r: Round): Promise<void> {

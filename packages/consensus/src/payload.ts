@@ -23,6 +23,14 @@ export interface PayloadContext {
 export interface PayloadBuilder {
   /** Section name, unique per subnet, at most 32 characters. */
   readonly name: string
+  /**
+   * Optional: runs before the rank-0 block maker takes the block's time and builds,
+   * so a section can wait for data it knows is about to arrive (e.g. a slice whose
+   * certification was just announced). It must bound its own wait, well below the
+   * unit delay: the block waits for it, and the block's time is taken after it.
+   * Consensus goes on handling artifacts meanwhile. Blocks of later ranks do not wait.
+   */
+  prepare?(height: number): Promise<void>
   /** Bytes for this section (empty: nothing waiting), at most `byteLimit` long. */
   build(height: number, context: PayloadContext, byteLimit: number): Uint8Array | Promise<Uint8Array>
   /** Whether another node's section is acceptable: return false or throw to reject the block. */
