@@ -50,7 +50,7 @@ import { createXNetMetrics, type XNetMetrics } from './metrics.js'
 import { SliceError, SliceRequest, SliceResponse, StreamAdvert } from './pb/xnet.js'
 import { PeerSelector, type PeerOutcome } from './peer-selector.js'
 import type { CertifiedSlicePool, ExpectedIndices } from './slice-pool.js'
-import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
+import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, sliceMessagesEnd, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
 import { readFrame } from './frame-reader.js'
 import { sliceOfResponse, sliceResponseHead } from './slice-codec.js'
 import { subnetKey } from './subnet-key.js'
@@ -124,6 +124,10 @@ export class XNetStreamService implements Startable {
   private readonly refillAgain = new Set<string>()
   /** Per source subnet: the node whose advert asked for the next refill (it has certified the new messages). */
   private readonly advertisedBy = new Map<string, NodeId>()
+  /** Per source subnet (only the registry's, as adverts come only from their nodes): the stream end its latest advert announced. */
+  private readonly advertisedEnd = new Map<string, number>()
+  /** Per source subnet: wakes `awaitAdvertised` when a pull added to the pool. */
+  private readonly pooled = new Map<string, { promise: Promise<void>, resolve: () => void }>()
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
@@ -295,6 +299,8 @@ export class XNetStreamService implements Startable {
       const sender = this.registry.subnetOfNode(connection.remotePeer.toString())
       if (sender == null || !principalEquals(sender, source)) return
       this.metrics.advertsReceived.inc()
+      const key = subnetKey(source)
+      this.advertisedEnd.set(key, Math.max(this.advertisedEnd.get(key) ?? 0, Number(advert.end)))
       void this.refill(source, connection.remotePeer.toString())
     } catch (err) {
       this.log('bad advert from %p: %e', connection.remotePeer, err)
@@ -511,6 +517,53 @@ export class XNetStreamService implements Startable {
     freed.resolve()
   }
 
+  /**
+   * Waits, at most `maxWaitMs`, while a pull from `source` is under way and the pool
+   * holds less than `source`'s latest advert announced. A block maker calls it just
+   * before it builds: a slice that is certified and on its way then goes into this
+   * block rather than the next one, a round later. Resolves at once when nothing
+   * announced is missing or no pull is running (an advert whose pull brought less
+   * than it claimed costs nothing further: the wait only covers a running pull).
+   */
+  async awaitAdvertised (source: SubnetId, maxWaitMs: number): Promise<boolean> {
+    const key = subnetKey(source)
+    const announced = this.advertisedEnd.get(key)
+    const running = this.refilling.get(key)
+    if (announced === undefined || running === undefined || maxWaitMs <= 0 || this.init.pool == null) return false
+    if (this.poolEnd(source) >= announced) return false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let timedOut = false
+    const deadline = new Promise<void>(resolve => { timer = setTimeout(() => { timedOut = true; resolve() }, maxWaitMs) })
+    try {
+      // The refill loop goes on after the pull that brought the slice (it pulls again while
+      // pulls pay), so wake on every pull that adds to the pool, not only when the loop ends.
+      while (!timedOut && this.refilling.get(key) === running && this.poolEnd(source) < announced) {
+        await Promise.race([running, this.pooledSignal(key).promise, deadline])
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+    return true
+  }
+
+  /** How far the pool and the inducted stream reach in `source`'s stream. */
+  private poolEnd (source: SubnetId): number {
+    const pooled = this.init.pool?.peek(source)
+    return Math.max(this.init.expectedIndices!(source).message, pooled === undefined ? 0 : sliceMessagesEnd(pooled))
+  }
+
+  private wakeAdvertWaiters (key: string): void {
+    const signal = this.pooled.get(key)
+    if (signal !== undefined) { this.pooled.delete(key); signal.resolve() }
+  }
+
+  /** Resolved (and replaced) whenever a pull from the source added messages to the pool. */
+  private pooledSignal (key: string): { promise: Promise<void>, resolve: () => void } {
+    let s = this.pooled.get(key)
+    if (s === undefined) { s = signalled(); this.pooled.set(key, s) }
+    return s
+  }
+
   /** Pulls from `source` into the pool now (coalesced: one pull per source at a time). */
   refill (source: SubnetId, advertiser?: NodeId): Promise<void> {
     const key = subnetKey(source)
@@ -542,6 +595,7 @@ export class XNetStreamService implements Startable {
         return
       }
       if (added > 0) {
+        this.wakeAdvertWaiters(key)
         this.init.onSlice?.(source, added)
         this.refillAgain.add(key) // more may be waiting: keep pulling while it pays
       }
