@@ -41,7 +41,7 @@ import { ReplayFromCheckpointStore } from './replay-store.js'
 import { FinalizedBatches, type FinalizedEntry } from './finalized-batches.js'
 import { XNET_SECTION, batchSlices, decodeXNetPayload, xnetPayloadSection, type XNetStateView } from './xnet-payload.js'
 import { XNetRefillPoller } from './xnet-refill.js'
-import { advertisesHeight } from './xnet-adverts.js'
+import { advertWaitMs, advertisesHeight } from './xnet-adverts.js'
 
 /** Members of the subnet not connected are redialled this often (they may start later or restart). */
 export const REDIAL_INTERVAL_MS = 1_000
@@ -220,6 +220,7 @@ export class Replica {
       known: id => this.state.ingressStatus(id) !== undefined
     })
     const xnetBlocks = m.counter({ name: 'icnet_replica_xnet_blocks_built_total', help: 'Blocks this node built, by what their XNet section got (slices, none: nothing new, behind: finalized batches not known in time)', labelNames: ['outcome'] })
+    const advertWaits = m.histogram({ name: 'icnet_replica_xnet_advert_wait_seconds', help: 'How long a block maker waited for slices announced by adverts and being pulled, when it waited', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25] })
     const section = xnetPayloadSection({
       builder,
       pool,
@@ -230,6 +231,14 @@ export class Replica {
       // The finalized batches normally arrive with finalization itself; a short wait covers a slow event loop.
       buildWaitMs: Math.max(200, 2 * this.params.unitDelayMs),
       validateWaitMs: 10_000,
+      awaitAdvertised: async ms => {
+        const started = Date.now()
+        const sources = this.registry.subnetIds().filter(s => !principalEquals(s, this.subnetId))
+        const waited = (await Promise.all(sources.map(async s => this.node.services.xnet.awaitAdvertised(s, ms)))).some(w => w)
+        if (waited) advertWaits.observe((Date.now() - started) / 1000)
+        return waited
+      },
+      advertWaitMs: advertWaitMs(this.params.unitDelayMs),
       onBuilt: outcome => { xnetBlocks.inc(1, { outcome }) }
     })
 

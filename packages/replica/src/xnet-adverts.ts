@@ -21,3 +21,21 @@ export function advertisesHeight (height: number, nodeIndex: number, subnetSize:
   // The node whose turn it is (height mod size) and the n - 1 after it, wrapping.
   return (((nodeIndex - height) % subnetSize) + subnetSize) % subnetSize < n
 }
+
+/**
+ * The most a rank-0 block maker waits, before it builds, for slices whose advert
+ * has arrived and whose pull is under way. Without the wait such a slice often
+ * misses the block by tens of milliseconds and waits a whole round for the next
+ * one: at 3 x 4 a pull takes 170-190 ms from request to verified slice, a round
+ * about 550 ms. Measured in docs/benchmarks/xnet.md ("Waiting for announced slices").
+ */
+export const XNET_ADVERT_WAIT_MS = 250
+
+/**
+ * The wait for a subnet's unit delay: XNET_ADVERT_WAIT_MS, but ending 50 ms
+ * before the rank-1 block maker would propose instead (a wait past that makes
+ * two blocks of the height, one of them wasted work).
+ */
+export function advertWaitMs (unitDelayMs: number): number {
+  return Math.max(0, Math.min(XNET_ADVERT_WAIT_MS, unitDelayMs - 50))
+}
