@@ -59,7 +59,7 @@ export const DEFAULT_SUBNET_PARAMS: Readonly<SubnetParams> = Object.freeze({
   maxIngressMessagesPerBlock: 1000,
   maxInstructionsPerRound: 4_000_000_000,
   streamMaxMessages: MAX_STREAM_MESSAGES,
-  maxXNetPayloadBytes: 256 * 1024
+  maxXNetPayloadBytes: 448 * 1024
 })
 
 export interface SubnetRecordJson {

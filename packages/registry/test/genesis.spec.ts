@@ -96,7 +96,7 @@ describe('testnet genesis', function () {
       })
       const registry = await new FileRegistryStore(layout.registryDir).latest()
       const [a, b] = registry.subnetIds().map(id => registry.requireSubnet(id).params)
-      assert.deepEqual([a!.unitDelayMs, a!.streamMaxMessages, a!.maxInstructionsPerRound, a!.maxXNetPayloadBytes], [100, 40, 4_000_000_000, 256 * 1024])
+      assert.deepEqual([a!.unitDelayMs, a!.streamMaxMessages, a!.maxInstructionsPerRound, a!.maxXNetPayloadBytes], [100, 40, 4_000_000_000, 448 * 1024])
       assert.deepEqual([b!.unitDelayMs, b!.streamMaxMessages, b!.maxInstructionsPerRound, b!.maxXNetPayloadBytes], [100, 40, 5_000_000, 4096])
       // A stream that holds nothing would block every output: refused at genesis, nothing written.
       const e = await mkdtemp(join(tmpdir(), 'icnet-genesis-params-bad-'))

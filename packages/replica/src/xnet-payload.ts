@@ -16,10 +16,14 @@ const MAX_SLICES = 1024
  * `maxXNetPayloadBytes`). Message routing inducts a block's messages before it
  * executes any, into input queues of 500 requests per canister: a backlog that
  * arrives in one block would overflow them and come back as QueueFull rejects.
- * 256 KiB is about 230 requests of 1 KiB; the rest waits for the next block
- * (validators accept up to the block limit).
+ * 448 KiB is about 400 messages of 1 KiB, so even a block of nothing but 1 KiB
+ * requests to one canister fits its queue. 256 KiB (about 230) was binding at
+ * 3 x 4 and rate 100 (about 200 messages per block plus witnesses): messages
+ * queued for blocks, mean latency 13.1 s against 7.9-9.0 s with 448 KiB
+ * (docs/benchmarks/xnet.md). The rest waits for the next block (validators
+ * accept up to the block limit).
  */
-export const XNET_BLOCK_BYTES = 256 * 1024
+export const XNET_BLOCK_BYTES = 448 * 1024
 
 /**
  * The XNet section of a block: `count: u32`, then per slice `len: u8, subnet id,

@@ -57,7 +57,7 @@ describe('icnet command line', () => {
         '--rate', '0=20,1=0', '--stream-max-messages', '30', '--round-budget', '1=20000000', '--xnet-payload-bytes', '1=8192'], quiet)
       const registry = await new FileRegistryStore(join(dir, 'registry')).latest()
       const params = registry.subnetIds().map(id => registry.requireSubnet(id).params)
-      assert.deepEqual(params.map(p => [p.streamMaxMessages, p.maxInstructionsPerRound, p.maxXNetPayloadBytes]), [[30, 4_000_000_000, 256 * 1024], [30, 20_000_000, 8192]])
+      assert.deepEqual(params.map(p => [p.streamMaxMessages, p.maxInstructionsPerRound, p.maxXNetPayloadBytes]), [[30, 4_000_000_000, 448 * 1024], [30, 20_000_000, 8192]])
       const canisters = JSON.parse(await readFile(join(dir, 'canisters.json'), 'utf8')) as { canisters: Array<{ load: { rate: number } }> }
       assert.deepEqual(canisters.canisters.map(c => c.load.rate), [20, 0])
     } finally {

@@ -20,7 +20,7 @@ export const USAGE = `usage: icnet <command> [flags]
                  [--system-subnets K]   (the first K subnets are system subnets; default 1, the root)
                  [--stream-max-messages N]  (messages an XNet stream holds before outputs wait; default 10000)
                  [--round-budget I]         (instructions per round; default 4000000000)
-                 [--xnet-payload-bytes B]   (XNet slice bytes per block, so messages inducted per round; default 262144)
+                 [--xnet-payload-bytes B]   (XNet slice bytes per block, so messages inducted per round; default 458752)
                  --rate, --round-budget and --xnet-payload-bytes take one value for every subnet, or
                  SUBNET=VALUE[,SUBNET=VALUE...] by subnet index, e.g. a slow receiver:
                  --rate 0=20,1=0 --round-budget 1=20000000 --xnet-payload-bytes 1=8192
