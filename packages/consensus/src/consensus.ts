@@ -132,6 +132,8 @@ export class Consensus {
   private readonly transport: ArtifactTransport
   private readonly store: ConsensusStore
   private readonly builders: PayloadBuilder[]
+  /** Whether any builder has a `prepare` (the builders never change). */
+  private readonly builderPrepares: boolean
   private readonly m: ConsensusMetrics
   private readonly now: () => number
   private readonly maxUnconsumed: number
@@ -182,6 +184,7 @@ export class Consensus {
     this.transport = init.transport
     this.store = init.store ?? new MemoryConsensusStore()
     this.builders = init.payloadBuilders ?? []
+    this.builderPrepares = this.builders.some(b => b.prepare !== undefined)
     this.m = new ConsensusMetrics(init.metrics ?? noopMetrics)
     this.now = init.now ?? Date.now
     this.maxUnconsumed = init.maxUnconsumedBatches ?? DEFAULT_MAX_UNCONSUMED_BATCHES
@@ -830,7 +833,7 @@ export class Consensus {
     // Builders that wait for data on its way do so off the step loop: artifacts of
     // this and earlier heights are handled meanwhile, and a step proposes once they are done.
     // Only the rank-0 block maker waits: a later rank proposes because the better ones are late.
-    if (myRank === 0 && r.preparation !== 'done' && this.builders.some(b => b.prepare !== undefined)) {
+    if (myRank === 0 && r.preparation !== 'done' && this.builderPrepares) {
       if (r.preparation === 'none') {
         r.preparation = 'running'
         void this.prepareBuilders(h).finally(() => { r.preparation = 'done'; void this.step() })

@@ -220,6 +220,7 @@ export class Replica {
       known: id => this.state.ingressStatus(id) !== undefined
     })
     const xnetBlocks = m.counter({ name: 'icnet_replica_xnet_blocks_built_total', help: 'Blocks this node built, by what their XNet section got (slices, none: nothing new, behind: finalized batches not known in time)', labelNames: ['outcome'] })
+    const waitMs = advertWaitMs(this.params.unitDelayMs)
     const advertWaits = m.histogram({ name: 'icnet_replica_xnet_advert_wait_seconds', help: 'How long a block maker waited for slices announced by adverts and being pulled, when it waited', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25] })
     const section = xnetPayloadSection({
       builder,
@@ -231,14 +232,16 @@ export class Replica {
       // The finalized batches normally arrive with finalization itself; a short wait covers a slow event loop.
       buildWaitMs: Math.max(200, 2 * this.params.unitDelayMs),
       validateWaitMs: 10_000,
-      awaitAdvertised: async ms => {
-        const started = Date.now()
-        const sources = this.registry.subnetIds().filter(s => !principalEquals(s, this.subnetId))
-        const waited = (await Promise.all(sources.map(async s => this.node.services.xnet.awaitAdvertised(s, ms)))).some(w => w)
-        if (waited) advertWaits.observe((Date.now() - started) / 1000)
-        return waited
-      },
-      advertWaitMs: advertWaitMs(this.params.unitDelayMs),
+      ...(waitMs > 0
+        ? {
+            awaitAdvertised: async () => {
+              const started = Date.now()
+              const sources = this.registry.subnetIds().filter(s => !principalEquals(s, this.subnetId))
+              const waited = await Promise.all(sources.map(async s => this.node.services.xnet.awaitAdvertised(s, waitMs)))
+              if (waited.includes(true)) advertWaits.observe((Date.now() - started) / 1000)
+            }
+          }
+        : {}),
       onBuilt: outcome => { xnetBlocks.inc(1, { outcome }) }
     })
 

@@ -27,7 +27,7 @@ export function advertisesHeight (height: number, nodeIndex: number, subnetSize:
  * has arrived and whose pull is under way. Without the wait such a slice often
  * misses the block by tens of milliseconds and waits a whole round for the next
  * one: at 3 x 4 a pull takes 170-190 ms from request to verified slice, a round
- * about 550 ms. Measured in docs/benchmarks/xnet.md ("Waiting for announced slices").
+ * about 550 ms. Measured in docs/benchmarks/xnet.md ("Eighth revision: waiting for announced slices").
  */
 export const XNET_ADVERT_WAIT_MS = 250
 

@@ -96,13 +96,10 @@ export interface XNetSectionInit {
   /** How long a validator waits for the view before it gives up on a block (it will see it again via catch-up). */
   validateWaitMs: number
   /**
-   * Before the block maker builds: waits (at most `advertWaitMs`) for slices that are
-   * certified and being pulled (xnet-stream's `awaitAdvertised`, over every source).
-   * Resolves with whether it waited for any.
+   * Before the rank-0 block maker builds: waits, bounded, for slices that are certified
+   * and being pulled (xnet-stream's `awaitAdvertised`, over every source). Absent: no wait.
    */
-  awaitAdvertised?: (maxWaitMs: number) => Promise<boolean>
-  /** The most a block maker waits for those slices (0: never). */
-  advertWaitMs?: number
+  awaitAdvertised?: () => Promise<void>
   /** Blocks built, by what their XNet section got: `slices`, `none` (nothing new in the pool) or `behind` (no view in time). */
   onBuilt?: (outcome: 'slices' | 'none' | 'behind') => void
 }
@@ -130,13 +127,9 @@ export function xnetPayloadSection (init: XNetSectionInit): PayloadBuilder {
   })
   const view = async (ctx: PayloadContext, waitMs: number): Promise<XNetStateView | undefined> =>
     init.viewAt(ctx.finalizedHeight) ?? await init.waitForView(ctx.finalizedHeight, waitMs)
-  const waitMs = init.advertWaitMs ?? 0
-  const awaitAdvertised = init.awaitAdvertised
   return {
     name: XNET_SECTION,
-    ...(awaitAdvertised !== undefined && waitMs > 0
-      ? { async prepare () { await awaitAdvertised(waitMs) } }
-      : {}),
+    ...(init.awaitAdvertised !== undefined ? { prepare: init.awaitAdvertised } : {}),
     async build (_height, ctx, byteLimit) {
       const v = await view(ctx, init.buildWaitMs)
       if (v === undefined) { init.onBuilt?.('behind'); return new Uint8Array(0) }

@@ -126,15 +126,15 @@ export class XNetStreamService implements Startable {
   private readonly advertisedBy = new Map<string, NodeId>()
   /** Per source subnet (only the registry's, as adverts come only from their nodes): the stream end its latest advert announced. */
   private readonly advertisedEnd = new Map<string, number>()
-  /** Per source subnet: wakes `awaitAdvertised` when a pull added to the pool. */
-  private readonly pooled = new Map<string, { promise: Promise<void>, resolve: () => void }>()
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
   /** Per connection served, the last response write queued (see `writeInTurn`); freed with the connection. */
   private readonly writeTurns = new WeakMap<Connection, Promise<void>>()
   /** Wakes pulls waiting for a congestion window slot when a request is answered or ends. */
-  private slotFreed = signalled()
+  private readonly slotFreed = new Wakeup()
+  /** Wakes `awaitAdvertised` when a refill added to the pool (any source: each waiter checks its own). */
+  private readonly poolGrew = new Wakeup()
 
   constructor (components: XNetStreamComponents, init: XNetStreamInit) {
     if (init.pool != null && init.expectedIndices == null) throw new RangeError('a pool needs expectedIndices')
@@ -512,9 +512,7 @@ export class XNetStreamService implements Startable {
 
   /** Wakes the pulls waiting for a congestion window slot (a request left a window). */
   private wakeSlotWaiters (): void {
-    const freed = this.slotFreed
-    this.slotFreed = signalled()
-    freed.resolve()
+    this.slotFreed.wake()
   }
 
   /**
@@ -531,17 +529,11 @@ export class XNetStreamService implements Startable {
     const running = this.refilling.get(key)
     if (announced === undefined || running === undefined || maxWaitMs <= 0 || this.init.pool == null) return false
     if (this.poolEnd(source) >= announced) return false
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let timedOut = false
-    const deadline = new Promise<void>(resolve => { timer = setTimeout(() => { timedOut = true; resolve() }, maxWaitMs) })
-    try {
-      // The refill loop goes on after the pull that brought the slice (it pulls again while
-      // pulls pay), so wake on every pull that adds to the pool, not only when the loop ends.
-      while (!timedOut && this.refilling.get(key) === running && this.poolEnd(source) < announced) {
-        await Promise.race([running, this.pooledSignal(key).promise, deadline])
-      }
-    } finally {
-      clearTimeout(timer)
+    const deadline = Date.now() + maxWaitMs
+    // The refill loop goes on after the pull that brought the slice (it pulls again while
+    // pulls pay), so wake on every pull that adds to the pool, not only when the loop ends.
+    for (let left = maxWaitMs; left > 0 && this.refilling.get(key) === running && this.poolEnd(source) < announced; left = deadline - Date.now()) {
+      await sleep(left, this.stopController.signal, Promise.race([running, this.poolGrew.promise]))
     }
     return true
   }
@@ -550,18 +542,6 @@ export class XNetStreamService implements Startable {
   private poolEnd (source: SubnetId): number {
     const pooled = this.init.pool?.peek(source)
     return Math.max(this.init.expectedIndices!(source).message, pooled === undefined ? 0 : sliceMessagesEnd(pooled))
-  }
-
-  private wakeAdvertWaiters (key: string): void {
-    const signal = this.pooled.get(key)
-    if (signal !== undefined) { this.pooled.delete(key); signal.resolve() }
-  }
-
-  /** Resolved (and replaced) whenever a pull from the source added messages to the pool. */
-  private pooledSignal (key: string): { promise: Promise<void>, resolve: () => void } {
-    let s = this.pooled.get(key)
-    if (s === undefined) { s = signalled(); this.pooled.set(key, s) }
-    return s
   }
 
   /** Pulls from `source` into the pool now (coalesced: one pull per source at a time). */
@@ -595,7 +575,7 @@ export class XNetStreamService implements Startable {
         return
       }
       if (added > 0) {
-        this.wakeAdvertWaiters(key)
+        this.poolGrew.wake()
         this.init.onSlice?.(source, added)
         this.refillAgain.add(key) // more may be waiting: keep pulling while it pays
       }
@@ -617,11 +597,19 @@ export class XNetStreamService implements Startable {
   }
 }
 
-/** A promise and the function that resolves it. */
-function signalled (): { promise: Promise<void>, resolve: () => void } {
-  let resolve!: () => void
-  const promise = new Promise<void>(r => { resolve = r })
-  return { promise, resolve }
+/** A promise its waiters race against, renewed each time it wakes them (wake-ups never pile up). */
+class Wakeup {
+  private resolveCurrent!: () => void
+  promise = this.renew()
+  wake (): void {
+    const resolve = this.resolveCurrent
+    this.promise = this.renew()
+    resolve()
+  }
+
+  private renew (): Promise<void> {
+    return new Promise<void>(resolve => { this.resolveCurrent = resolve })
+  }
 }
 
 interface IdleStream {
