@@ -3,10 +3,12 @@
  *
  * Node-key BLS (blst): sign, verify, aggregate-verify of 13 keys, batch of 64,
  * and the worker verifier pool; baseline: one-by-one verify in the same run.
- * Alternatives (single vs batch, mcl vs noble) are measured in alternating
+ * Alternatives (single vs batch, blst vs mcl vs noble) are measured in alternating
  * slices and reported as medians, so load from other processes hits both alike.
- * Threshold BLS (IC scheme) on mcl-wasm and @noble/curves: sign a share,
- * combine 3 of 4 and 9 of 13, verify; the chosen library is the headline.
+ * Threshold BLS (IC scheme) on blst (where its binary exists), mcl-wasm and
+ * @noble/curves: sign a share, combine 3 of 4 and 9 of 13, combine 3 of 4 and
+ * verify the result in one step, verify; the chosen library is the headline,
+ * compared with mcl-wasm (or, when mcl is the chosen one, with noble).
  * SHA-256 (node:crypto) MB/s, and incremental hash-tree updates on a large
  * tree against computing its root from scratch.
  *
@@ -20,6 +22,7 @@ import {
   nodeSign,
   nodeVerify,
   parseNodePublicKey,
+  THRESHOLD_LIBRARIES,
   THRESHOLD_LIBRARY,
   thresholdScheme,
   verifyBatch,
@@ -147,9 +150,17 @@ const poolSigsPerS = poolRounds * poolSets.length
 emit({ name: 'node_verifier_pool', workers: pool.workerCount, sigs_per_s: round(poolSigsPerS), vs_main_thread_batch: round(poolSigsPerS / (batchPerS * 64), 2), vs_single_verify: round(poolSigsPerS / nodeVerifyPerS, 2) })
 
 // ---- threshold signatures (IC scheme) ---------------------------------------
-interface ThresholdFigures { sign_share_per_s: number, combine_3_of_4_per_s: number, combine_9_of_13_per_s: number, verify_per_s: number }
-const libraries = ['mcl', 'noble'] as const
-const fixtures = Object.fromEntries(libraries.map(library => {
+interface ThresholdFigures { sign_share_per_s: number, combine_3_of_4_per_s: number, combine_and_verify_3_of_4_per_s: number, combine_9_of_13_per_s: number, verify_per_s: number }
+type Library = (typeof THRESHOLD_LIBRARIES)[number]
+interface ThresholdFixture {
+  scheme: ReturnType<typeof thresholdScheme>
+  k4: ReturnType<ReturnType<typeof thresholdScheme>['dealThresholdKeys']>
+  k13: ReturnType<ReturnType<typeof thresholdScheme>['dealThresholdKeys']>
+  shares4: Array<{ index: number, signature: Uint8Array }>
+  shares13: Array<{ index: number, signature: Uint8Array }>
+  signature: Uint8Array
+}
+const fixtures = new Map<Library, ThresholdFixture>(THRESHOLD_LIBRARIES.map(library => {
   const scheme = thresholdScheme(library)
   const k4 = scheme.dealThresholdKeys({ n: 4, t: 3 })
   const k13 = scheme.dealThresholdKeys({ n: 13, t: 9 })
@@ -157,26 +168,29 @@ const fixtures = Object.fromEntries(libraries.map(library => {
   const shares13 = k13.shares.map(s => ({ index: s.index, signature: scheme.signShare(s, message) })).slice(4)
   const signature = scheme.combineShares(shares13)
   if (!scheme.verifyThreshold(k13.publicKey, message, signature)) throw new Error(`${library}: combined signature does not verify`)
-  return [library, { scheme, k13, shares4, shares13, signature }]
-})) as Record<(typeof libraries)[number], { scheme: ReturnType<typeof thresholdScheme>, k13: ReturnType<ReturnType<typeof thresholdScheme>['dealThresholdKeys']>, shares4: Array<{ index: number, signature: Uint8Array }>, shares13: Array<{ index: number, signature: Uint8Array }>, signature: Uint8Array }>
-const perLibrary = (op: (f: (typeof fixtures)['mcl']) => unknown): Record<(typeof libraries)[number], () => unknown> =>
-  ({ mcl: () => op(fixtures.mcl), noble: () => op(fixtures.noble) })
+  return [library, { scheme, k4, k13, shares4, shares13, signature }]
+}))
+const perLibrary = (op: (f: ThresholdFixture) => unknown): Record<Library, () => unknown> =>
+  Object.fromEntries([...fixtures].map(([library, f]) => [library, () => op(f)])) as Record<Library, () => unknown>
 const signRates = compare(perLibrary(f => f.scheme.signShare(f.k13.shares[0]!, message)))
 const combine4Rates = compare(perLibrary(f => f.scheme.combineShares(f.shares4)))
+const combineVerify4Rates = compare(perLibrary(f => f.scheme.combineAndVerify(f.k4.publicKey, message, f.shares4)))
 const combine13Rates = compare(perLibrary(f => f.scheme.combineShares(f.shares13)))
 const verifyRates = compare(perLibrary(f => f.scheme.verifyThreshold(f.k13.publicKey, message, f.signature)))
-const threshold: Record<string, ThresholdFigures> = {}
-for (const library of libraries) {
+const threshold: Partial<Record<Library, ThresholdFigures>> = {}
+for (const library of THRESHOLD_LIBRARIES) {
   threshold[library] = {
     sign_share_per_s: round(signRates[library]),
     combine_3_of_4_per_s: round(combine4Rates[library]),
+    combine_and_verify_3_of_4_per_s: round(combineVerify4Rates[library]),
     combine_9_of_13_per_s: round(combine13Rates[library]),
     verify_per_s: round(verifyRates[library])
   }
   emit({ name: 'threshold', library, ...threshold[library] })
 }
 const chosen = threshold[THRESHOLD_LIBRARY]!
-const other = threshold[THRESHOLD_LIBRARY === 'mcl' ? 'noble' : 'mcl']!
+const otherLibrary: Library = THRESHOLD_LIBRARY === 'mcl' ? 'noble' : 'mcl'
+const other = threshold[otherLibrary]!
 
 // ---- SHA-256 -----------------------------------------------------------------
 const chunk = randomBytes(1 << 20)
@@ -221,6 +235,8 @@ emit({
   threshold_verify_per_s: chosen.verify_per_s,
   threshold_sign_share_per_s: chosen.sign_share_per_s,
   threshold_combine_9_of_13_per_s: chosen.combine_9_of_13_per_s,
+  threshold_combine_and_verify_3_of_4_per_s: chosen.combine_and_verify_3_of_4_per_s,
+  threshold_other_library: otherLibrary,
   threshold_verify_vs_other_library: round(chosen.verify_per_s / other.verify_per_s, 2),
   node_verify_per_s: round(nodeVerifyPerS),
   node_batch_sigs_per_s: round(batchPerS * 64),

@@ -1,12 +1,12 @@
 /**
  * The curve operations threshold signatures need, so the same dealer,
- * combiner and tests run on either library (mcl-wasm or @noble/curves).
+ * combiner and tests run on any of the libraries (blst, mcl-wasm, @noble/curves).
  * Points travel as compressed bytes (G1: 48, G2: 96, ZCash/IETF format), the
  * form the IC and its agents use.
  */
 export interface ThresholdBackend {
   /** Library name, as it appears in benchmarks. */
-  readonly name: 'mcl' | 'noble'
+  readonly name: 'blst' | 'mcl' | 'noble'
   /** g2^secret, compressed. */
   publicKeyFromSecret(secret: bigint): Uint8Array
   /** H(message)^secret in G1 with the IC's hash-to-curve DST, compressed. */

@@ -156,8 +156,8 @@ export class ThresholdScheme {
 
   /**
    * combineShares, then verifyThreshold of the result against the subnet key,
-   * in one step (with mcl the combined point is checked without being encoded
-   * and decoded again). The subnet signature if it verifies; undefined if it
+   * in one step (with blst and mcl the combined point is checked without being
+   * encoded and decoded again). The subnet signature if it verifies; undefined if it
    * does not, which means a share is bad: verify them one by one to find it.
    * Throws as combineShares does for a malformed share set.
    */
@@ -206,17 +206,24 @@ export class ThresholdScheme {
   }
 }
 
-const schemes = {
-  mcl: new ThresholdScheme(thresholdBackends.mcl),
-  noble: new ThresholdScheme(thresholdBackends.noble)
-}
+const schemes = new Map<ThresholdBackend['name'], ThresholdScheme>(
+  Object.values(thresholdBackends).map(backend => [backend.name, new ThresholdScheme(backend)])
+)
 
-/** The threshold scheme on a named library (for cross-checks and benchmarks). */
+/** The libraries the threshold scheme can run on in this process (blst only where its binary exists). */
+export const THRESHOLD_LIBRARIES: ReadonlyArray<ThresholdBackend['name']> = [...schemes.keys()]
+
+/**
+ * The threshold scheme on a named library (for cross-checks and benchmarks).
+ * Throws if that library is not available here (see THRESHOLD_LIBRARIES).
+ */
 export function thresholdScheme (library: ThresholdBackend['name']): ThresholdScheme {
-  return schemes[library]
+  const scheme = schemes.get(library)
+  if (scheme === undefined) throw new Error(`threshold library ${library} is not available in this process`)
+  return scheme
 }
 
-const chosen = schemes[thresholdBackend.name]
+const chosen = thresholdScheme(thresholdBackend.name)
 
 /** Name of the library behind the module-level threshold functions. */
 export const THRESHOLD_LIBRARY: ThresholdBackend['name'] = thresholdBackend.name

@@ -7,6 +7,7 @@ import {
   InvalidShareSetError,
   InvalidSignatureError,
   signShare,
+  THRESHOLD_LIBRARIES,
   thresholdScheme,
   verifiedSignatureCacheStats,
   verifyShare,
@@ -21,7 +22,7 @@ describe('combineAndVerify: combining shares and checking the result in one step
   const other = dealThresholdKeys({ n: 4, t: 3 })
   const sharesOf = (message: Uint8Array, set = keys): SignedShare[] => set.shares.map(s => ({ index: s.index, signature: signShare(s, message) }))
 
-  for (const library of ['mcl', 'noble'] as const) {
+  for (const library of THRESHOLD_LIBRARIES) {
     const scheme = thresholdScheme(library)
 
     it(`${library}: gives exactly the signature combineShares gives, for any t of n shares`, () => {

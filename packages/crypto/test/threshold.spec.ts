@@ -10,7 +10,9 @@ import {
   publicKeyFromDer,
   publicKeyToDer,
   signShare,
+  THRESHOLD_LIBRARIES,
   THRESHOLD_LIBRARY,
+  THRESHOLD_SIGNATURE_DST,
   THRESHOLD_PUBLIC_KEY_DER_PREFIX,
   thresholdScheme,
   verifyShare,
@@ -176,8 +178,13 @@ describe('threshold public key DER', () => {
 })
 
 describe('IC compatibility', () => {
-  it(`the chosen library is ${THRESHOLD_LIBRARY}`, () => {
-    assert.ok(THRESHOLD_LIBRARY === 'mcl' || THRESHOLD_LIBRARY === 'noble')
+  it(`the chosen library is ${THRESHOLD_LIBRARY}: blst wherever its binary exists for this Node.js`, () => {
+    assert.ok(THRESHOLD_LIBRARIES.includes('mcl') && THRESHOLD_LIBRARIES.includes('noble'))
+    assert.equal(THRESHOLD_LIBRARY, THRESHOLD_LIBRARIES.includes('blst') ? 'blst' : 'mcl')
+    // @chainsafe/blst 0.2.11 ships Linux x64 binaries for these Node.js ABIs (20 is 115, 22 is 127).
+    if (process.platform === 'linux' && process.arch === 'x64' && ['115', '127'].includes(process.versions.modules)) {
+      assert.equal(THRESHOLD_LIBRARY, 'blst')
+    }
   })
 
   it('@dfinity/agent blsVerify accepts our combined signatures and refuses tampered ones', async () => {
@@ -190,23 +197,84 @@ describe('IC compatibility', () => {
     assert.equal(await blsVerify(other.publicKey, sig, message), false)
   })
 
-  it('mcl and noble produce identical keys, shares and signatures', () => {
-    const mcl = thresholdScheme('mcl')
-    const noble = thresholdScheme('noble')
-    const seed = text('cross-check')
-    const a = mcl.dealThresholdKeys({ n: 4, t: 3, seed })
-    const b = noble.dealThresholdKeys({ n: 4, t: 3, seed })
-    assert.deepEqual(a.publicKey, b.publicKey)
-    assert.deepEqual(a.sharePublicKeys, b.sharePublicKeys)
-    const message = text('cross')
-    const sharesA = a.shares.map(s => ({ index: s.index, signature: mcl.signShare(s, message) }))
-    const sharesB = b.shares.map(s => ({ index: s.index, signature: noble.signShare(s, message) }))
-    assert.deepEqual(sharesA, sharesB)
-    const sigA = mcl.combineShares(sharesA.slice(1))
-    const sigB = noble.combineShares(sharesB.slice(1))
-    assert.deepEqual(sigA, sigB)
-    assert.equal(noble.verifyThreshold(a.publicKey, message, sigA), true)
-    assert.equal(mcl.verifyThreshold(b.publicKey, message, sigB), true)
-    assert.equal(noble.verifyThreshold(a.publicKey, text('x'), sigA), false)
+  for (const library of THRESHOLD_LIBRARIES.filter(l => l !== 'noble')) {
+    it(`${library} and noble produce identical keys, shares and signatures`, () => {
+      const scheme = thresholdScheme(library)
+      const noble = thresholdScheme('noble')
+      const seed = text('cross-check')
+      const a = scheme.dealThresholdKeys({ n: 4, t: 3, seed })
+      const b = noble.dealThresholdKeys({ n: 4, t: 3, seed })
+      assert.deepEqual(a.publicKey, b.publicKey)
+      assert.deepEqual(a.sharePublicKeys, b.sharePublicKeys)
+      const message = text('cross')
+      const sharesA = a.shares.map(s => ({ index: s.index, signature: scheme.signShare(s, message) }))
+      const sharesB = b.shares.map(s => ({ index: s.index, signature: noble.signShare(s, message) }))
+      assert.deepEqual(sharesA, sharesB)
+      const sigA = scheme.combineShares(sharesA.slice(1))
+      const sigB = noble.combineShares(sharesB.slice(1))
+      assert.deepEqual(sigA, sigB)
+      assert.deepEqual(scheme.combineAndVerify(a.publicKey, message, sharesA.slice(0, 3)), sigB)
+      assert.equal(noble.verifyThreshold(a.publicKey, message, sigA), true)
+      assert.equal(scheme.verifyThreshold(b.publicKey, message, sigB), true)
+      assert.equal(noble.verifyThreshold(a.publicKey, text('x'), sigA), false)
+      assert.equal(scheme.verifyThreshold(a.publicKey, text('x'), sigA), false)
+    })
+  }
+
+  it('every library agrees on arbitrary messages and share subsets', () => {
+    const schemes = THRESHOLD_LIBRARIES.map(thresholdScheme)
+    const keys = schemes[0]!.dealThresholdKeys({ n: 4, t: 3, seed: text('agree') })
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), subsetArb(4, 3), (message, picked) => {
+      const outputs = schemes.map(scheme => {
+        const shares = picked.map(i => ({ index: i, signature: scheme.signShare(keys.shares[i]!, message) }))
+        return Buffer.from(scheme.combineShares(shares)).toString('hex')
+      })
+      assert.equal(new Set(outputs).size, 1)
+      const signature = Buffer.from(outputs[0]!, 'hex')
+      for (const scheme of schemes) assert.equal(scheme.verifyThreshold(keys.publicKey, message, signature), true)
+    }), { numRuns: 10 })
+  })
+
+  it(`every library refuses a G1 point outside the prime-order subgroup (${THRESHOLD_SIGNATURE_DST.slice(0, 16)}…)`, () => {
+    const outside = g1PointOutsideSubgroup()
+    const keys = dealThresholdKeys({ n: 4, t: 3 })
+    const message = text('subgroup')
+    for (const library of THRESHOLD_LIBRARIES) {
+      const scheme = thresholdScheme(library)
+      const shares = keys.shares.map(s => ({ index: s.index, signature: scheme.signShare(s, message) }))
+      assert.equal(scheme.backend.isValidSignature(outside), false, library)
+      assert.equal(scheme.verifyThreshold(keys.publicKey, message, outside), false, library)
+      assert.equal(scheme.verifyShare(keys.sharePublicKeys[0]!, message, outside), false, library)
+      assert.throws(() => scheme.combineShares([{ index: 0, signature: outside }, shares[1]!, shares[2]!]), InvalidSignatureError, library)
+      assert.throws(() => scheme.combineAndVerify(keys.publicKey, message, [{ index: 0, signature: outside }, shares[1]!, shares[2]!]), InvalidSignatureError, library)
+    }
   })
 })
+
+/**
+ * A compressed point on BLS12-381's G1 curve (y^2 = x^3 + 4) that is not in
+ * the prime-order subgroup: for a small x with x^3 + 4 a square, the point
+ * lies in the subgroup only with probability 1 / cofactor (about 2^-126).
+ */
+function g1PointOutsideSubgroup (): Uint8Array {
+  const p = 0x1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaabn
+  const pow = (b: bigint, e: bigint): bigint => {
+    let r = 1n
+    b %= p
+    while (e > 0n) {
+      if (e & 1n) r = (r * b) % p
+      b = (b * b) % p
+      e >>= 1n
+    }
+    return r
+  }
+  for (let x = 1n; ; x++) {
+    const rhs = (x * x * x + 4n) % p
+    if (pow(rhs, (p - 1n) / 2n) !== 1n) continue
+    const bytes = Buffer.from(x.toString(16).padStart(96, '0'), 'hex')
+    bytes[0]! |= 0x80 // compressed, smaller y
+    const noble = thresholdScheme('noble')
+    assert.equal(noble.backend.isValidSignature(bytes), false, 'the point must be outside the subgroup')
+    return bytes
+  }
+}

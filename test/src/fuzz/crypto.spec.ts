@@ -4,7 +4,7 @@ import { canisterIdFromU64, subnetIdFromPublicKeyDer } from '@icnet/types'
 import { buildHashTree, reconstruct } from '@icnet/hashtree'
 import {
   certifyTree, CertificateVerificationError, createCertificate, createDelegation, dealThresholdKeys, decodeCanisterRanges,
-  decodeCertificate, encodeCanisterRanges, generateNodeKeyPair, parseNodePublicKey, publicKeyFromDer, signShare, thresholdScheme,
+  decodeCertificate, encodeCanisterRanges, generateNodeKeyPair, parseNodePublicKey, publicKeyFromDer, signShare, THRESHOLD_LIBRARIES, thresholdScheme,
   thresholdSigner, timeLeaf, verifyCertificate
 } from '@icnet/crypto'
 import { arbHashTree } from './arbitraries.js'
@@ -78,7 +78,7 @@ describe('fuzz: @icnet/crypto', function () {
     }, 800)
   })
 
-  for (const library of ['noble', 'mcl'] as const) {
+  for (const library of THRESHOLD_LIBRARIES) {
     it(`combineShares and verifyThreshold (${library}) on junk: typed errors or false, never a crash`, async () => {
       const scheme = thresholdScheme(library)
       const message = text('fuzz')
