@@ -22,7 +22,12 @@ export interface SubnetParams {
   maxBlockPayloadBytes: number
   /** Heights between two catch-up packages / checkpoints (IC: DKG interval + 1). */
   checkpointInterval: number
-  /** The unit delay Δ in ms: the block maker of rank r proposes after r × Δ. */
+  /**
+   * The unit delay Δ in ms: the block maker of rank r proposes after r × Δ. 600 by
+   * default: at 300, the rank-0 block of a loaded 4-node subnet on two cores often
+   * arrived after Δ, so a third of the heights had a second (wasted) proposal, and an
+   * XNet round trip took 0.3–0.5 rounds more (docs/benchmarks/xnet.md, "Ninth revision").
+   */
   unitDelayMs: number
   /** How long a round waits for a non-empty payload before proposing an empty block anyway. */
   initialNotaryDelayMs: number
@@ -53,7 +58,7 @@ export interface SubnetParams {
 export const DEFAULT_SUBNET_PARAMS: Readonly<SubnetParams> = Object.freeze({
   maxBlockPayloadBytes: 4 * 1024 * 1024,
   checkpointInterval: 500,
-  unitDelayMs: 300,
+  unitDelayMs: 600,
   initialNotaryDelayMs: 0,
   maxIngressBytesPerMessage: 2 * 1024 * 1024,
   maxIngressMessagesPerBlock: 1000,
