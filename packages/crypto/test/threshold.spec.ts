@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { blsVerify } from '@dfinity/agent'
 import fc from 'fast-check'
 import {
@@ -12,6 +14,7 @@ import {
   signShare,
   THRESHOLD_LIBRARIES,
   THRESHOLD_LIBRARY,
+  THRESHOLD_LIBRARY_ENV,
   THRESHOLD_SIGNATURE_DST,
   THRESHOLD_PUBLIC_KEY_DER_PREFIX,
   thresholdScheme,
@@ -180,11 +183,30 @@ describe('threshold public key DER', () => {
 describe('IC compatibility', () => {
   it(`the chosen library is ${THRESHOLD_LIBRARY}: blst wherever its binary exists for this Node.js`, () => {
     assert.ok(THRESHOLD_LIBRARIES.includes('mcl') && THRESHOLD_LIBRARIES.includes('noble'))
+    const forced = process.env[THRESHOLD_LIBRARY_ENV]
+    if (forced !== undefined && forced !== '') {
+      assert.equal(THRESHOLD_LIBRARY, forced)
+      return
+    }
     assert.equal(THRESHOLD_LIBRARY, THRESHOLD_LIBRARIES.includes('blst') ? 'blst' : 'mcl')
     // @chainsafe/blst 0.2.11 ships Linux x64 binaries for these Node.js ABIs (20 is 115, 22 is 127).
     if (process.platform === 'linux' && process.arch === 'x64' && ['115', '127'].includes(process.versions.modules)) {
       assert.equal(THRESHOLD_LIBRARY, 'blst')
     }
+  })
+
+  it(`${THRESHOLD_LIBRARY_ENV} picks the library in a new process; one not available is refused at start-up`, async () => {
+    const run = promisify(execFile)
+    const index = new URL('../src/index.js', import.meta.url).href
+    const script = `const m = await import(${JSON.stringify(index)}); console.log(m.THRESHOLD_LIBRARY)`
+    const chosenIn = async (value: string): Promise<string> =>
+      (await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, [THRESHOLD_LIBRARY_ENV]: value } })).stdout.trim()
+    for (const library of THRESHOLD_LIBRARIES) assert.equal(await chosenIn(library), library)
+    assert.equal(await chosenIn(''), THRESHOLD_LIBRARY, 'empty means the default')
+    await assert.rejects(chosenIn('openssl'), (err: Error & { stderr?: string }) => {
+      assert.match(err.stderr ?? '', new RegExp(`${THRESHOLD_LIBRARY_ENV}=openssl: not a threshold library available here`))
+      return true
+    })
   })
 
   it('@dfinity/agent blsVerify accepts our combined signatures and refuses tampered ones', async () => {
