@@ -18,8 +18,21 @@ export const MAX_INBOUND_STREAMS = 8
 export const MAX_OUTBOUND_STREAMS = 8
 /** Server-wide cap on requests being served; beyond it the server answers BUSY. */
 export const MAX_CONCURRENT_SERVES = 16
-/** Advert streams are tiny and short-lived. */
+/**
+ * Advert streams per connection and direction. A sender keeps one open per receiving
+ * node (AdvertChannels); the rest is room for one being replaced.
+ */
 export const MAX_ADVERT_STREAMS = 4
+/**
+ * A sender writes its next advert on a new stream once its stream has been unused for
+ * this long: well inside the receiver's ADVERT_STREAM_IDLE_MS, so the sender never
+ * writes into a stream the receiver is closing.
+ */
+export const ADVERT_CHANNEL_IDLE_MS = 20_000
+/** A receiver closes an advert stream that carried nothing for this long. */
+export const ADVERT_STREAM_IDLE_MS = 60_000
+/** Advert streams a sender keeps at most: one per node of the destination subnets. */
+export const MAX_ADVERT_CHANNELS = 1024
 
 /** Largest slice a pool keeps or a request asks for (IC: POOL_SLICE_BYTE_SIZE_MAX). */
 export const POOL_SLICE_BYTE_SIZE_MAX = 4 * MiB

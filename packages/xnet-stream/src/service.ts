@@ -22,6 +22,7 @@ import {
   CLIENT_STREAM_IDLE_MS,
   DEFAULT_POLL_INTERVAL_MS,
   SERVER_STREAM_IDLE_MS,
+  ADVERT_STREAM_IDLE_MS,
   MAX_ADVERT_BYTES,
   MAX_ADVERT_STREAMS,
   MAX_CONCURRENT_SERVES,
@@ -52,6 +53,7 @@ import { PeerSelector, type PeerOutcome } from './peer-selector.js'
 import type { CertifiedSlicePool, ExpectedIndices } from './slice-pool.js'
 import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, sliceMessagesEnd, verifyCertifiedSlice, type CertifiedStreamSlice } from './slice.js'
 import { readFrame } from './frame-reader.js'
+import { AdvertChannels } from './advert-channels.js'
 import { sliceOfResponse, sliceResponseHead } from './slice-codec.js'
 import { subnetKey } from './subnet-key.js'
 import { sharedSliceRootWorkers, type SliceRootWorkers } from './slice-root-workers.js'
@@ -129,6 +131,14 @@ export class XNetStreamService implements Startable {
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
+  /** The long-lived advert stream to each receiving node. */
+  private readonly advertChannels = new AdvertChannels({
+    open: async (node, signal) => {
+      const stream = await this.openStream(node, XNET_ADVERT_PROTOCOL, signal)
+      this.metrics.advertStreamsOpened.inc()
+      return stream
+    }
+  })
   /** Per connection served, the last response write queued (see `writeInTurn`); freed with the connection. */
   private readonly writeTurns = new WeakMap<Connection, Promise<void>>()
   /** Wakes pulls waiting for a congestion window slot when a request is answered or ends. */
@@ -170,6 +180,7 @@ export class XNetStreamService implements Startable {
   async stop (): Promise<void> {
     this.running = false
     this.stopController.abort()
+    await this.advertChannels.close()
     if (this.pollTimer !== undefined) clearTimeout(this.pollTimer)
     if (this.init.store != null) await this.components.registrar.unhandle(XNET_STREAM_PROTOCOL)
     if (this.init.pool != null) await this.components.registrar.unhandle(XNET_ADVERT_PROTOCOL)
@@ -282,30 +293,47 @@ export class XNetStreamService implements Startable {
     if (record == null) return
     const msg = StreamAdvert.encode({ subnet: this.init.subnetId.toUint8Array() as Uint8Array<ArrayBuffer>, end: BigInt(end), height: BigInt(height) })
     await Promise.allSettled(record.nodes.map(async node => {
-      const stream = await this.openStream(node, XNET_ADVERT_PROTOCOL, AbortSignal.timeout(this.timeoutMs))
-      const lp = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
-      await lp.write(msg)
-      await stream.close()
+      await this.advertChannels.send(node, msg, AbortSignal.timeout(this.timeoutMs))
     }))
   }
 
+  /**
+   * One advert after another on a stream the sender keeps open (AdvertChannels), until
+   * the sender closes it or it stays quiet for ADVERT_STREAM_IDLE_MS. A sender that is
+   * not a node of the subnet it advertises gets its stream reset.
+   */
   private async onAdvert (stream: Stream, connection: Connection): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+    let received = 0
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
-      const advert = StreamAdvert.decode(await lp.read({ signal: AbortSignal.timeout(this.timeoutMs) }))
-      await stream.close()
-      const source = Principal.fromUint8Array(advert.subnet)
-      // Only a node of the advertised subnet may trigger a pull from it (bounded work per advert).
-      const sender = this.registry.subnetOfNode(connection.remotePeer.toString())
-      if (sender == null || !principalEquals(sender, source)) return
-      this.metrics.advertsReceived.inc()
-      const key = subnetKey(source)
-      this.advertisedEnd.set(key, Math.max(this.advertisedEnd.get(key) ?? 0, Number(advert.end)))
-      void this.refill(source, connection.remotePeer.toString())
+      while (this.running) {
+        let bytes: Uint8ArrayList
+        try {
+          bytes = await lp.read({ signal: AbortSignal.any([this.stopController.signal, AbortSignal.timeout(received === 0 ? this.timeoutMs : ADVERT_STREAM_IDLE_MS)]) })
+        } catch (err) {
+          // Closed or quiet after one advert at least: the stream has done its job.
+          if (received > 0 && isEndOfAdverts(err)) { await stream.close().catch(() => {}); return }
+          throw err
+        }
+        received++
+        this.onAdvertMessage(StreamAdvert.decode(bytes), connection)
+      }
+      await stream.close().catch(() => {})
     } catch (err) {
       this.log('bad advert from %p: %e', connection.remotePeer, err)
       stream.abort(err instanceof Error ? err : new Error('bad advert'))
     }
+  }
+
+  private onAdvertMessage (advert: StreamAdvert, connection: Connection): void {
+    const source = Principal.fromUint8Array(advert.subnet)
+    // Only a node of the advertised subnet may trigger a pull from it (bounded work per advert).
+    const sender = this.registry.subnetOfNode(connection.remotePeer.toString())
+    if (sender == null || !principalEquals(sender, source)) throw new Error('advert for a subnet the sender is not a node of')
+    this.metrics.advertsReceived.inc()
+    const key = subnetKey(source)
+    this.advertisedEnd.set(key, Math.max(this.advertisedEnd.get(key) ?? 0, Number(advert.end)))
+    void this.refill(source, connection.remotePeer.toString())
   }
 
   // ---------------------------------------------------------------- client
@@ -690,3 +718,8 @@ export function xnetStream (init: XNetStreamInit): (components: XNetStreamCompon
   return (components) => new XNetStreamService(components, init)
 }
 
+/** How a reader sees an advert stream end: the sender closed it, it went quiet, or the node is stopping. */
+function isEndOfAdverts (err: unknown): boolean {
+  const name = (err as { name?: unknown } | undefined)?.name
+  return name === 'UnexpectedEOFError' || name === 'AbortError' || name === 'TimeoutError'
+}

@@ -1,10 +1,41 @@
 import assert from 'node:assert/strict'
-import { connectAll, stopAll, waitFor } from '@icnet/test-utils'
+import { lpStream } from '@libp2p/utils'
+import { connectAll, delay, stopAll, waitFor } from '@icnet/test-utils'
 import type { RegistryView } from '@icnet/types'
+import { MAX_ADVERT_BYTES, MAX_ADVERT_STREAMS, XNET_ADVERT_PROTOCOL } from '../src/constants.js'
+import { StreamAdvert } from '../src/pb/xnet.js'
 import { sliceMessagesEnd } from '../src/slice.js'
 import { StaticRegistryView } from '../src/static-registry.js'
 import { makeSubnet, request } from './fixtures.js'
 import { TestHost } from './host.js'
+
+/** Two started hosts, A and B, each a one-node subnet, connected; no background polling. */
+async function pair (): Promise<{ ha: TestHost, hb: TestHost, stop: () => Promise<void> }> {
+  let registry!: RegistryView
+  const ha = new TestHost(makeSubnet(), () => registry)
+  const hb = new TestHost(makeSubnet(), () => registry)
+  await Promise.all([ha.start({ backgroundRefill: false }), hb.start({ backgroundRefill: false })])
+  registry = new StaticRegistryView({
+    subnets: [ha, hb].map(h => h.subnet.record([h.node.peerId.toString()])),
+    nodes: [ha, hb].map(h => ({ id: h.node.peerId.toString(), subnetId: h.subnet.id, p2pAddresses: h.node.getMultiaddrs().map(String), blsPublicKey: new Uint8Array(48) }))
+  })
+  await connectAll([ha.node, hb.node])
+  return { ha, hb, stop: async () => { await stopAll([ha.node, hb.node]) } }
+}
+
+/** Pushes `count` more requests from A to B, certifies them and advertises them to B. */
+async function advertiseMore (ha: TestHost, hb: TestHost, count: number): Promise<number> {
+  const toB = ha.subnet.store.stream(hb.subnet.id)
+  for (let i = 0; i < count; i++) toB.push(request(toB.end))
+  const { height } = ha.subnet.store.certify()
+  await ha.node.services.xnet.advertise(hb.subnet.id, toB.end, height)
+  return toB.end
+}
+
+/** Advert streams open on B's side of the connection to A. */
+function advertStreamsAt (hb: TestHost, ha: TestHost): number {
+  return hb.node.getConnections(ha.node.peerId).flatMap(c => c.streams).filter(s => s.protocol === XNET_ADVERT_PROTOCOL).length
+}
 
 describe('stream adverts (/icnet/xnet/advert/1.0.0)', function () {
   this.timeout(60_000)
@@ -35,4 +66,57 @@ describe('stream adverts (/icnet/xnet/advert/1.0.0)', function () {
       await stopAll([ha.node, hb.node])
     }
   })
+
+  it('adverts to a node share one long-lived stream, and each one still starts a pull', async () => {
+    const { ha, hb, stop } = await pair()
+    try {
+      for (let round = 1; round <= 5; round++) {
+        const end = await advertiseMore(ha, hb, 2)
+        await waitFor(() => { const s = hb.pool.peek(ha.subnet.id); return s !== undefined && sliceMessagesEnd(s) === end }, { what: `the slice up to ${end} in B's pool` })
+        hb.round()
+      }
+      assert.equal(advertStreamsAt(hb, ha), 1, 'one advert stream, kept open')
+      assert.equal(hb.received.get(ha.subnet.id.toText())?.length, 10)
+    } finally {
+      await stop()
+    }
+  })
+
+  it('a receiver that closes the stream after each advert (one advert per stream) still gets every advert', async () => {
+    const { ha, hb, stop } = await pair()
+    try {
+      const seen: bigint[] = []
+      await hb.node.unhandle(XNET_ADVERT_PROTOCOL)
+      await hb.node.handle(XNET_ADVERT_PROTOCOL, async stream => {
+        const lp = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+        seen.push(StreamAdvert.decode(await lp.read()).end)
+        await stream.close()
+      }, { maxInboundStreams: MAX_ADVERT_STREAMS })
+      for (let round = 1; round <= 3; round++) {
+        await advertiseMore(ha, hb, 1)
+        await waitFor(() => seen.length === round, { what: `advert ${round}` })
+        // The receiver's close reaches the sender before its next advert (a round later in a replica).
+        await delay(50)
+      }
+      assert.deepEqual(seen, [1n, 2n, 3n])
+    } finally {
+      await stop()
+    }
+  })
+
+  it('an advert for a subnet the sender is not a node of resets the stream and starts no pull', async () => {
+    const { ha, hb, stop } = await pair()
+    try {
+      const other = makeSubnet()
+      const stream = await ha.node.dialProtocol(hb.node.peerId, XNET_ADVERT_PROTOCOL)
+      const lp = lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES })
+      await lp.write(StreamAdvert.encode({ subnet: other.id.toUint8Array() as Uint8Array<ArrayBuffer>, end: 10n, height: 1n }))
+      await waitFor(() => stream.status !== 'open', { what: 'the stream reset' })
+      assert.equal(hb.pool.peek(other.id), undefined)
+      assert.equal(await hb.node.services.xnet.awaitAdvertised(other.id, 1_000), false, 'nothing announced')
+    } finally {
+      await stop()
+    }
+  })
 })
+
