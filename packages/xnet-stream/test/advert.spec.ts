@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
-import { connectAll, delay, stopAll, waitFor } from '@icnet/test-utils'
-import type { RegistryView } from '@icnet/types'
+import { delay, waitFor } from '@icnet/test-utils'
 import { MAX_ADVERT_BYTES, MAX_ADVERT_STREAMS, XNET_ADVERT_PROTOCOL } from '../src/constants.js'
 import { StreamAdvert } from '../src/pb/xnet.js'
 import { sliceMessagesEnd } from '../src/slice.js'
-import { StaticRegistryView } from '../src/static-registry.js'
 import { makeSubnet, request } from './fixtures.js'
-import { TestHost } from './host.js'
-
-/** Two started hosts, A and B, each a one-node subnet, connected; no background polling. */
-async function pair (): Promise<{ ha: TestHost, hb: TestHost, stop: () => Promise<void> }> {
-  let registry!: RegistryView
-  const ha = new TestHost(makeSubnet(), () => registry)
-  const hb = new TestHost(makeSubnet(), () => registry)
-  await Promise.all([ha.start({ backgroundRefill: false }), hb.start({ backgroundRefill: false })])
-  registry = new StaticRegistryView({
-    subnets: [ha, hb].map(h => h.subnet.record([h.node.peerId.toString()])),
-    nodes: [ha, hb].map(h => ({ id: h.node.peerId.toString(), subnetId: h.subnet.id, p2pAddresses: h.node.getMultiaddrs().map(String), blsPublicKey: new Uint8Array(48) }))
-  })
-  await connectAll([ha.node, hb.node])
-  return { ha, hb, stop: async () => { await stopAll([ha.node, hb.node]) } }
-}
+import { startConnectedPair, type TestHost } from './host.js'
 
 /** Pushes `count` more requests from A to B, certifies them and advertises them to B. */
 async function advertiseMore (ha: TestHost, hb: TestHost, count: number): Promise<number> {
@@ -40,35 +24,26 @@ function advertStreamsAt (hb: TestHost, ha: TestHost): number {
 describe('stream adverts (/icnet/xnet/advert/1.0.0)', function () {
   this.timeout(60_000)
   it('an advert makes the receiver pull at once; without one nothing is pulled', async () => {
-    let registry!: RegistryView
-    const ha = new TestHost(makeSubnet(), () => registry)
-    const hb = new TestHost(makeSubnet(), () => registry)
     // No background polling anywhere: only an advert can start a pull.
-    await Promise.all([ha.start({ backgroundRefill: false }), hb.start({ backgroundRefill: false })])
-    const hosts = [ha, hb]
-    registry = new StaticRegistryView({
-      subnets: hosts.map(h => h.subnet.record([h.node.peerId.toString()])),
-      nodes: hosts.map(h => ({ id: h.node.peerId.toString(), subnetId: h.subnet.id, p2pAddresses: h.node.getMultiaddrs().map(String), blsPublicKey: new Uint8Array(48) }))
-    })
+    const { ha, hb, stop } = await startConnectedPair()
     try {
-      await connectAll([ha.node, hb.node])
       const toB = ha.subnet.store.stream(hb.subnet.id)
       for (let i = 0; i < 5; i++) toB.push(request(i))
       const { height } = ha.subnet.store.certify()
       // Give a (wrongly) polling receiver every chance to pull: it must not.
-      await new Promise(resolve => setTimeout(resolve, 300))
+      await delay(300)
       assert.equal(hb.pool.peek(ha.subnet.id), undefined)
 
       await ha.node.services.xnet.advertise(hb.subnet.id, toB.end, height)
       await waitFor(() => hb.pool.peek(ha.subnet.id) !== undefined, { what: 'the advertised slice in the pool' })
       assert.equal(sliceMessagesEnd(hb.pool.peek(ha.subnet.id)!), 5)
     } finally {
-      await stopAll([ha.node, hb.node])
+      await stop()
     }
   })
 
   it('adverts to a node share one long-lived stream, and each one still starts a pull', async () => {
-    const { ha, hb, stop } = await pair()
+    const { ha, hb, stop } = await startConnectedPair()
     try {
       for (let round = 1; round <= 5; round++) {
         const end = await advertiseMore(ha, hb, 2)
@@ -83,7 +58,7 @@ describe('stream adverts (/icnet/xnet/advert/1.0.0)', function () {
   })
 
   it('a receiver that closes the stream after each advert (one advert per stream) still gets every advert', async () => {
-    const { ha, hb, stop } = await pair()
+    const { ha, hb, stop } = await startConnectedPair()
     try {
       const seen: bigint[] = []
       await hb.node.unhandle(XNET_ADVERT_PROTOCOL)
@@ -105,7 +80,7 @@ describe('stream adverts (/icnet/xnet/advert/1.0.0)', function () {
   })
 
   it('an advert for a subnet the sender is not a node of resets the stream and starts no pull', async () => {
-    const { ha, hb, stop } = await pair()
+    const { ha, hb, stop } = await startConnectedPair()
     try {
       const other = makeSubnet()
       const stream = await ha.node.dialProtocol(hb.node.peerId, XNET_ADVERT_PROTOCOL)

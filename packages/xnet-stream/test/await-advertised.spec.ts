@@ -1,30 +1,20 @@
 import assert from 'node:assert/strict'
 import type { Connection, Stream } from '@libp2p/interface'
-import { connectAll, stopAll, waitFor } from '@icnet/test-utils'
-import type { RegistryView } from '@icnet/types'
+import { waitFor } from '@icnet/test-utils'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, XNET_STREAM_PROTOCOL } from '../src/constants.js'
 import { sliceMessagesEnd } from '../src/slice.js'
-import { StaticRegistryView } from '../src/static-registry.js'
-import { makeSubnet, request } from './fixtures.js'
-import { TestHost } from './host.js'
+import { request } from './fixtures.js'
+import { startConnectedPair, type TestHost } from './host.js'
 
 /** Two hosts, A serving its stream to B with every answer held back by `serveDelayMs` (a slow, busy node). */
 async function slowSource (serveDelayMs: number): Promise<{ ha: TestHost, hb: TestHost, stop: () => Promise<void> }> {
-  let registry!: RegistryView
-  const ha = new TestHost(makeSubnet(), () => registry)
-  const hb = new TestHost(makeSubnet(), () => registry)
-  await Promise.all([ha.start({ backgroundRefill: false }), hb.start({ backgroundRefill: false })])
-  registry = new StaticRegistryView({
-    subnets: [ha, hb].map(h => h.subnet.record([h.node.peerId.toString()])),
-    nodes: [ha, hb].map(h => ({ id: h.node.peerId.toString(), subnetId: h.subnet.id, p2pAddresses: h.node.getMultiaddrs().map(String), blsPublicKey: new Uint8Array(48) }))
-  })
-  const service = ha.node.services.xnet as unknown as { serve: (s: Stream, c: Connection) => Promise<void> }
-  await ha.node.unhandle(XNET_STREAM_PROTOCOL)
-  await ha.node.handle(XNET_STREAM_PROTOCOL, (stream, connection) => {
+  const pair = await startConnectedPair()
+  const service = pair.ha.node.services.xnet as unknown as { serve: (s: Stream, c: Connection) => Promise<void> }
+  await pair.ha.node.unhandle(XNET_STREAM_PROTOCOL)
+  await pair.ha.node.handle(XNET_STREAM_PROTOCOL, (stream, connection) => {
     setTimeout(() => { void service.serve(stream, connection) }, serveDelayMs)
   }, { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_OUTBOUND_STREAMS })
-  await connectAll([ha.node, hb.node])
-  return { ha, hb, stop: async () => { await stopAll([ha.node, hb.node]) } }
+  return pair
 }
 
 /** Calls `awaitAdvertised` until it reports a wait (the advert has arrived and its pull is under way). */

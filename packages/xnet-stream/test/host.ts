@@ -1,12 +1,13 @@
 import type { Libp2p } from '@libp2p/interface'
-import { createTestNode } from '@icnet/test-utils'
+import { connectAll, createTestNode, stopAll } from '@icnet/test-utils'
 import type { RegistryView, SubnetId } from '@icnet/types'
+import { StaticRegistryView } from '../src/static-registry.js'
 import { RejectReason, principalEquals } from '@icnet/types'
 import { XNetPayloadBuilder } from '../src/payload-builder.js'
 import { CertifiedSlicePool } from '../src/slice-pool.js'
 import { xnetStream, type XNetStreamInit, type XNetStreamService } from '../src/service.js'
 import type { TestSubnet } from './fixtures.js'
-import { seqOf } from './fixtures.js'
+import { makeSubnet, seqOf } from './fixtures.js'
 
 export type XNetNode = Libp2p<{ xnet: XNetStreamService }>
 
@@ -86,3 +87,21 @@ export class TestHost {
     return this.registry().subnetIds().filter(s => !principalEquals(s, this.subnet.id))
   }
 }
+
+/**
+ * Two started hosts, A and B, each the one node of its own subnet, in one registry
+ * and connected; no background polling, so only adverts and explicit pulls move slices.
+ */
+export async function startConnectedPair (): Promise<{ ha: TestHost, hb: TestHost, stop: () => Promise<void> }> {
+  let registry!: RegistryView
+  const ha = new TestHost(makeSubnet(), () => registry)
+  const hb = new TestHost(makeSubnet(), () => registry)
+  await Promise.all([ha.start({ backgroundRefill: false }), hb.start({ backgroundRefill: false })])
+  registry = new StaticRegistryView({
+    subnets: [ha, hb].map(h => h.subnet.record([h.node.peerId.toString()])),
+    nodes: [ha, hb].map(h => ({ id: h.node.peerId.toString(), subnetId: h.subnet.id, p2pAddresses: h.node.getMultiaddrs().map(String), blsPublicKey: new Uint8Array(48) }))
+  })
+  await connectAll([ha.node, hb.node])
+  return { ha, hb, stop: async () => { await stopAll([ha.node, hb.node]) } }
+}
+
