@@ -22,12 +22,13 @@ import {
   nodeSign,
   nodeVerify,
   parseNodePublicKey,
-  THRESHOLD_LIBRARIES,
+  loadThresholdLibraries,
   THRESHOLD_LIBRARY,
   thresholdScheme,
   verifyBatch,
   verifyMultiSignature
 } from '@icnet/crypto'
+import type { ThresholdBackend } from '@icnet/crypto'
 import { IncrementalHashTree } from '@icnet/hashtree'
 import { u64be } from '@icnet/types'
 
@@ -151,7 +152,8 @@ emit({ name: 'node_verifier_pool', workers: pool.workerCount, sigs_per_s: round(
 
 // ---- threshold signatures (IC scheme) ---------------------------------------
 interface ThresholdFigures { sign_share_per_s: number, combine_3_of_4_per_s: number, combine_and_verify_3_of_4_per_s: number, combine_9_of_13_per_s: number, verify_per_s: number }
-type Library = (typeof THRESHOLD_LIBRARIES)[number]
+const libraries = await loadThresholdLibraries()
+type Library = ThresholdBackend['name']
 interface ThresholdFixture {
   scheme: ReturnType<typeof thresholdScheme>
   k4: ReturnType<ReturnType<typeof thresholdScheme>['dealThresholdKeys']>
@@ -160,7 +162,7 @@ interface ThresholdFixture {
   shares13: Array<{ index: number, signature: Uint8Array }>
   signature: Uint8Array
 }
-const fixtures = new Map<Library, ThresholdFixture>(THRESHOLD_LIBRARIES.map(library => {
+const fixtures = new Map<Library, ThresholdFixture>(libraries.map(library => {
   const scheme = thresholdScheme(library)
   const k4 = scheme.dealThresholdKeys({ n: 4, t: 3 })
   const k13 = scheme.dealThresholdKeys({ n: 13, t: 9 })
@@ -178,7 +180,7 @@ const combineVerify4Rates = compare(perLibrary(f => f.scheme.combineAndVerify(f.
 const combine13Rates = compare(perLibrary(f => f.scheme.combineShares(f.shares13)))
 const verifyRates = compare(perLibrary(f => f.scheme.verifyThreshold(f.k13.publicKey, message, f.signature)))
 const threshold: Partial<Record<Library, ThresholdFigures>> = {}
-for (const library of THRESHOLD_LIBRARIES) {
+for (const library of libraries) {
   threshold[library] = {
     sign_share_per_s: round(signRates[library]),
     combine_3_of_4_per_s: round(combine4Rates[library]),

@@ -17,7 +17,7 @@ import {
 } from './constants.js'
 import { derivedScalar, evaluatePolynomial, randomScalar, scalarFromBytes, scalarToBytes } from './scalar.js'
 import { publicKeyFromDer, publicKeyToDer, THRESHOLD_PUBLIC_KEY_DER_BYTES } from './threshold-der.js'
-import { thresholdBackend, thresholdBackends } from './threshold-select.js'
+import { loadedThresholdBackends, loadThresholdBackends, thresholdBackend } from './threshold-select.js'
 import type { ThresholdBackend } from './threshold-backend.js'
 import { VerifiedSignatureCache, type VerifiedSignatureCacheStats } from './verified-signatures.js'
 
@@ -206,24 +206,45 @@ export class ThresholdScheme {
   }
 }
 
-const schemes = new Map<ThresholdBackend['name'], ThresholdScheme>(
-  Object.values(thresholdBackends).map(backend => [backend.name, new ThresholdScheme(backend)])
-)
+const schemes = new Map<ThresholdBackend['name'], ThresholdScheme>()
 
-/** The libraries the threshold scheme can run on in this process (blst only where its binary exists). */
-export const THRESHOLD_LIBRARIES: ReadonlyArray<ThresholdBackend['name']> = [...schemes.keys()]
-
-/**
- * The threshold scheme on a named library (for cross-checks and benchmarks).
- * Throws if that library is not available here (see THRESHOLD_LIBRARIES).
- */
-export function thresholdScheme (library: ThresholdBackend['name']): ThresholdScheme {
-  const scheme = schemes.get(library)
-  if (scheme === undefined) throw new Error(`threshold library ${library} is not available in this process`)
+function schemeOf (backend: ThresholdBackend): ThresholdScheme {
+  let scheme = schemes.get(backend.name)
+  if (scheme === undefined) {
+    scheme = new ThresholdScheme(backend)
+    schemes.set(backend.name, scheme)
+  }
   return scheme
 }
 
-const chosen = thresholdScheme(thresholdBackend.name)
+/**
+ * Loads every threshold library available on this platform (blst where its
+ * binary exists, mcl-wasm, noble) and returns their names, for cross-checks
+ * and benchmarks. A process that only signs and verifies never needs it: the
+ * module functions use THRESHOLD_LIBRARY, loaded at import.
+ */
+export async function loadThresholdLibraries (): Promise<ReadonlyArray<ThresholdBackend['name']>> {
+  return [...(await loadThresholdBackends()).keys()]
+}
+
+/** The threshold libraries loaded in this process so far (mcl-wasm only once needed). */
+export function loadedThresholdLibraries (): ReadonlyArray<ThresholdBackend['name']> {
+  return [...loadedThresholdBackends().keys()]
+}
+
+/**
+ * The threshold scheme on a named library (for cross-checks and benchmarks).
+ * Throws if that library is not loaded: blst and noble are whenever they are
+ * available, mcl-wasm once it is THRESHOLD_LIBRARY or after
+ * `await loadThresholdLibraries()`.
+ */
+export function thresholdScheme (library: ThresholdBackend['name']): ThresholdScheme {
+  const backend = loadedThresholdBackends().get(library)
+  if (backend === undefined) throw new Error(`threshold library ${library} is not loaded in this process (see loadThresholdLibraries)`)
+  return schemeOf(backend)
+}
+
+const chosen = schemeOf(thresholdBackend)
 
 /** Name of the library behind the module-level threshold functions. */
 export const THRESHOLD_LIBRARY: ThresholdBackend['name'] = thresholdBackend.name

@@ -12,7 +12,7 @@ import {
   publicKeyFromDer,
   publicKeyToDer,
   signShare,
-  THRESHOLD_LIBRARIES,
+  loadThresholdLibraries,
   THRESHOLD_LIBRARY,
   THRESHOLD_LIBRARY_ENV,
   THRESHOLD_SIGNATURE_DST,
@@ -22,6 +22,9 @@ import {
   verifyThreshold
 } from '../src/index.js'
 import { InvalidEncodingError } from '@icnet/types'
+
+/** Every threshold library on this platform, mcl-wasm included (loaded for these cross-checks). */
+const libraries = await loadThresholdLibraries()
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 
@@ -182,13 +185,13 @@ describe('threshold public key DER', () => {
 
 describe('IC compatibility', () => {
   it(`the chosen library is ${THRESHOLD_LIBRARY}: blst wherever its binary exists for this Node.js`, () => {
-    assert.ok(THRESHOLD_LIBRARIES.includes('mcl') && THRESHOLD_LIBRARIES.includes('noble'))
+    assert.ok(libraries.includes('mcl') && libraries.includes('noble'))
     const forced = process.env[THRESHOLD_LIBRARY_ENV]
     if (forced !== undefined && forced !== '') {
       assert.equal(THRESHOLD_LIBRARY, forced)
       return
     }
-    assert.equal(THRESHOLD_LIBRARY, THRESHOLD_LIBRARIES.includes('blst') ? 'blst' : 'mcl')
+    assert.equal(THRESHOLD_LIBRARY, libraries.includes('blst') ? 'blst' : 'mcl')
     // @chainsafe/blst 0.2.11 ships Linux x64 binaries for these Node.js ABIs (20 is 115, 22 is 127).
     if (process.platform === 'linux' && process.arch === 'x64' && ['115', '127'].includes(process.versions.modules)) {
       assert.equal(THRESHOLD_LIBRARY, 'blst')
@@ -201,8 +204,14 @@ describe('IC compatibility', () => {
     const script = `const m = await import(${JSON.stringify(index)}); console.log(m.THRESHOLD_LIBRARY)`
     const chosenIn = async (value: string): Promise<string> =>
       (await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, [THRESHOLD_LIBRARY_ENV]: value } })).stdout.trim()
-    for (const library of THRESHOLD_LIBRARIES) assert.equal(await chosenIn(library), library)
+    for (const library of libraries) assert.equal(await chosenIn(library), library)
     assert.equal(await chosenIn(''), THRESHOLD_LIBRARY, 'empty means the default')
+    // mcl-wasm (160 ms of CPU and 30 MB to start) is loaded only where it is the library in use.
+    const loadedScript = `const m = await import(${JSON.stringify(index)}); console.log(m.loadedThresholdLibraries().join(','))`
+    const loadedIn = async (value: string): Promise<string[]> =>
+      (await run(process.execPath, ['--input-type=module', '-e', loadedScript], { env: { ...process.env, [THRESHOLD_LIBRARY_ENV]: value } })).stdout.trim().split(',')
+    assert.equal((await loadedIn('')).includes('mcl'), THRESHOLD_LIBRARY === 'mcl')
+    assert.ok((await loadedIn('mcl')).includes('mcl'))
     await assert.rejects(chosenIn('openssl'), (err: Error & { stderr?: string }) => {
       assert.match(err.stderr ?? '', new RegExp(`${THRESHOLD_LIBRARY_ENV}=openssl: not a threshold library available here`))
       return true
@@ -219,7 +228,7 @@ describe('IC compatibility', () => {
     assert.equal(await blsVerify(other.publicKey, sig, message), false)
   })
 
-  for (const library of THRESHOLD_LIBRARIES.filter(l => l !== 'noble')) {
+  for (const library of libraries.filter(l => l !== 'noble')) {
     it(`${library} and noble produce identical keys, shares and signatures`, () => {
       const scheme = thresholdScheme(library)
       const noble = thresholdScheme('noble')
@@ -244,7 +253,7 @@ describe('IC compatibility', () => {
   }
 
   it('every library agrees on arbitrary messages and share subsets', () => {
-    const schemes = THRESHOLD_LIBRARIES.map(thresholdScheme)
+    const schemes = libraries.map(thresholdScheme)
     const keys = schemes[0]!.dealThresholdKeys({ n: 4, t: 3, seed: text('agree') })
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), subsetArb(4, 3), (message, picked) => {
       const outputs = schemes.map(scheme => {
@@ -261,7 +270,7 @@ describe('IC compatibility', () => {
     const outside = g1PointOutsideSubgroup()
     const keys = dealThresholdKeys({ n: 4, t: 3 })
     const message = text('subgroup')
-    for (const library of THRESHOLD_LIBRARIES) {
+    for (const library of libraries) {
       const scheme = thresholdScheme(library)
       const shares = keys.shares.map(s => ({ index: s.index, signature: scheme.signShare(s, message) }))
       assert.equal(scheme.backend.isValidSignature(outside), false, library)
