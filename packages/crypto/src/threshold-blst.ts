@@ -63,25 +63,23 @@ function littleEndian (scalar: bigint): Uint8Array {
   return scalarToBytes(scalar).reverse()
 }
 
-/** Decodes a compressed G1 point and checks it is in the prime-order subgroup. */
-function decodeG1 (blst: BlstBinding, bytes: Uint8Array): P1Affine | undefined {
-  if (bytes.length !== THRESHOLD_SIGNATURE_BYTES) return undefined
+/** Decodes a compressed point of `length` bytes and checks it is in the prime-order subgroup. */
+function decodeInGroup<P extends { in_group(): boolean }> (Point: new (bytes: Uint8Array) => P, length: number, bytes: Uint8Array): P | undefined {
+  if (bytes.length !== length) return undefined
   try {
-    const p = new blst.P1_Affine(bytes)
+    const p = new Point(bytes)
     return p.in_group() ? p : undefined
   } catch {
     return undefined
   }
 }
 
+function decodeG1 (blst: BlstBinding, bytes: Uint8Array): P1Affine | undefined {
+  return decodeInGroup(blst.P1_Affine, THRESHOLD_SIGNATURE_BYTES, bytes)
+}
+
 function decodeG2 (blst: BlstBinding, bytes: Uint8Array): P2Affine | undefined {
-  if (bytes.length !== THRESHOLD_PUBLIC_KEY_BYTES) return undefined
-  try {
-    const p = new blst.P2_Affine(bytes)
-    return p.in_group() ? p : undefined
-  } catch {
-    return undefined
-  }
+  return decodeInGroup(blst.P2_Affine, THRESHOLD_PUBLIC_KEY_BYTES, bytes)
 }
 
 function interpolate (blst: BlstBinding, xs: readonly bigint[], signatures: readonly Uint8Array[]): P1 {

@@ -28,31 +28,13 @@ interface Channel {
 export interface AdvertChannelsInit {
   /** Opens a new advert stream to `node`. */
   open(node: NodeId, signal: AbortSignal): Promise<Stream>
-  /** Streams kept at most (one per receiving node); the least recently used is closed beyond it. */
-  maxChannels?: number
-  /** A stream unused for this long is closed rather than written to. */
-  idleMs?: number
-  now?: () => number
 }
 
+/** At most MAX_ADVERT_CHANNELS streams (one per receiving node); the least recently used is closed beyond it. */
 export class AdvertChannels {
   private readonly channels = new Map<NodeId, Promise<Channel>>()
-  private readonly maxChannels: number
-  private readonly idleMs: number
-  private readonly now: () => number
-  private opened = 0
 
-  constructor (private readonly init: AdvertChannelsInit) {
-    this.maxChannels = init.maxChannels ?? MAX_ADVERT_CHANNELS
-    this.idleMs = init.idleMs ?? ADVERT_CHANNEL_IDLE_MS
-    this.now = init.now ?? Date.now
-  }
-
-  /** Streams opened so far (for tests and metrics). */
-  get streamsOpened (): number { return this.opened }
-
-  /** Streams currently kept. */
-  get size (): number { return this.channels.size }
+  constructor (private readonly init: AdvertChannelsInit) {}
 
   /** Sends one encoded advert to `node`; rejects if a new stream could not carry it either. */
   async send (node: NodeId, advert: Uint8Array, signal: AbortSignal): Promise<void> {
@@ -104,21 +86,20 @@ export class AdvertChannels {
 
   private async openChannel (node: NodeId, signal: AbortSignal): Promise<Channel> {
     const stream = await this.init.open(node, signal)
-    this.opened++
-    return { stream, lp: lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES }), tail: Promise.resolve(), lastWriteAt: this.now() }
+    return { stream, lp: lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES }), tail: Promise.resolve(), lastWriteAt: Date.now() }
   }
 
   private usable (channel: Channel): boolean {
     const s = channel.stream
     return s.status === 'open' && s.writeStatus === 'writable' && s.remoteWriteStatus === 'writable' &&
-      this.now() - channel.lastWriteAt < this.idleMs
+      Date.now() - channel.lastWriteAt < ADVERT_CHANNEL_IDLE_MS
   }
 
   private async write (channel: Channel, advert: Uint8Array, signal: AbortSignal): Promise<void> {
     const next = channel.tail.then(async () => { await channel.lp.write(advert, { signal }) })
     channel.tail = next.catch(() => {})
     await next
-    channel.lastWriteAt = this.now()
+    channel.lastWriteAt = Date.now()
   }
 
   private forget (node: NodeId, pending: Promise<Channel>): void {
@@ -126,7 +107,7 @@ export class AdvertChannels {
   }
 
   private evictBeyondLimit (): void {
-    while (this.channels.size > this.maxChannels) {
+    while (this.channels.size > MAX_ADVERT_CHANNELS) {
       const [node, oldest] = this.channels.entries().next().value!
       this.channels.delete(node)
       void oldest.then(async c => { await c.stream.close() }).catch(() => {})

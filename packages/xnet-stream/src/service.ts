@@ -504,7 +504,7 @@ export class XNetStreamService implements Startable {
         // The node has answered: its window slot is free for the next request while this slice is decoded and verified.
         answered = true
         sel.answered(node)
-        this.wakeSlotWaiters()
+        this.slotFreed.wake()
         const slice = await this.decodeResponse(wire, request, source, query.keepLeafDigests)
         const stale = staleness(slice, query.msgBegin)
         if (stale !== undefined) {
@@ -532,15 +532,10 @@ export class XNetStreamService implements Startable {
         this.metrics.pullAttemptCount.inc(1, { status })
         this.metrics.outstandingQueries.dec()
         if (outcome !== undefined) sel.failed(node, outcome, answered)
-        this.wakeSlotWaiters()
+        this.slotFreed.wake()
       }
     }
     throw lastError ?? new NoPeerAvailableError(sel.size === 0 ? `no node of ${source.toText()} is known` : `every node of ${source.toText()} is backing off`)
-  }
-
-  /** Wakes the pulls waiting for a congestion window slot (a request left a window). */
-  private wakeSlotWaiters (): void {
-    this.slotFreed.wake()
   }
 
   /**
