@@ -19,6 +19,7 @@ export interface XNetMetrics {
   /** outcome: served | no_stream | bad_begin | forbidden | busy | bad_request | internal */
   servedRequests: Counter
   advertsReceived: Counter
+  advertsCoalesced: Counter
   /** Advert streams this node opened (each carries many adverts; see AdvertChannels). */
   advertStreamsOpened: Counter
   countBytesInvalid: Counter
@@ -41,6 +42,7 @@ export function createXNetMetrics (m: Metrics = noopMetrics): XNetMetrics {
     poolSlices: m.gauge({ name: 'xnet_slice_pool_slices', help: 'Slices held by the certified slice pool' }),
     servedRequests: m.counter({ name: 'xnet_endpoint_requests_total', help: 'Slice requests served, by outcome', labelNames: ['outcome'] }),
     advertsReceived: m.counter({ name: 'xnet_adverts_received_total', help: 'Stream adverts received' }),
+    advertsCoalesced: m.counter({ name: 'xnet_adverts_coalesced_total', help: 'Adverts of a height whose pull had already started (no pull of their own)' }),
     advertStreamsOpened: m.counter({ name: 'xnet_advert_streams_opened_total', help: 'Advert streams opened to receiving nodes (each carries many adverts)' }),
     countBytesInvalid: m.counter({ name: 'xnet_slice_count_bytes_invalid', help: 'Slices whose byte count did not match' })
   }

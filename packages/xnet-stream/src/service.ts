@@ -128,6 +128,8 @@ export class XNetStreamService implements Startable {
   private readonly advertisedBy = new Map<string, NodeId>()
   /** Per source subnet (only the registry's, as adverts come only from their nodes): the stream end its latest advert announced. */
   private readonly advertisedEnd = new Map<string, number>()
+  /** Per source subnet (the registry's): the highest advertised height a pull has been started for. */
+  private readonly advertPulledHeight = new Map<string, number>()
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
@@ -333,6 +335,15 @@ export class XNetStreamService implements Startable {
     this.metrics.advertsReceived.inc()
     const key = subnetKey(source)
     this.advertisedEnd.set(key, Math.max(this.advertisedEnd.get(key) ?? 0, Number(advert.end)))
+    // Several nodes advertise each height. The pull started by the first advert of a height
+    // gets a slice certified at that height or later (it asks the advertiser first), so a
+    // second advert of the height would only fetch the same slice again, or an empty one.
+    const height = Number(advert.height)
+    if (height <= (this.advertPulledHeight.get(key) ?? -1)) {
+      this.metrics.advertsCoalesced.inc()
+      return
+    }
+    this.advertPulledHeight.set(key, height)
     void this.refill(source, connection.remotePeer.toString())
   }
 
@@ -590,17 +601,26 @@ export class XNetStreamService implements Startable {
       const prefer = this.advertisedBy.get(key)
       this.advertisedBy.delete(key)
       let added = 0
+      let certifiedEnd = 0
       try {
         added = await this.pull(source, { msgBegin: q.msgBegin, witnessBegin: q.witnessBegin, msgLimit: this.init.msgLimit, byteLimit: Math.min(q.bytesLeft, this.init.byteLimit ?? POOL_SLICE_BYTE_SIZE_MAX), keepLeafDigests: true, prefer },
-          slice => pool.put(source, slice, expected))
+          slice => { certifiedEnd = slice.header.end; return pool.put(source, slice, expected) })
       } catch (err) {
         this.log('refill from %s failed: %e', key, err)
+        // The height's next advert may start a pull again (from its own advertiser).
+        this.advertPulledHeight.delete(key)
         return
       }
       if (added > 0) {
         this.poolGrew.wake()
         this.init.onSlice?.(source, added)
-        this.refillAgain.add(key) // more may be waiting: keep pulling while it pays
+        // Pull on while certified or announced messages are left behind: the slice was cut
+        // short (by the request's limits or the pool's room), or came from a node behind the
+        // advertiser. One that reaches both ends brought everything known to exist, and a
+        // later height comes with its own advert: pulling again at once would only fetch an
+        // empty slice (it was one pull in two at 3 x 4).
+        const known = Math.max(certifiedEnd, this.advertisedEnd.get(key) ?? 0)
+        if (this.poolEnd(source) < known) this.refillAgain.add(key)
       }
     } while (this.running && this.refillAgain.has(key))
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
+import { InMemoryMetrics } from '@icnet/types'
 import { delay, waitFor } from '@icnet/test-utils'
 import { MAX_ADVERT_BYTES, MAX_ADVERT_STREAMS, XNET_ADVERT_PROTOCOL } from '../src/constants.js'
 import { StreamAdvert } from '../src/pb/xnet.js'
@@ -52,6 +53,42 @@ describe('stream adverts (/icnet/xnet/advert/1.0.0)', function () {
       }
       assert.equal(advertStreamsAt(hb, ha), 1, 'one advert stream, kept open')
       assert.equal(hb.received.get(ha.subnet.id.toText())?.length, 10)
+    } finally {
+      await stop()
+    }
+  })
+
+  it('each advertised height is pulled once: a repeated advert of the height and a complete slice start no more pulls', async () => {
+    const metrics = new InMemoryMetrics()
+    const pulls = (): number => metrics.get('xnet_builder_pull_attempt_count', { status: 'success' })
+    const { ha, hb, stop } = await startConnectedPair({ metrics })
+    try {
+      const toB = ha.subnet.store.stream(hb.subnet.id)
+      for (let height = 1; height <= 3; height++) {
+        for (let i = 0; i < 3; i++) toB.push(request(toB.end))
+        const certified = ha.subnet.store.certify().height
+        // Two nodes advertise each height in a replica: here the one node of A sends both.
+        await ha.node.services.xnet.advertise(hb.subnet.id, toB.end, certified)
+        await ha.node.services.xnet.advertise(hb.subnet.id, toB.end, certified)
+        await waitFor(() => { const s = hb.pool.peek(ha.subnet.id); return s !== undefined && sliceMessagesEnd(s) === toB.end }, { what: `the slice up to ${toB.end}` })
+        // Time for any further pull to reach A.
+        await delay(200)
+        assert.equal(pulls(), height, `one pull per advertised height (height ${height})`)
+        assert.equal(metrics.get('xnet_adverts_coalesced_total'), height, 'the repeated advert started no pull')
+      }
+    } finally {
+      await stop()
+    }
+  })
+
+  it('a slice cut short by the request limit is pulled on until the advertised end', async () => {
+    const metrics = new InMemoryMetrics()
+    const { ha, hb, stop } = await startConnectedPair({ msgLimit: 2, metrics })
+    try {
+      const end = await advertiseMore(ha, hb, 7)
+      await waitFor(() => { const s = hb.pool.peek(ha.subnet.id); return s !== undefined && sliceMessagesEnd(s) === end }, { what: `the slice up to ${end}` })
+      await delay(200)
+      assert.equal(metrics.get('xnet_builder_pull_attempt_count', { status: 'success' }), 4, '2 + 2 + 2 + 1 messages, one advert')
     } finally {
       await stop()
     }

@@ -91,12 +91,13 @@ export class TestHost {
 /**
  * Two started hosts, A and B, each the one node of its own subnet, in one registry
  * and connected; no background polling, so only adverts and explicit pulls move slices.
+ * `receiverInit` adds to B's service options.
  */
-export async function startConnectedPair (): Promise<{ ha: TestHost, hb: TestHost, stop: () => Promise<void> }> {
+export async function startConnectedPair (receiverInit: Partial<XNetStreamInit> = {}): Promise<{ ha: TestHost, hb: TestHost, stop: () => Promise<void> }> {
   let registry!: RegistryView
   const ha = new TestHost(makeSubnet(), () => registry)
   const hb = new TestHost(makeSubnet(), () => registry)
-  await Promise.all([ha.start({ backgroundRefill: false }), hb.start({ backgroundRefill: false })])
+  await Promise.all([ha.start({ backgroundRefill: false }), hb.start({ backgroundRefill: false, ...receiverInit })])
   registry = new StaticRegistryView({
     subnets: [ha, hb].map(h => h.subnet.record([h.node.peerId.toString()])),
     nodes: [ha, hb].map(h => ({ id: h.node.peerId.toString(), subnetId: h.subnet.id, p2pAddresses: h.node.getMultiaddrs().map(String), blsPublicKey: new Uint8Array(48) }))
