@@ -70,6 +70,22 @@ const encoder = new TextEncoder()
 
 export function utf8 (s: string): Uint8Array { return encoder.encode(s) }
 
+/**
+ * Encoded string labels. A state tree's string labels are a small fixed set
+ * (`streams`, `messages`, `header`, ...), and every path operation on every
+ * message encodes them again: that was about 1 % of a loaded replica's CPU.
+ * Only short labels are kept, at most LABEL_CACHE_SIZE of them.
+ */
+const labelCache = new Map<string, Uint8Array>()
+const LABEL_CACHE_SIZE = 256
+const CACHED_LABEL_MAX_LENGTH = 32
+
+/** The bytes of a label. A string's encoding may be shared between calls: callers never write to it. */
 export function labelBytes (label: Label): Uint8Array {
-  return typeof label === 'string' ? encoder.encode(label) : label
+  if (typeof label !== 'string') return label
+  let bytes = labelCache.get(label)
+  if (bytes !== undefined) return bytes
+  bytes = encoder.encode(label)
+  if (label.length <= CACHED_LABEL_MAX_LENGTH && labelCache.size < LABEL_CACHE_SIZE) labelCache.set(label, bytes)
+  return bytes
 }

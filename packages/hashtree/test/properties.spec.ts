@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert'
 import fc from 'fast-check'
 import { equalBytes, InvalidEncodingError } from '@icnet/types'
 import {
-  buildHashTree, decodeHashTree, encodeHashTree, listPaths, lookupPath, mergeWitness, prune, reconstruct, witness,
+  buildHashTree, decodeHashTree, encodeHashTree, labelBytes, listPaths, lookupPath, mergeWitness, prune, reconstruct, witness,
   type HashTree, type LabeledTree
 } from '../src/index.js'
 import { allPaths, arbLabeledTree, arbPath } from './arbitraries.js'
@@ -15,6 +15,12 @@ const arbTreeAndPaths = arbLabeledTree.chain(tree => {
 })
 
 describe('hash tree properties', () => {
+  it('a string label is its UTF-8 encoding, the first time and every time after (short labels are cached)', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(fc.constantFrom('streams', 'messages', 'header'), fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 8 })), { maxLength: 20 }), labels => {
+      for (const label of [...labels, ...labels]) assert.deepEqual(labelBytes(label), new TextEncoder().encode(label))
+    }))
+  })
+
   it('a witness of any set of paths reconstructs the full root, and lookups through it agree', () => {
     fc.assert(fc.property(arbTreeAndPaths, ([labeledTree, paths, probes]) => {
       const full = buildHashTree(labeledTree)
