@@ -1,9 +1,9 @@
-import type { SubnetId } from '@icnet/types'
+import { principalText, type SubnetId } from '@icnet/types'
 import { KIND_NAME_PATTERN, TOPIC_PREFIX } from './constants.js'
 
 /** `/icnet/<subnet id text>/<kind>`: one gossipsub mesh per subnet and kind. */
 export function artifactTopic (subnetId: SubnetId | string, kind: string): string {
-  const subnet = typeof subnetId === 'string' ? subnetId : subnetId.toText()
+  const subnet = typeof subnetId === 'string' ? subnetId : principalText(subnetId)
   return `${TOPIC_PREFIX}${subnet}/${kind}`
 }
 

@@ -6,7 +6,7 @@ import { certificateMessage, verifyThreshold, type Delegation } from '@icnet/cry
 import type { CallOutcome, ExecutionResult, Sandbox } from '@icnet/execution'
 import type { Path } from '@icnet/hashtree'
 import {
-  Principal, RejectCode, principalEquals, toHex,
+  Principal, RejectCode, principalEquals, principalText, toHex,
   type CanisterId, type RegistryView, type SubnetId
 } from '@icnet/types'
 import type { ExpectedIndices, OwnStreamPosition } from '@icnet/xnet-stream'
@@ -305,8 +305,8 @@ export class MessageRouting {
 
   private updateGauges (): void {
     for (const { subnet, stream } of this.state.streams.values()) {
-      this.metrics.streamMessages.set(stream.length, { subnet: subnet.toText() })
-      this.metrics.streamBytes.set(stream.byteSize, { subnet: subnet.toText() })
+      this.metrics.streamMessages.set(stream.length, { subnet: principalText(subnet) })
+      this.metrics.streamBytes.set(stream.byteSize, { subnet: principalText(subnet) })
     }
     let waiting = 0
     let stopping = 0
@@ -355,7 +355,7 @@ export class MessageRouting {
 
   /** Our stream towards `remote` in the executed state: what xnet-stream's payload builder takes as `ownStream`. */
   ownStream (remote: SubnetId): OwnStreamPosition | undefined {
-    const e = this.state.streams.get(remote.toText())
+    const e = this.state.streams.get(principalText(remote))
     if (e === undefined) return undefined
     return { begin: e.stream.begin, end: e.stream.end, signalsEnd: e.stream.signalsEnd }
   }

@@ -1,5 +1,5 @@
 import {
-  SYSTEM_SUBNET_STREAM_MSG_LIMIT, compareBytes, principalEquals,
+  SYSTEM_SUBNET_STREAM_MSG_LIMIT, compareBytes, principalEquals, principalText,
   type CanisterId, type RegistryView, type StreamMessage, type SubnetId
 } from '@icnet/types'
 import { Stream, type StreamLimits } from '@icnet/xnet-stream'
@@ -52,7 +52,7 @@ export class ReplicatedState {
 
   /** The stream towards `subnet`, created on first use with the limits for that subnet's type. */
   stream (subnet: SubnetId, registry: RegistryView, limits: MessageRoutingLimits): Stream {
-    const key = subnet.toText()
+    const key = principalText(subnet)
     let e = this.streams.get(key)
     if (e === undefined) {
       e = { subnet, stream: new Stream({ limits: streamLimits(subnet, registry, limits) }) }

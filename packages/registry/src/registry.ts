@@ -1,4 +1,4 @@
-import { type CanisterIdRange, type NodeId, type NodeRecord, NotFoundError, type RegistryView, RoutingTable, type SubnetId, type SubnetRecord, fromHex, principalFromText, type CanisterId, rangeContains } from '@icnet/types'
+import { type CanisterIdRange, type NodeId, type NodeRecord, NotFoundError, type RegistryView, RoutingTable, type SubnetId, type SubnetRecord, fromHex, principalFromText, principalText, type CanisterId, rangeContains } from '@icnet/types'
 import { validateRecords } from './codec.js'
 import type { RegistryRecords, SubnetParams } from './records.js'
 
@@ -69,7 +69,7 @@ export class Registry implements RegistryView {
   }
 
   getSubnet (id: SubnetId): SubnetRecordWithParams | undefined {
-    return this.subnets.get(id.toText())
+    return this.subnets.get(principalText(id))
   }
 
   /** Like `getSubnet`, but throws `NotFoundError` for an unknown subnet. */

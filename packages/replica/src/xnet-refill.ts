@@ -1,4 +1,4 @@
-import type { SubnetId } from '@icnet/types'
+import { principalText, type SubnetId } from '@icnet/types'
 
 /**
  * How often the replica looks at the subnets whose stream to us it knows of,
@@ -55,7 +55,7 @@ export class XNetRefillPoller {
 
   /** A pull from `source` added messages or signals: its stream exists. */
   streamSeen (source: SubnetId): void {
-    const key = source.toText()
+    const key = principalText(source)
     this.known.add(key)
     this.lastDelivery.set(key, this.now())
   }
@@ -63,7 +63,7 @@ export class XNetRefillPoller {
   /** Whether `source` is polled now: its stream is known and nothing came from it for `quietMs`. */
   due (source: SubnetId): boolean {
     if (!this.polls(source)) return false
-    const last = this.lastDelivery.get(source.toText())
+    const last = this.lastDelivery.get(principalText(source))
     return last === undefined || this.now() - last >= (this.init.quietMs ?? XNET_REFILL_QUIET_MS)
   }
 
@@ -73,9 +73,9 @@ export class XNetRefillPoller {
 
   /** Whether `source` is polled at all (a stream from it is known). */
   polls (source: SubnetId): boolean {
-    if (this.known.has(source.toText())) return true
+    if (this.known.has(principalText(source))) return true
     if (!this.init.hasStreamFrom(source)) return false
-    this.known.add(source.toText())
+    this.known.add(principalText(source))
     return true
   }
 

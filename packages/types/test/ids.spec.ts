@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   MANAGEMENT_CANISTER_ID, Principal, canisterIdFromU64, canisterIdToU64, comparePrincipals, isCanisterId,
-  principalFromText, subnetIdFromPublicKeyDer, InvalidIdError
+  principalFromText, principalText, subnetIdFromPublicKeyDer, InvalidIdError
 } from '../src/index.js'
 
 describe('ids', () => {
@@ -37,6 +37,15 @@ describe('ids', () => {
     const id = subnetIdFromPublicKeyDer(der)
     assert.deepEqual(id, Principal.selfAuthenticating(der))
     assert.equal(id.toUint8Array().at(-1), 0x02)
+  })
+
+  it('principalText is toText, for a Principal object and every later call on it', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 29 }), bytes => {
+      const p = Principal.fromUint8Array(bytes)
+      assert.equal(principalText(p), p.toText())
+      assert.equal(principalText(p), p.toText())
+      assert.equal(principalText(Principal.fromUint8Array(bytes)), p.toText())
+    }))
   })
 
   it('parses principal text with a typed error on garbage', () => {
