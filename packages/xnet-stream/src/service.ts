@@ -128,8 +128,10 @@ export class XNetStreamService implements Startable {
   private readonly advertisedBy = new Map<string, NodeId>()
   /** Per source subnet (only the registry's, as adverts come only from their nodes): the stream end its latest advert announced. */
   private readonly advertisedEnd = new Map<string, number>()
-  /** Per source subnet (the registry's): the highest advertised height a pull has been started for. */
-  private readonly advertPulledHeight = new Map<string, number>()
+  /** Per source subnet (the registry's): the highest certification height of a slice pulled from it (verified). */
+  private readonly pulledHeight = new Map<string, number>()
+  /** Per source subnet, while a refill from it runs: the highest advertised height it was started or extended for. */
+  private readonly refillingFor = new Map<string, number>()
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
   private readonly idleStreams = new Map<NodeId, IdleStream[]>()
@@ -335,15 +337,18 @@ export class XNetStreamService implements Startable {
     this.metrics.advertsReceived.inc()
     const key = subnetKey(source)
     this.advertisedEnd.set(key, Math.max(this.advertisedEnd.get(key) ?? 0, Number(advert.end)))
-    // Several nodes advertise each height. The pull started by the first advert of a height
-    // gets a slice certified at that height or later (it asks the advertiser first), so a
-    // second advert of the height would only fetch the same slice again, or an empty one.
+    // Several nodes advertise each height. An advert of a height we already pulled a slice
+    // certified at (or later), or of one the running refill was started for (it asks that
+    // advertiser first), would only fetch the same slice again, or an empty one. The advert's
+    // height is the sender's word: a false one can hold back other adverts only while the
+    // pull it started runs; after it, only verified heights count.
     const height = Number(advert.height)
-    if (height <= (this.advertPulledHeight.get(key) ?? -1)) {
+    const running = this.refilling.has(key) ? (this.refillingFor.get(key) ?? -1) : -1
+    if (height <= Math.max(this.pulledHeight.get(key) ?? -1, running)) {
       this.metrics.advertsCoalesced.inc()
       return
     }
-    this.advertPulledHeight.set(key, height)
+    this.refillingFor.set(key, height)
     void this.refill(source, connection.remotePeer.toString())
   }
 
@@ -584,7 +589,7 @@ export class XNetStreamService implements Startable {
     if (advertiser !== undefined) this.advertisedBy.set(key, advertiser)
     const running = this.refilling.get(key)
     if (running != null) { this.refillAgain.add(key); return running }
-    const p = this.refillLoop(source).finally(() => { this.refilling.delete(key) })
+    const p = this.refillLoop(source).finally(() => { this.refilling.delete(key); this.refillingFor.delete(key) })
     this.refilling.set(key, p)
     return p
   }
@@ -604,11 +609,14 @@ export class XNetStreamService implements Startable {
       let certifiedEnd = 0
       try {
         added = await this.pull(source, { msgBegin: q.msgBegin, witnessBegin: q.witnessBegin, msgLimit: this.init.msgLimit, byteLimit: Math.min(q.bytesLeft, this.init.byteLimit ?? POOL_SLICE_BYTE_SIZE_MAX), keepLeafDigests: true, prefer },
-          slice => { certifiedEnd = slice.header.end; return pool.put(source, slice, expected) })
+          slice => {
+            const n = pool.put(source, slice, expected) // verifies the slice, or throws
+            certifiedEnd = slice.header.end
+            this.pulledHeight.set(key, Math.max(this.pulledHeight.get(key) ?? -1, Number(slice.certification.height)))
+            return n
+          })
       } catch (err) {
         this.log('refill from %s failed: %e', key, err)
-        // The height's next advert may start a pull again (from its own advertiser).
-        this.advertPulledHeight.delete(key)
         return
       }
       if (added > 0) {

@@ -81,6 +81,27 @@ describe('stream adverts (/icnet/xnet/advert/1.0.0)', function () {
     }
   })
 
+  it('an advert with a false, far-future height does not silence the adverts after it', async () => {
+    const { ha, hb, stop } = await startConnectedPair()
+    try {
+      const toB = ha.subnet.store.stream(hb.subnet.id)
+      for (let i = 0; i < 2; i++) toB.push(request(toB.end))
+      ha.subnet.store.certify()
+      // A node of A claims a height far ahead of anything certified.
+      const stream = await ha.node.dialProtocol(hb.node.peerId, XNET_ADVERT_PROTOCOL)
+      await lpStream(stream, { maxDataLength: MAX_ADVERT_BYTES }).write(StreamAdvert.encode({ subnet: ha.subnet.id.toUint8Array() as Uint8Array<ArrayBuffer>, end: BigInt(toB.end), height: BigInt(Number.MAX_SAFE_INTEGER) }))
+      await waitFor(() => { const s = hb.pool.peek(ha.subnet.id); return s !== undefined && sliceMessagesEnd(s) === 2 }, { what: 'the slice the false advert pulled' })
+      await stream.close()
+      // Honest adverts after it still start pulls.
+      for (let round = 1; round <= 2; round++) {
+        const end = await advertiseMore(ha, hb, 2)
+        await waitFor(() => { const s = hb.pool.peek(ha.subnet.id); return s !== undefined && sliceMessagesEnd(s) === end }, { what: `the slice up to ${end}` })
+      }
+    } finally {
+      await stop()
+    }
+  })
+
   it('a slice cut short by the request limit is pulled on until the advertised end', async () => {
     const metrics = new InMemoryMetrics()
     const { ha, hb, stop } = await startConnectedPair({ msgLimit: 2, metrics })
