@@ -13,6 +13,7 @@ import {
 
   noopMetrics,
   principalEquals,
+  principalText,
   type Metrics,
   type NodeId,
   type RegistryView,
@@ -55,7 +56,6 @@ import { decodeCertifiedSlice, sliceByteSize, sliceMessagesBegin, sliceMessagesE
 import { readFrame } from './frame-reader.js'
 import { AdvertChannels } from './advert-channels.js'
 import { sliceOfResponse, sliceResponseHead } from './slice-codec.js'
-import { subnetKey } from './subnet-key.js'
 import { sharedSliceRootWorkers, type SliceRootWorkers } from './slice-root-workers.js'
 
 /** The libp2p components the service uses (names as in libp2p's components). */
@@ -335,7 +335,7 @@ export class XNetStreamService implements Startable {
     const sender = this.registry.subnetOfNode(connection.remotePeer.toString())
     if (sender == null || !principalEquals(sender, source)) throw new Error('advert for a subnet the sender is not a node of')
     this.metrics.advertsReceived.inc()
-    const key = subnetKey(source)
+    const key = principalText(source)
     this.advertisedEnd.set(key, Math.max(this.advertisedEnd.get(key) ?? 0, Number(advert.end)))
     // Several nodes advertise each height. An advert of a height we already pulled a slice
     // certified at (or later), or of one the running refill was started for (it asks that
@@ -361,7 +361,7 @@ export class XNetStreamService implements Startable {
   }
 
   private selectorFor (source: SubnetId): PeerSelector {
-    const key = subnetKey(source)
+    const key = principalText(source)
     let sel = this.selectors.get(key)
     if (sel == null) {
       sel = new PeerSelector({ backoffBaseMs: this.init.backoffBaseMs, maliciousPenaltyMs: this.init.maliciousPenaltyMs, behindRetryMs: this.init.behindRetryMs })
@@ -563,7 +563,7 @@ export class XNetStreamService implements Startable {
    * than it claimed costs nothing further: the wait only covers a running pull).
    */
   async awaitAdvertised (source: SubnetId, maxWaitMs: number): Promise<boolean> {
-    const key = subnetKey(source)
+    const key = principalText(source)
     const announced = this.advertisedEnd.get(key)
     const running = this.refilling.get(key)
     if (announced === undefined || running === undefined || maxWaitMs <= 0 || this.init.pool == null) return false
@@ -585,7 +585,7 @@ export class XNetStreamService implements Startable {
 
   /** Pulls from `source` into the pool now (coalesced: one pull per source at a time). */
   refill (source: SubnetId, advertiser?: NodeId): Promise<void> {
-    const key = subnetKey(source)
+    const key = principalText(source)
     if (advertiser !== undefined) this.advertisedBy.set(key, advertiser)
     const running = this.refilling.get(key)
     if (running != null) { this.refillAgain.add(key); return running }
@@ -595,7 +595,7 @@ export class XNetStreamService implements Startable {
   }
 
   private async refillLoop (source: SubnetId): Promise<void> {
-    const key = subnetKey(source)
+    const key = principalText(source)
     const pool = this.init.pool!
     do {
       this.refillAgain.delete(key)

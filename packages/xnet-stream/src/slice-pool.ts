@@ -1,8 +1,7 @@
-import { MAX_SIGNALS, type RegistryView, type SubnetId } from '@icnet/types'
+import { MAX_SIGNALS, principalText, type RegistryView, type SubnetId } from '@icnet/types'
 import { POOL_BYTE_SIZE_SOFT_CAP, POOL_SLICE_BYTE_SIZE_MAX } from './constants.js'
 import { SliceIndicesError, StaleSliceError } from './errors.js'
 import { createXNetMetrics, type XNetMetrics } from './metrics.js'
-import { subnetKey } from './subnet-key.js'
 import {
   mergeSuffix,
   sliceByteSize,
@@ -62,7 +61,7 @@ export class CertifiedSlicePool {
   get byteSize (): number { return this._bytes }
   get size (): number { return this.entries.size }
 
-  peek (subnet: SubnetId): CertifiedStreamSlice | undefined { return this.entries.get(subnetKey(subnet))?.slice }
+  peek (subnet: SubnetId): CertifiedStreamSlice | undefined { return this.entries.get(principalText(subnet))?.slice }
 
   /**
    * What to pull next from `subnet`: the suffix after the pooled slice (with its
@@ -70,7 +69,7 @@ export class CertifiedSlicePool {
    * slice from `expected.message`. `bytesLeft` is the room the pool has for it.
    */
   nextQuery (subnet: SubnetId, expected: ExpectedIndices): { msgBegin: number, witnessBegin: number, bytesLeft: number } {
-    const e = this.entries.get(subnetKey(subnet))
+    const e = this.entries.get(principalText(subnet))
     const room = Math.min(this.maxSliceBytes - (e?.bytes ?? 0), this.maxBytes - this._bytes)
     if (e == null || e.slice.messages.length === 0 || sliceMessagesBegin(e.slice) !== expected.message) {
       return { msgBegin: expected.message, witnessBegin: expected.message, bytesLeft: Math.min(this.maxSliceBytes, this.maxBytes - this._bytes + (e?.bytes ?? 0)) }
@@ -87,7 +86,7 @@ export class CertifiedSlicePool {
    * expected (verification always comes first). Trims to the pool's byte bounds. Returns messages added.
    */
   put (subnet: SubnetId, slice: CertifiedStreamSlice, expected?: ExpectedIndices): number {
-    const key = subnetKey(subnet)
+    const key = principalText(subnet)
     const cur = this.entries.get(key)
     const ctx = { ourSubnet: this.ourSubnet, sourceSubnet: subnet, registry: this.registry }
     const isSuffix = cur != null && cur.slice.messages.length > 0 && slice.messages.length > 0 &&
@@ -132,7 +131,7 @@ export class CertifiedSlicePool {
 
   /** Drops what the receiver no longer needs: messages below `expected.message`, and slices with nothing new. */
   garbageCollect (subnet: SubnetId, expected: ExpectedIndices): void {
-    const key = subnetKey(subnet)
+    const key = principalText(subnet)
     const e = this.entries.get(key)
     if (e == null) return
     let s = e.slice
@@ -160,7 +159,7 @@ export class CertifiedSlicePool {
    */
   takeSlice (subnet: SubnetId, expected: ExpectedIndices, limits: { msgLimit?: number, byteLimit: number }): { slice: CertifiedStreamSlice, byteSize: number } | undefined {
     this.garbageCollect(subnet, expected)
-    const e = this.entries.get(subnetKey(subnet))
+    const e = this.entries.get(principalText(subnet))
     if (e == null) return undefined
     const { prefix, rest } = takePrefix(e.slice, {
       msgLimit: limits.msgLimit,
@@ -171,10 +170,10 @@ export class CertifiedSlicePool {
     if (prefix.messages.length === 0 && prefix.header.signalsEnd <= expected.signal) return undefined
     this._bytes -= e.bytes
     if (rest === undefined || rest.messages.length === 0) {
-      this.entries.delete(subnetKey(subnet))
+      this.entries.delete(principalText(subnet))
     } else {
       const bytes = sliceByteSize(rest)
-      this.entries.set(subnetKey(subnet), { subnet, slice: rest, bytes })
+      this.entries.set(principalText(subnet), { subnet, slice: rest, bytes })
       this._bytes += bytes
     }
     this.updateGauges()

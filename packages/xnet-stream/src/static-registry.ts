@@ -1,5 +1,4 @@
-import { RoutingTable, type NodeId, type NodeRecord, type RegistryView, type SubnetId, type SubnetRecord } from '@icnet/types'
-import { subnetKey } from './subnet-key.js'
+import { RoutingTable, principalText, type NodeId, type NodeRecord, type RegistryView, type SubnetId, type SubnetRecord } from '@icnet/types'
 
 /**
  * A fixed `RegistryView` built from subnet and node records: enough for a host
@@ -13,7 +12,7 @@ export class StaticRegistryView implements RegistryView {
 
   constructor (init: { subnets: SubnetRecord[], nodes?: NodeRecord[], routingTable?: RoutingTable, version?: number }) {
     this.version = init.version ?? 1
-    for (const s of init.subnets) this.subnets.set(subnetKey(s.id), s)
+    for (const s of init.subnets) this.subnets.set(principalText(s.id), s)
     for (const n of init.nodes ?? []) this.nodes.set(n.id, n)
     // Nodes listed only in subnet records still belong to their subnet.
     for (const s of init.subnets) {
@@ -25,7 +24,7 @@ export class StaticRegistryView implements RegistryView {
   }
 
   subnetIds (): SubnetId[] { return [...this.subnets.values()].map(s => s.id) }
-  getSubnet (id: SubnetId): SubnetRecord | undefined { return this.subnets.get(subnetKey(id)) }
+  getSubnet (id: SubnetId): SubnetRecord | undefined { return this.subnets.get(principalText(id)) }
   getNode (id: NodeId): NodeRecord | undefined { return this.nodes.get(id) }
   subnetOfNode (id: NodeId): SubnetId | undefined { return this.nodes.get(id)?.subnetId }
   routingTable (): RoutingTable { return this.routing }
