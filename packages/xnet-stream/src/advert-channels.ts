@@ -39,19 +39,12 @@ export class AdvertChannels {
   /** Sends one encoded advert to `node`; rejects if a new stream could not carry it either. */
   async send (node: NodeId, advert: Uint8Array, signal: AbortSignal): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const pending = this.channelTo(node, signal)
-      let channel: Channel
-      try {
-        channel = await pending
-      } catch (err) {
-        this.forget(node, pending)
-        throw err
-      }
+      // A channel whose open failed, or whose stream is aborted below, is dropped by the next channelTo.
+      const channel = await this.channelTo(node, signal)
       try {
         await this.write(channel, advert, signal)
         return
       } catch (err) {
-        this.forget(node, pending)
         channel.stream.abort(err instanceof Error ? err : new Error(String(err)))
         if (attempt >= 1) throw err
       }

@@ -130,7 +130,7 @@ export class XNetStreamService implements Startable {
   private readonly advertisedEnd = new Map<string, number>()
   /** Per source subnet (the registry's): the highest certification height of a slice pulled from it (verified). */
   private readonly pulledHeight = new Map<string, number>()
-  /** Per source subnet, while a refill from it runs: the highest advertised height it was started or extended for. */
+  /** Per source subnet, while a refill from it runs (deleted with its `refilling` entry): the highest advertised height it was started or extended for. */
   private readonly refillingFor = new Map<string, number>()
   private readonly stopController = new AbortController()
   /** Slice streams to source nodes, open and idle, ready for the next request (at most MAX_OUTBOUND_STREAMS per node). */
@@ -343,8 +343,7 @@ export class XNetStreamService implements Startable {
     // height is the sender's word: a false one can hold back other adverts only while the
     // pull it started runs; after it, only verified heights count.
     const height = Number(advert.height)
-    const running = this.refilling.has(key) ? (this.refillingFor.get(key) ?? -1) : -1
-    if (height <= Math.max(this.pulledHeight.get(key) ?? -1, running)) {
+    if (height <= Math.max(this.pulledHeight.get(key) ?? -1, this.refillingFor.get(key) ?? -1)) {
       this.metrics.advertsCoalesced.inc()
       return
     }
